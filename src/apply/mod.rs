@@ -1,0 +1,1 @@
+//! The executor of plans: phases, concurrency, throttling, preconditions, report.

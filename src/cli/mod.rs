@@ -1,0 +1,198 @@
+//! The command line: flags are parsed by clap into raw `Args`, resolved into plain settings, and
+//! handed to one `run` function per command (one file each). This is the only layer that sees
+//! clap, writes to the terminal (through [`Ui`]) or decides exit codes (through
+//! [`CommandError`]).
+
+mod completions;
+mod schema;
+mod ui;
+mod validate;
+
+pub use ui::{ColorChoice, Ui};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, the same for every command (SPEC section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Success, no changes.
+    Ok = 0,
+    /// Bad configuration, network, auth or server error.
+    Error = 1,
+    /// Changes present (`plan --detailed-exitcode`, `drift`).
+    Changes = 2,
+    /// Blocked by a safety gate.
+    Gated = 3,
+    /// The saved plan is stale.
+    Stale = 4,
+    /// Apply finished with some changes failed.
+    Partial = 5,
+}
+
+impl Exit {
+    /// When several apply, the first of 1, 4, 3, 5, 2, 0 wins.
+    pub fn precedence(self) -> u8 {
+        match self {
+            Exit::Error => 0,
+            Exit::Stale => 1,
+            Exit::Gated => 2,
+            Exit::Partial => 3,
+            Exit::Changes => 4,
+            Exit::Ok => 5,
+        }
+    }
+
+    /// The winning code of two.
+    pub fn combine(self, other: Exit) -> Exit {
+        if other.precedence() < self.precedence() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// An error that ends a command: a message, an optional hint, and the exit code it maps to.
+#[derive(Debug)]
+pub struct CommandError {
+    pub exit: Exit,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CommandError {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        CommandError {
+            exit,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        CommandError::new(Exit::Error, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// An exit code with nothing more to say (the command already printed its output).
+    pub fn silent(exit: Exit) -> Self {
+        CommandError::new(exit, String::new())
+    }
+}
+
+/// Output formats of plans and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Json,
+}
+
+/// Identity as code: plan and apply users and groups to SCIM 2.0 service providers.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The configuration's entry file.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = "roster.yaml"
+    )]
+    pub config: PathBuf,
+    /// Limit to these targets (repeatable).
+    #[arg(long = "target", global = true, value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Output format of plans and reports.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// When to use colours (honours NO_COLOR; off when not a terminal).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// More detail (repeatable).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the result.
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+    /// Requests in flight per target.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    pub parallelism: usize,
+    /// An extra trusted root certificate (PEM).
+    #[arg(long = "ca-cert", global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Allow http:// to addresses other than loopback.
+    #[arg(long = "insecure-http", global = true)]
+    pub insecure_http: bool,
+    /// Replace personal values with digests in every output.
+    #[arg(long, global = true)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the configuration offline; report every problem.
+    Validate(validate::ValidateArgs),
+    /// Print the JSON Schema of the configuration.
+    Schema(schema::SchemaArgs),
+    /// Print shell completions.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Parse arguments, run the command, print any error, and return the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ui = Ui::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    ui.init_tracing();
+    let result = run(&ui, &cli);
+    let exit = match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            if !e.message.is_empty() {
+                ui.error(&e.message, e.hint.as_deref());
+            }
+            e.exit
+        }
+    };
+    ExitCode::from(exit as u8)
+}
+
+fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
+    match &cli.command {
+        Command::Validate(a) => validate::run(ui, &cli.global, a),
+        Command::Schema(a) => schema::run(ui, a),
+        Command::Completions(a) => completions::run(ui, a),
+    }
+}
+
+/// Read and check the configuration; on any error print every diagnostic and fail with exit 1.
+/// Warnings are printed and the configuration is returned.
+pub fn read_config(
+    ui: &Ui,
+    path: &std::path::Path,
+) -> Result<crate::config::Desired, CommandError> {
+    let resolved = crate::config::read(path);
+    let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = resolved.diagnostics.len() - errors;
+    ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
+    if errors > 0 {
+        return Err(CommandError::error(validate::count_line(errors, warnings)));
+    }
+    Ok(resolved.desired)
+}

@@ -1,0 +1,118 @@
+//! The one printer. Commands write results to stdout and diagnostics, progress and logs to
+//! stderr, only through [`Ui`], so quiet/verbose and colour rules hold everywhere.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use crate::diag::{Diagnostic, SourceMap};
+use clap::ValueEnum;
+use is_terminal::IsTerminal;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output settings resolved from flags and the environment.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub color_out: bool,
+    pub color_err: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub stdin_tty: bool,
+    pub stderr_tty: bool,
+}
+
+impl Ui {
+    pub fn new(choice: ColorChoice, quiet: bool, verbose: u8) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color,
+        };
+        let out_tty = std::io::stdout().is_terminal();
+        let err_tty = std::io::stderr().is_terminal();
+        Ui {
+            color_out: decide(out_tty),
+            color_err: decide(err_tty),
+            quiet,
+            verbose,
+            stdin_tty: std::io::stdin().is_terminal(),
+            stderr_tty: err_tty,
+        }
+    }
+
+    /// Logs go to stderr; `-v` shows info, `-vv` debug; `RUST_LOG` overrides.
+    pub fn init_tracing(&self) {
+        let level = match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (_, 0) => "warn",
+            (_, 1) => "info",
+            _ => "debug",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("roster={level}")));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(self.color_err)
+            .with_target(false)
+            .without_time()
+            .try_init();
+    }
+
+    /// A result line (or block) on stdout.
+    pub fn out(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = o.write_all(b"\n");
+        }
+        let _ = o.flush();
+    }
+
+    /// A status line on stderr, hidden by `-q`.
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// An error on stderr, with its hint.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let (red, bold, blue, reset) = if self.color_err {
+            ("\x1b[31m", "\x1b[1m", "\x1b[34m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
+        eprintln!("{bold}{red}error{reset}{bold}: {message}{reset}");
+        if let Some(h) = hint {
+            eprintln!("  {blue}={reset} {bold}hint{reset}: {h}");
+        }
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, message: &str) {
+        let (y, bold, reset) = if self.color_err {
+            ("\x1b[33m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "")
+        };
+        eprintln!("{bold}{y}warning{reset}{bold}: {message}{reset}");
+    }
+
+    /// Configuration diagnostics on stderr.
+    pub fn diagnostics(&self, diags: &[Diagnostic], sources: &SourceMap) {
+        if diags.is_empty() {
+            return;
+        }
+        let text = crate::diag::render_all(diags, sources, self.color_err);
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+    }
+}

@@ -1,0 +1,50 @@
+//! `roster validate`: parse and check the configuration offline, reporting every problem.
+
+use super::{CommandError, Exit, GlobalArgs, Ui};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {}
+
+pub fn run(ui: &Ui, global: &GlobalArgs, _args: &ValidateArgs) -> Result<Exit, CommandError> {
+    let resolved = crate::config::read(&global.config);
+    let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = resolved.diagnostics.len() - errors;
+    ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
+    if errors > 0 {
+        return Err(CommandError::error(count_line(errors, warnings)));
+    }
+    let d = &resolved.desired;
+    ui.out(&format!(
+        "Configuration is valid: {} users, {} groups, {} targets{}.",
+        d.users.len(),
+        d.groups.len(),
+        d.targets.len(),
+        match warnings {
+            0 => String::new(),
+            1 => " (1 warning)".to_string(),
+            n => format!(" ({n} warnings)"),
+        }
+    ));
+    Ok(Exit::Ok)
+}
+
+/// "configuration has 2 errors and 1 warning"
+pub fn count_line(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("1 {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    if warnings > 0 {
+        format!(
+            "configuration has {} and {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    } else {
+        format!("configuration has {}", plural(errors, "error"))
+    }
+}

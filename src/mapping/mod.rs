@@ -1,0 +1,1 @@
+//! Mapping: MiniJinja templates, SCIM attribute paths, directory object -> SCIM resource.

@@ -1,0 +1,1 @@
+//! The pure planner: desired vs observed state, ownership and policies, safety gates.
