@@ -44,8 +44,8 @@ pub struct Document {
 }
 
 /// A field value of a directory user: text, a boolean, a number or a list of texts.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(untagged)]
 pub enum FieldValue {
     Bool(bool),
     Int(i64),
@@ -53,6 +53,57 @@ pub enum FieldValue {
     Text(String),
     List(Vec<String>),
     Null(()),
+}
+
+// Written by hand rather than `#[serde(untagged)]`: untagged enums buffer every value through
+// serde's generic content type, which costs a noticeable share of load time on large directories.
+impl<'de> Deserialize<'de> for FieldValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FieldValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("text, a boolean, a number or a list of texts")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<FieldValue, E> {
+                Ok(FieldValue::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldValue, E> {
+                Ok(FieldValue::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldValue, E> {
+                Ok(i64::try_from(v)
+                    .map(FieldValue::Int)
+                    .unwrap_or(FieldValue::Float(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<FieldValue, E> {
+                Ok(FieldValue::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldValue, E> {
+                Ok(FieldValue::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<FieldValue, E> {
+                Ok(FieldValue::Text(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<FieldValue, E> {
+                Ok(FieldValue::Null(()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<FieldValue, E> {
+                Ok(FieldValue::Null(()))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<FieldValue, D2::Error> {
+                FieldValue::deserialize(d)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<FieldValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(FieldValue::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl FieldValue {
