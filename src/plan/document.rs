@@ -1,0 +1,247 @@
+//! The plan document: what `plan --format json` prints and `plan --out FILE` saves, and what
+//! `show` and `apply PLAN_FILE` read back. Its shape is part of the user contract (SPEC section
+//! 4): scripts parse it, so fields are only ever added, and `format_version` changes when a
+//! field changes meaning.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The version of this document's format.
+pub const FORMAT_VERSION: &str = "1";
+
+/// A whole plan over every selected target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDocument {
+    pub format_version: String,
+    pub roster_version: String,
+    /// RFC 3339, UTC. Not covered by `checksum`.
+    pub created_at: String,
+    /// `sha256:` of the resolved configuration (what the plan was computed from).
+    pub config_digest: String,
+    /// `sha256:` over the targets' changes alone, so two plans of the same change set share it.
+    pub checksum: String,
+    pub targets: Vec<TargetPlan>,
+}
+
+/// The plan for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetPlan {
+    pub name: String,
+    /// The SCIM base URL (`embedded:PATH` for the embedded provider).
+    pub url: String,
+    /// `aws-identity-center` or `generic`: the rules the operations are shaped for.
+    pub dialect: String,
+    /// Whether live state was read completely. A plan is never made from partial state, so a
+    /// saved plan always has `true`; the field exists for consumers that check.
+    pub complete: bool,
+    pub summary: Summary,
+    pub requests: Requests,
+    pub changes: Vec<Change>,
+    pub safety: Vec<SafetyGate>,
+    /// Objects seen but not touched, for the "not touching" line.
+    #[serde(default)]
+    pub not_touching: NotTouching,
+}
+
+/// Counts of the summary line (SPEC section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates.
+    pub add: u64,
+    /// Updates, reactivations, and groups whose members change.
+    pub change: u64,
+    /// User deactivations plus user and group deletes.
+    pub destroy: u64,
+    pub deactivate: u64,
+    pub delete: u64,
+    /// Live objects roster neither owns nor claims.
+    pub unmanaged: u64,
+    /// Live objects hidden by `ignore`.
+    pub ignored: u64,
+}
+
+/// What applying the plan will send, and how long that takes at the target's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Requests {
+    pub reads: u64,
+    pub writes: u64,
+    /// Membership operations (each member added or removed counts one).
+    #[serde(default)]
+    pub member_operations: u64,
+    pub seconds_at_rate: f64,
+}
+
+/// Objects the plan leaves alone, by why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NotTouching {
+    pub unmanaged_users: u64,
+    pub unmanaged_groups: u64,
+    pub ignored_users: u64,
+    pub ignored_groups: u64,
+    pub released: u64,
+    pub protected: u64,
+}
+
+/// Users or groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    User,
+    Group,
+}
+
+/// What a change does. `actions` is a list (as in Terraform) so consumers can scan for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Deactivate,
+    Reactivate,
+    Delete,
+    AddMembers,
+    RemoveMembers,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Deactivate => "deactivate",
+            Action::Reactivate => "reactivate",
+            Action::Delete => "delete",
+            Action::AddMembers => "add_members",
+            Action::RemoveMembers => "remove_members",
+        }
+    }
+}
+
+/// Why a change is planned. Consumers must accept reasons they do not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Assigned in the directory, absent from the target.
+    Missing,
+    /// A mapped attribute differs.
+    AttributeMismatch,
+    /// In the directory but no longer assigned to this target.
+    Unassigned,
+    /// `active: false` in the directory.
+    InactiveInDirectory,
+    /// Owned (matched before, or `owns`) but gone from the directory.
+    RemovedFromDirectory,
+    /// Claimed by `unmanaged: deactivate|delete`.
+    UnmanagedPolicy,
+    /// A group's live members differ from the desired ones.
+    MembershipDrift,
+    /// Matched by a later key on a live object with no externalId: the externalId is set.
+    Adopt,
+    /// Active again in the directory.
+    ActiveInDirectory,
+    /// A key matches two live objects, or the externalId differs while a later key matches.
+    Conflict,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Missing => "missing",
+            Reason::AttributeMismatch => "attribute_mismatch",
+            Reason::Unassigned => "unassigned",
+            Reason::InactiveInDirectory => "inactive_in_directory",
+            Reason::RemovedFromDirectory => "removed_from_directory",
+            Reason::UnmanagedPolicy => "unmanaged_policy",
+            Reason::MembershipDrift => "membership_drift",
+            Reason::Adopt => "adopt",
+            Reason::ActiveInDirectory => "active_in_directory",
+            Reason::Conflict => "conflict",
+        }
+    }
+}
+
+/// One planned change to one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `<target>:user.<id>`, `<target>:group.<id>`, or `<target>:user.live:<scim-id>` for a live
+    /// object with no directory entry.
+    pub address: String,
+    /// The user name or group name, for humans.
+    pub name: String,
+    pub kind: ObjectKind,
+    /// The live SCIM id; absent for creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub actions: Vec<Action>,
+    pub reason: Reason,
+    /// Attribute-level values before and after (by attribute path), for updates and creates.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub before: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub after: Map<String, Value>,
+    /// Members added / removed (directory ids or live ids), for membership changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members_added: Vec<MemberRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members_removed: Vec<MemberRef>,
+    /// The requests apply sends, already shaped for the target's dialect.
+    pub operations: Vec<Operation>,
+    /// What apply re-checks before writing; membership deltas carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precondition: Option<Precondition>,
+    /// Addresses of changes that must succeed first (e.g. a user created before the group
+    /// membership that names it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// For conflicts: what was found, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A member of a membership change: the live id when the user exists, or the address of the
+/// change that creates it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MemberRef {
+    /// The user's name, for humans.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Set when the user is created by this plan: its address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// One request of a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Operation {
+    /// POST a new resource. Values `{"$user_ref": "<address>"}` inside `body` are replaced at
+    /// apply time by the id of the user that address creates.
+    Create { body: Map<String, Value> },
+    /// PATCH with these operations.
+    Patch {
+        ops: Vec<crate::scim::resource::PatchOp>,
+    },
+    /// DELETE the resource.
+    Delete,
+}
+
+/// What apply checks before writing a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Precondition {
+    /// The ETag seen at plan time, where the server has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `sha256:` of the canonical JSON of the attributes the change reads or writes.
+    pub digest: String,
+}
+
+/// One safety gate and whether it tripped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyGate {
+    /// `max_destroy` or `max_destroy_percent`.
+    pub gate: String,
+    pub limit: f64,
+    pub observed: f64,
+    pub tripped: bool,
+}
