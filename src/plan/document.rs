@@ -174,6 +174,9 @@ pub struct Change {
     pub id: Option<String>,
     pub actions: Vec<Action>,
     pub reason: Reason,
+    /// How many mapped attributes already match (folded in the text rendering).
+    #[serde(default)]
+    pub unchanged_attributes: u64,
     /// Attribute-level values before and after (by attribute path), for updates and creates.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub before: Map<String, Value>,
@@ -244,4 +247,99 @@ pub struct SafetyGate {
     pub limit: f64,
     pub observed: f64,
     pub tripped: bool,
+}
+
+/// JSON with object keys sorted at every level and no insignificant whitespace: the form every
+/// digest in a plan is computed over, so digests do not depend on key order.
+pub fn canonical_json(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The checksum of a plan: over each target's name and changes only (not times, versions,
+/// summaries or request estimates), so two plans of the same change set have the same one.
+pub fn checksum(targets: &[TargetPlan]) -> String {
+    let parts: Vec<Value> = targets
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "changes": serde_json::to_value(&t.changes).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    sha256_hex(canonical_json(&Value::Array(parts)).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[1,{"y":2,"x":1}],"c":null}}"#).expect("json");
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn checksum_ignores_everything_but_changes() {
+        let t = TargetPlan {
+            name: "aws".into(),
+            url: "https://x".into(),
+            dialect: "generic".into(),
+            complete: true,
+            summary: Summary::default(),
+            requests: Requests::default(),
+            changes: vec![],
+            safety: vec![],
+            not_touching: NotTouching::default(),
+        };
+        let mut t2 = t.clone();
+        t2.summary.unmanaged = 5;
+        t2.requests.reads = 9;
+        assert_eq!(checksum(&[t.clone()]), checksum(&[t2]));
+        let mut t3 = t.clone();
+        t3.name = "other".into();
+        assert_ne!(checksum(&[t]), checksum(&[t3]));
+    }
 }
