@@ -337,7 +337,7 @@ mod tests {
         let mut t2 = t.clone();
         t2.summary.unmanaged = 5;
         t2.requests.reads = 9;
-        assert_eq!(checksum(&[t.clone()]), checksum(&[t2]));
+        assert_eq!(checksum(std::slice::from_ref(&t)), checksum(&[t2]));
         let mut t3 = t.clone();
         t3.name = "other".into();
         assert_ne!(checksum(&[t]), checksum(&[t3]));
