@@ -5,6 +5,7 @@
 
 mod completions;
 mod schema;
+mod show;
 mod ui;
 mod validate;
 
@@ -153,6 +154,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
+    /// Render a saved plan (text, markdown, json).
+    Show(show::ShowArgs),
 }
 
 /// Parse arguments, run the command, print any error, and return the exit code.
@@ -178,6 +181,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Validate(a) => validate::run(ui, &cli.global, a),
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
+        Command::Show(a) => show::run(ui, &cli.global, a),
     }
 }
 

@@ -1,0 +1,304 @@
+//! One change as a list of marked lines, shared by the text and markdown renderers so that a
+//! terminal and a pull-request comment show the same content and differ only in layout and
+//! colour (Terraform's per-resource block, reconciler_anchors section 1.5).
+
+use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Reason};
+use serde_json::{Map, Value};
+
+/// What a line means; each renderer turns it into a symbol, a colour or a diff prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Mark {
+    /// `+`: something is created or added.
+    Create,
+    /// `~`: something changes in place.
+    Update,
+    /// `-`: something is removed or destroyed.
+    Destroy,
+    /// `⊘`: a user is deactivated (kept, but switched off).
+    Deactivate,
+    /// Unchanged context (a closing brace, an equal line of a multi-line value).
+    Context,
+    /// A `#` comment inside the block, aligned with the attribute names.
+    Comment,
+    /// A `#` comment above the block, aligned with the marks (the header and its reason).
+    Note,
+}
+
+/// One line of a change block. `depth` is the nesting level inside the block (0 = the block's
+/// own line); `text` carries neither the mark nor the `#` of comments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub mark: Mark,
+    pub depth: usize,
+    pub text: String,
+}
+
+impl Line {
+    fn new(mark: Mark, depth: usize, text: impl Into<String>) -> Line {
+        Line {
+            mark,
+            depth,
+            text: text.into(),
+        }
+    }
+}
+
+/// What will happen to an object, decided from its actions (and the conflict reason, which
+/// overrides them: a conflicting object is left alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Fate {
+    Create,
+    Update,
+    Reactivate,
+    Members,
+    Deactivate,
+    Delete,
+    Conflict,
+}
+
+impl Fate {
+    pub(crate) fn of(c: &Change) -> Fate {
+        let has = |a: Action| c.actions.contains(&a);
+        if c.reason == Reason::Conflict || c.actions.is_empty() {
+            Fate::Conflict
+        } else if has(Action::Create) {
+            Fate::Create
+        } else if has(Action::Delete) {
+            Fate::Delete
+        } else if has(Action::Deactivate) {
+            Fate::Deactivate
+        } else if has(Action::Reactivate) {
+            Fate::Reactivate
+        } else if has(Action::Update) {
+            Fate::Update
+        } else {
+            Fate::Members
+        }
+    }
+
+    /// The mark of the block's own line (and of the legend).
+    pub(crate) fn mark(self) -> Option<Mark> {
+        match self {
+            Fate::Create => Some(Mark::Create),
+            Fate::Update | Fate::Reactivate | Fate::Members => Some(Mark::Update),
+            Fate::Deactivate => Some(Mark::Deactivate),
+            Fate::Delete => Some(Mark::Destroy),
+            Fate::Conflict => None,
+        }
+    }
+
+    fn phrase(self) -> &'static str {
+        match self {
+            Fate::Create => "will be created",
+            Fate::Update => "will be updated in-place",
+            Fate::Reactivate => "will be reactivated",
+            Fate::Members => "members will change",
+            Fate::Deactivate => "will be deactivated",
+            Fate::Delete => "will be destroyed",
+            Fate::Conflict => "is in conflict; no changes will be made to it",
+        }
+    }
+}
+
+/// The reason of a change in words, for the `# (because ...)` line.
+pub(crate) fn reason_words(c: &Change) -> String {
+    let kind = kind_word(c.kind);
+    match c.reason {
+        Reason::Missing => format!("the {kind} is assigned to this target but missing from it"),
+        Reason::AttributeMismatch => "attributes differ from the directory".to_string(),
+        Reason::Unassigned => "it is no longer assigned to this target".to_string(),
+        Reason::InactiveInDirectory => "it is inactive in the directory".to_string(),
+        Reason::RemovedFromDirectory => "it is no longer in the directory".to_string(),
+        Reason::UnmanagedPolicy => {
+            "it is not in the directory and the unmanaged policy claims it".to_string()
+        }
+        Reason::MembershipDrift => "its live members differ from the directory".to_string(),
+        Reason::Adopt => {
+            "it matches a directory entry but has no externalId, so roster adopts it".to_string()
+        }
+        Reason::ActiveInDirectory => "it is active again in the directory".to_string(),
+        Reason::Conflict => match &c.detail {
+            Some(d) => d.clone(),
+            None => "its match keys are ambiguous".to_string(),
+        },
+    }
+}
+
+pub(crate) fn kind_word(k: ObjectKind) -> &'static str {
+    match k {
+        ObjectKind::User => "user",
+        ObjectKind::Group => "group",
+    }
+}
+
+/// The header comment: `aws:user.e1001 (alice@example.com) will be updated in-place`.
+pub(crate) fn header(c: &Change) -> String {
+    format!("{} ({}) {}", c.address, c.name, Fate::of(c).phrase())
+}
+
+/// A value as it appears in a plan: strings quoted, everything else as compact JSON.
+pub(crate) fn show_value(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "?".to_string())
+}
+
+fn is_multiline(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::String(s)) if s.contains('\n'))
+}
+
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+/// The whole block of a change: header notes, then the object with its attribute and member
+/// lines.
+pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
+    let fate = Fate::of(c);
+    let mut out = vec![
+        Line::new(Mark::Note, 0, header(c)),
+        Line::new(Mark::Note, 0, format!("(because {})", reason_words(c))),
+    ];
+    let Some(mark) = fate.mark() else {
+        // A conflict changes nothing: the notes say what was found and that is all.
+        return out;
+    };
+    out.push(Line::new(
+        mark,
+        0,
+        format!(
+            "{} {} {{",
+            kind_word(c.kind),
+            show_value(&Value::String(c.name.clone()))
+        ),
+    ));
+    match fate {
+        Fate::Create => {
+            let width = key_width(c.after.keys());
+            for (k, v) in &c.after {
+                push_value(&mut out, Mark::Create, k, width, v);
+            }
+        }
+        Fate::Delete if !c.before.is_empty() => {
+            let width = key_width(c.before.keys());
+            for (k, v) in &c.before {
+                push_value(&mut out, Mark::Destroy, k, width, v);
+            }
+        }
+        Fate::Delete | Fate::Deactivate if c.before.is_empty() && c.after.is_empty() => {
+            if let Some(id) = &c.id {
+                out.push(Line::new(
+                    Mark::Context,
+                    1,
+                    format!("id = {}", show_value(&Value::String(id.clone()))),
+                ));
+            }
+        }
+        _ => diff_attributes(&mut out, &c.before, &c.after, c.unchanged_attributes),
+    }
+    member_lines(&mut out, Mark::Create, &c.members_added);
+    member_lines(&mut out, Mark::Destroy, &c.members_removed);
+    out.push(Line::new(Mark::Context, 0, "}"));
+    out
+}
+
+fn key_width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
+    keys.map(|k| k.chars().count()).max().unwrap_or(0)
+}
+
+/// A single attribute of a create or delete: one line, or a heredoc for multi-line strings.
+fn push_value(out: &mut Vec<Line>, mark: Mark, key: &str, width: usize, v: &Value) {
+    match v {
+        Value::String(s) if s.contains('\n') => {
+            out.push(Line::new(mark, 1, format!("{key:<width$} = <<-EOT")));
+            for l in s.lines() {
+                out.push(Line::new(mark, 2, l));
+            }
+            out.push(Line::new(Mark::Context, 1, "EOT"));
+        }
+        _ => out.push(Line::new(
+            mark,
+            1,
+            format!("{key:<width$} = {}", show_value(v)),
+        )),
+    }
+}
+
+/// The changed attributes of an update: only those that differ, the rest folded into a count.
+fn diff_attributes(
+    out: &mut Vec<Line>,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+    unchanged: u64,
+) {
+    let mut keys: Vec<&String> = before.keys().collect();
+    keys.extend(after.keys().filter(|k| !before.contains_key(*k)));
+    let mut hidden = unchanged;
+    let changed: Vec<&String> = keys
+        .into_iter()
+        .filter(|k| {
+            let same = present(before.get(*k)) == present(after.get(*k));
+            if same {
+                hidden += 1;
+            }
+            !same
+        })
+        .collect();
+    let width = key_width(changed.iter().copied());
+    for k in changed {
+        let (b, a) = (present(before.get(k)), present(after.get(k)));
+        match (b, a) {
+            (None, Some(a)) => push_value(out, Mark::Create, k, width, a),
+            (Some(b), None) => {
+                if is_multiline(Some(b)) {
+                    push_value(out, Mark::Destroy, k, width, b);
+                } else {
+                    out.push(Line::new(
+                        Mark::Destroy,
+                        1,
+                        format!("{k:<width$} = {} -> null", show_value(b)),
+                    ));
+                }
+            }
+            (Some(Value::String(bs)), Some(Value::String(as_)))
+                if bs.contains('\n') || as_.contains('\n') =>
+            {
+                out.push(Line::new(Mark::Update, 1, format!("{k:<width$} = <<-EOT")));
+                let diff = similar::TextDiff::from_lines(bs.as_str(), as_.as_str());
+                for ch in diff.iter_all_changes() {
+                    let mark = match ch.tag() {
+                        similar::ChangeTag::Equal => Mark::Context,
+                        similar::ChangeTag::Delete => Mark::Destroy,
+                        similar::ChangeTag::Insert => Mark::Create,
+                    };
+                    let text = ch.value().trim_end_matches(['\n', '\r']);
+                    out.push(Line::new(mark, 2, text));
+                }
+                out.push(Line::new(Mark::Context, 1, "EOT"));
+            }
+            (Some(b), Some(a)) => out.push(Line::new(
+                Mark::Update,
+                1,
+                format!("{k:<width$} = {} -> {}", show_value(b), show_value(a)),
+            )),
+            // Both absent cannot be "changed"; the filter above removed it.
+            (None, None) => {}
+        }
+    }
+    if hidden > 0 {
+        let s = if hidden == 1 { "" } else { "s" };
+        out.push(Line::new(
+            Mark::Comment,
+            1,
+            format!("({hidden} unchanged attribute{s} hidden)"),
+        ));
+    }
+}
+
+fn member_lines(out: &mut Vec<Line>, mark: Mark, members: &[MemberRef]) {
+    for m in members {
+        let mut text = format!("member {}", show_value(&Value::String(m.name.clone())));
+        if m.created_by.is_some() {
+            text.push_str(" (created by this plan)");
+        }
+        out.push(Line::new(mark, 1, text));
+    }
+}

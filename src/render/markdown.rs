@@ -1,0 +1,352 @@
+//! The plan as a pull-request comment (reconciler_anchors sections 1.11 and 8.2): a stable
+//! marker so CI can find and replace its previous comment, the summary line as a heading, a
+//! table per target, one collapsed `<details>` per target and kind with a `diff` fence whose
+//! marks sit at column 0 (so the forge colours them), and tripped safety gates as a warning.
+//!
+//! Forges cap a comment's size (GitHub at 65,536 characters), so the comment is split into parts
+//! below 65,000 characters. Splits fall between changes; a change too large for one part is split
+//! between its lines. Every part closes the fences and details it opened and the next one opens
+//! them again, so each part renders on its own.
+
+use super::block::{change_lines, Fate, Line, Mark};
+use super::text::{gate_line, not_touching_line, requests_line, summary_line, total};
+use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
+use std::fmt::Write as _;
+
+/// The first line of every part: CI looks for it to update or hide earlier comments.
+pub const MARKER: &str = "<!-- roster-plan -->";
+
+/// Every part is strictly shorter than this many characters.
+pub const PART_LIMIT: usize = 65_000;
+
+/// Room kept free in each part for the continuation header and footer, whose part numbers are
+/// only known once all parts exist.
+const RESERVE: usize = 400;
+
+/// A longer line (a huge attribute value) is cut, so that one line always fits a part.
+const MAX_LINE: usize = 8_000;
+
+/// Render the plan as one or more comment parts, each below [`PART_LIMIT`] characters.
+pub fn render_markdown(doc: &PlanDocument) -> Vec<String> {
+    render_markdown_with_limit(doc, PART_LIMIT)
+}
+
+/// The kinds a target's changes are grouped by, one `<details>` each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Users,
+    Groups,
+    Memberships,
+}
+
+impl Section {
+    const ALL: [Section; 3] = [Section::Users, Section::Groups, Section::Memberships];
+
+    fn of(c: &Change) -> Section {
+        let membership_only = c
+            .actions
+            .iter()
+            .all(|a| matches!(a, Action::AddMembers | Action::RemoveMembers));
+        if Fate::of(c) == Fate::Members && membership_only {
+            Section::Memberships
+        } else if c.kind == ObjectKind::User {
+            Section::Users
+        } else {
+            Section::Groups
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Section::Users => "users",
+            Section::Groups => "groups",
+            Section::Memberships => "memberships",
+        }
+    }
+}
+
+fn diff_line(l: &Line) -> String {
+    let indent = "    ".repeat(l.depth);
+    let mut s = match l.mark {
+        Mark::Note => format!("# {}", l.text),
+        Mark::Comment => format!("# {indent}{}", l.text),
+        Mark::Create => format!("+ {indent}{}", l.text),
+        Mark::Update => format!("! {indent}{}", l.text),
+        Mark::Destroy | Mark::Deactivate => format!("- {indent}{}", l.text),
+        Mark::Context => format!("  {indent}{}", l.text),
+    };
+    if s.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str(" … (truncated)");
+    }
+    s.push('\n');
+    s
+}
+
+/// The longest run of backticks in any line, so the fence can be longer and never closed by
+/// content.
+fn longest_backtick_run(lines: &[String]) -> usize {
+    let mut best = 0;
+    for l in lines {
+        let mut run = 0;
+        for ch in l.chars() {
+            if ch == '`' {
+                run += 1;
+                best = best.max(run);
+            } else {
+                run = 0;
+            }
+        }
+    }
+    best
+}
+
+fn table(doc: &PlanDocument) -> String {
+    let mut out = String::from(
+        "| target | add | change | destroy | unmanaged | ignored | gates |\n|---|---:|---:|---:|---:|---:|---|\n",
+    );
+    for t in &doc.targets {
+        let s = &t.summary;
+        let tripped: Vec<&str> = t
+            .safety
+            .iter()
+            .filter(|g| g.tripped)
+            .map(|g| g.gate.as_str())
+            .collect();
+        let gates = if t.safety.is_empty() {
+            "—".to_string()
+        } else if tripped.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("⛔ {}", tripped.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {gates} |",
+            escape_cell(&t.name),
+            s.add,
+            s.change,
+            s.destroy,
+            s.unmanaged,
+            s.ignored
+        );
+    }
+    if doc.targets.len() > 1 {
+        let s = total(doc);
+        let _ = writeln!(
+            out,
+            "| **total** | {} | {} | {} | {} | {} | |",
+            s.add, s.change, s.destroy, s.unmanaged, s.ignored
+        );
+    }
+    out
+}
+
+fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn header(doc: &PlanDocument) -> String {
+    let mut out = format!("{MARKER}\n### {}\n\n", summary_line(doc));
+    out.push_str(&table(doc));
+    out.push('\n');
+    for t in &doc.targets {
+        for g in t.safety.iter().filter(|g| g.tripped) {
+            let _ = writeln!(
+                out,
+                "> [!WARNING]\n> **{}**: {}\n",
+                escape_cell(&t.name),
+                gate_line(g)
+            );
+        }
+    }
+    for t in &doc.targets {
+        let mut facts = Vec::new();
+        if !t.changes.is_empty() {
+            facts.push(requests_line(t));
+        }
+        facts.extend(not_touching_line(t));
+        if !facts.is_empty() {
+            let _ = writeln!(out, "- **{}**: {}", escape_cell(&t.name), facts.join(" "));
+        }
+    }
+    out
+}
+
+/// A `<details>` section's content: its title and its changes, each a block of diff lines.
+struct Details {
+    title: String,
+    blocks: Vec<Vec<String>>,
+}
+
+fn sections(t: &TargetPlan) -> Vec<Details> {
+    Section::ALL
+        .iter()
+        .filter_map(|&s| {
+            let blocks: Vec<Vec<String>> = t
+                .changes
+                .iter()
+                .filter(|c| Section::of(c) == s)
+                .map(|c| change_lines(c).iter().map(diff_line).collect())
+                .collect();
+            (!blocks.is_empty()).then(|| {
+                let n = blocks.len();
+                let plural = if n == 1 { "" } else { "s" };
+                Details {
+                    title: format!("{}: {} ({n} change{plural})", t.name, s.word()),
+                    blocks,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Accumulates parts, closing and re-opening the current section at each split.
+struct Parts {
+    budget: usize,
+    fence: String,
+    parts: Vec<String>,
+    cur: String,
+    /// The open section's title and how many lines of it this part holds.
+    open: Option<(String, usize)>,
+}
+
+impl Parts {
+    fn open_text(&self, title: &str) -> String {
+        format!(
+            "<details><summary>{}</summary>\n\n{}diff\n",
+            html_escape(title),
+            self.fence
+        )
+    }
+
+    fn close_text(&self) -> String {
+        format!("{}\n\n</details>\n\n", self.fence)
+    }
+
+    fn room_for(&self, extra: usize) -> bool {
+        self.cur.len() + extra + self.close_text().len() <= self.budget
+    }
+
+    /// End this part (closing the open section) and start a continuation that re-opens it.
+    fn split(&mut self) {
+        if self.open.is_some() {
+            let close = self.close_text();
+            self.cur.push_str(&close);
+        }
+        self.parts.push(std::mem::take(&mut self.cur));
+        self.cur = CONTINUATION.to_string();
+        if let Some((title, _)) = &self.open {
+            let reopen = self.open_text(&format!("{title} (continued)"));
+            self.cur.push_str(&reopen);
+            self.open = Some((title.clone(), 0));
+        }
+    }
+
+    fn begin(&mut self, title: &str) {
+        let open = self.open_text(title);
+        // A section starts in a new part when not even its first line would fit here.
+        if !self.room_for(open.len() + 200) {
+            self.split();
+        }
+        self.cur.push_str(&open);
+        self.open = Some((title.to_string(), 0));
+    }
+
+    fn block(&mut self, lines: &[String]) {
+        let size: usize = lines.iter().map(String::len).sum();
+        let fresh = CONTINUATION.len() + self.open_text("x (continued)").len() + 200;
+        let has_lines = self.open.as_ref().is_some_and(|(_, n)| *n > 0);
+        if !self.room_for(size)
+            && has_lines
+            && fresh + size + self.close_text().len() <= self.budget
+        {
+            // The change fits a part of its own: move it whole rather than cut it.
+            self.split();
+        }
+        for l in lines {
+            if !self.room_for(l.len()) {
+                self.split();
+            }
+            self.cur.push_str(l);
+            if let Some((_, n)) = &mut self.open {
+                *n += 1;
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        let close = self.close_text();
+        self.cur.push_str(&close);
+        self.open = None;
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        self.parts.push(std::mem::take(&mut self.cur));
+        let m = self.parts.len();
+        self.parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut p = if i == 0 {
+                    p
+                } else {
+                    p.replacen(
+                        CONTINUATION,
+                        &format!("{MARKER}\n_(continued, part {} of {m})_\n\n", i + 1),
+                        1,
+                    )
+                };
+                if i + 1 < m {
+                    let _ = writeln!(p, "_Continued in part {} of {m}._", i + 2);
+                }
+                p
+            })
+            .collect()
+    }
+}
+
+/// Stands for the continuation header until the number of parts is known.
+const CONTINUATION: &str = "\u{0}continuation\u{0}\n";
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// [`render_markdown`] with another part limit (tests use a small one).
+pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Vec<String> {
+    let all: Vec<(String, Vec<Details>)> = doc
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), sections(t)))
+        .collect();
+    let every_line: Vec<String> = all
+        .iter()
+        .flat_map(|(_, ds)| ds.iter().flat_map(|d| d.blocks.iter().flatten().cloned()))
+        .collect();
+    let fence = "`".repeat(longest_backtick_run(&every_line).max(2) + 1);
+    let mut parts = Parts {
+        budget: limit.saturating_sub(RESERVE + 1).max(1_000),
+        fence,
+        parts: Vec::new(),
+        cur: header(doc),
+        open: None,
+    };
+    for (_, details) in &all {
+        for d in details {
+            parts.cur.push('\n');
+            parts.begin(&d.title);
+            for b in &d.blocks {
+                parts.block(b);
+            }
+            parts.end();
+        }
+    }
+    parts.finish()
+}

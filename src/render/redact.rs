@@ -1,0 +1,269 @@
+//! `--redact`: plans carry personal data (names, emails, phone numbers, addresses), and CI logs
+//! and pull-request comments are read by more people than the directory is. Redaction replaces
+//! every personal value with a short digest of it and keeps what reviewers and scripts need:
+//! ids, addresses, actions, reasons, counts and the shape of each change. Equal values get equal
+//! digests, so a reviewer can still see that a value moved from one attribute to another.
+//!
+//! The digest is unsalted, so it hides values from a casual reader but not from someone who can
+//! guess them (an email address can be confirmed by hashing it). It is a redaction for sharing
+//! plans, not an anonymisation.
+//!
+//! A redacted document keeps its original `checksum`, which no longer matches its content: a
+//! redacted plan can be shown to people but never applied.
+
+use crate::plan::document::{Change, MemberRef, Operation, PlanDocument};
+use serde_json::{Map, Value};
+
+/// The prefix of every redacted value.
+pub const PREFIX: &str = "redacted:";
+
+/// Keys whose string values are identifiers or protocol words, not personal data.
+const KEEP_KEYS: &[&str] = &["id", "externalId", "schemas", "$user_ref", "type", "$ref"];
+
+/// `redacted:` and the first 12 hex digits of the value's SHA-256.
+pub fn digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = hex::encode(Sha256::digest(value.as_bytes()));
+    format!("{PREFIX}{}", &h[..12])
+}
+
+/// A copy of the plan with every personal value replaced by its digest.
+pub fn redact(doc: &PlanDocument) -> PlanDocument {
+    let mut out = doc.clone();
+    for t in &mut out.targets {
+        for c in &mut t.changes {
+            redact_change(c);
+        }
+    }
+    out
+}
+
+fn redact_change(c: &mut Change) {
+    c.name = digest(&c.name);
+    redact_map(&mut c.before, false);
+    redact_map(&mut c.after, false);
+    for m in c
+        .members_added
+        .iter_mut()
+        .chain(c.members_removed.iter_mut())
+    {
+        redact_member(m);
+    }
+    for op in &mut c.operations {
+        match op {
+            Operation::Create { body } => redact_map(body, false),
+            Operation::Patch { ops } => {
+                for p in ops {
+                    let members = p.path.as_deref().is_some_and(is_members_path);
+                    if let Some(path) = &mut p.path {
+                        if !members {
+                            *path = redact_path_literals(path);
+                        }
+                    }
+                    if let Some(v) = &mut p.value {
+                        redact_value(v, members);
+                    }
+                }
+            }
+            Operation::Delete => {}
+        }
+    }
+    if let Some(d) = &mut c.detail {
+        *d = digest(d);
+    }
+}
+
+fn redact_member(m: &mut MemberRef) {
+    m.name = digest(&m.name);
+}
+
+fn is_members_path(path: &str) -> bool {
+    path == "members" || path.starts_with("members[") || path.starts_with("members.")
+}
+
+/// A PATCH path may hold a filter with a personal value (`emails[value eq "a@b.c"].primary`):
+/// the quoted literals are redacted, the attribute names kept.
+fn redact_path_literals(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        match after.find('"') {
+            Some(end) => {
+                out.push_str(&digest(&after[..end]));
+                out.push('"');
+                rest = &after[end + 1..];
+            }
+            None => {
+                // An unbalanced quote: redact everything after it rather than leak it.
+                out.push_str(&digest(after));
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Redact the strings of an attribute map. Under `members` the values are live ids (kept) and
+/// the `display` names are personal (redacted).
+fn redact_map(m: &mut Map<String, Value>, in_members: bool) {
+    for (k, v) in m.iter_mut() {
+        if KEEP_KEYS.contains(&k.as_str()) || (in_members && k == "value") {
+            continue;
+        }
+        redact_value(v, in_members || k == "members");
+    }
+}
+
+fn redact_value(v: &mut Value, in_members: bool) {
+    match v {
+        Value::String(s) => *s = digest(s),
+        Value::Array(a) => {
+            for x in a {
+                redact_value(x, in_members);
+            }
+        }
+        Value::Object(m) => redact_map(m, in_members),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::document::*;
+    use crate::scim::resource::PatchOp;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    fn doc() -> PlanDocument {
+        let change = Change {
+            address: "aws:user.e1001".into(),
+            name: "alice@example.com".into(),
+            kind: ObjectKind::User,
+            id: Some("9067729b3d-ee533c18".into()),
+            actions: vec![Action::Update],
+            reason: Reason::AttributeMismatch,
+            unchanged_attributes: 3,
+            before: obj(
+                json!({"title": "Engineer", "phoneNumbers": [{"value": "+1 555", "type": "work"}]}),
+            ),
+            after: obj(
+                json!({"title": "Staff Engineer", "phoneNumbers": [{"value": "+1 556", "type": "work"}]}),
+            ),
+            members_added: vec![],
+            members_removed: vec![],
+            operations: vec![Operation::Patch {
+                ops: vec![
+                    PatchOp::replace("title", json!("Staff Engineer")),
+                    PatchOp::replace(
+                        "emails[value eq \"alice@example.com\"].primary",
+                        json!(true),
+                    ),
+                ],
+            }],
+            precondition: None,
+            depends_on: vec![],
+            detail: Some("alice@example.com matches two users".into()),
+        };
+        let group = Change {
+            address: "aws:group.eng".into(),
+            name: "Engineering".into(),
+            kind: ObjectKind::Group,
+            id: None,
+            actions: vec![Action::Create],
+            reason: Reason::Missing,
+            unchanged_attributes: 0,
+            before: Map::new(),
+            after: obj(json!({"displayName": "Engineering", "externalId": "eng"})),
+            members_added: vec![MemberRef {
+                name: "bob@example.com".into(),
+                id: Some("u-2".into()),
+                created_by: None,
+            }],
+            members_removed: vec![],
+            operations: vec![Operation::Create {
+                body: obj(json!({"displayName": "Engineering", "externalId": "eng",
+                    "members": [{"value": "u-2", "display": "bob@example.com"}, {"value": {"$user_ref": "aws:user.e1002"}}]})),
+            }],
+            precondition: None,
+            depends_on: vec!["aws:user.e1002".into()],
+            detail: None,
+        };
+        PlanDocument {
+            format_version: "1".into(),
+            roster_version: "0.1.0".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            config_digest: "sha256:00".into(),
+            checksum: "sha256:11".into(),
+            targets: vec![TargetPlan {
+                name: "aws".into(),
+                url: "https://scim.example.com".into(),
+                dialect: "generic".into(),
+                complete: true,
+                summary: Summary {
+                    add: 1,
+                    change: 1,
+                    ..Summary::default()
+                },
+                requests: Requests::default(),
+                changes: vec![change, group],
+                safety: vec![],
+                not_touching: NotTouching::default(),
+            }],
+        }
+    }
+
+    #[test]
+    fn hides_personal_values_and_keeps_ids() {
+        let r = redact(&doc());
+        let s = serde_json::to_string(&r).expect("json");
+        for secret in [
+            "alice@example.com",
+            "bob@example.com",
+            "Engineer",
+            "+1 555",
+            "Engineering",
+            "matches two",
+        ] {
+            assert!(!s.contains(secret), "{secret} leaked in {s}");
+        }
+        for kept in [
+            "aws:user.e1001",
+            "9067729b3d-ee533c18",
+            "u-2",
+            "\"eng\"",
+            "aws:user.e1002",
+            "attribute_mismatch",
+            "\"work\"",
+            "emails[value eq \"redacted:",
+        ] {
+            assert!(s.contains(kept), "{kept} lost in {s}");
+        }
+        assert_eq!(r.targets[0].changes[0].name, digest("alice@example.com"));
+        assert_eq!(r.targets[0].summary, doc().targets[0].summary);
+    }
+
+    #[test]
+    fn is_deterministic_and_equal_values_share_a_digest() {
+        assert_eq!(redact(&doc()), redact(&doc()));
+        assert_eq!(digest("x"), digest("x"));
+        assert_ne!(digest("x"), digest("y"));
+        assert_eq!(digest("x").len(), PREFIX.len() + 12);
+    }
+
+    #[test]
+    fn unbalanced_quote_in_path_is_redacted_to_the_end() {
+        let p = redact_path_literals("emails[value eq \"alice@ex");
+        assert!(!p.contains("alice"));
+        assert!(p.starts_with("emails[value eq \"redacted:"));
+    }
+}
