@@ -166,7 +166,7 @@ fn header(doc: &PlanDocument) -> String {
     }
     for t in &doc.targets {
         let mut facts = Vec::new();
-        if !t.changes.is_empty() {
+        if t.requests.reads + t.requests.writes > 0 {
             facts.push(requests_line(t));
         }
         facts.extend(not_touching_line(t));
@@ -174,6 +174,7 @@ fn header(doc: &PlanDocument) -> String {
             let _ = writeln!(out, "- **{}**: {}", escape_cell(&t.name), facts.join(" "));
         }
     }
+    out.push('\n');
     out
 }
 
@@ -261,12 +262,17 @@ impl Parts {
         let size: usize = lines.iter().map(String::len).sum();
         let fresh = CONTINUATION.len() + self.open_text("x (continued)").len() + 200;
         let has_lines = self.open.as_ref().is_some_and(|(_, n)| *n > 0);
-        if !self.room_for(size)
+        if !self.room_for(size + 1)
             && has_lines
             && fresh + size + self.close_text().len() <= self.budget
         {
             // The change fits a part of its own: move it whole rather than cut it.
             self.split();
+        }
+        if self.open.as_ref().is_some_and(|(_, n)| *n > 0) {
+            // A blank line between changes; not counted as a line of the section so a part
+            // never starts with one.
+            self.cur.push('\n');
         }
         for l in lines {
             if !self.room_for(l.len()) {
@@ -340,7 +346,6 @@ pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Ve
     };
     for (_, details) in &all {
         for d in details {
-            parts.cur.push('\n');
             parts.begin(&d.title);
             for b in &d.blocks {
                 parts.block(b);
@@ -349,4 +354,227 @@ pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Ve
         }
     }
     parts.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::document::SafetyGate;
+    use crate::render::fixtures::*;
+
+    fn sample() -> PlanDocument {
+        let mut d = doc(vec![
+            target(
+                "aws",
+                vec![
+                    create_user("e1003", "bob@example.com"),
+                    update_user(),
+                    deactivate_user(),
+                    membership(),
+                ],
+            ),
+            target("okta", vec![update_user()]),
+        ]);
+        d.targets[0].safety = vec![SafetyGate {
+            gate: "max_destroy".into(),
+            limit: 0.0,
+            observed: 1.0,
+            tripped: true,
+        }];
+        d.targets[0].not_touching.unmanaged_users = 14;
+        d.targets[0].summary.unmanaged = 14;
+        d
+    }
+
+    #[test]
+    fn one_part_with_marker_table_details_and_diff_fences() {
+        let parts = render_markdown(&sample());
+        assert_eq!(parts.len(), 1);
+        insta::assert_snapshot!(parts[0], @r#"
+            <!-- roster-plan -->
+            ### Plan: 1 to add, 3 to change, 1 to destroy (1 deactivate, 0 delete); 14 unmanaged and 0 ignored not touched.
+
+            | target | add | change | destroy | unmanaged | ignored | gates |
+            |---|---:|---:|---:|---:|---:|---|
+            | aws | 1 | 2 | 1 | 14 | 0 | ⛔ max_destroy |
+            | okta | 0 | 1 | 0 | 0 | 0 | ok |
+            | **total** | 1 | 3 | 1 | 14 | 0 | |
+
+            > [!WARNING]
+            > **aws**: Safety gate max_destroy tripped: 1 destructive change, limit 0. Apply is blocked; pass --allow-destroy to override.
+
+            - **aws**: Apply will send 4 requests (0 reads, 4 writes, 3 membership operations), about 0.16 s at the target's rate. Not touching: 14 unmanaged users.
+            - **okta**: Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            <details><summary>aws: users (3 changes)</summary>
+
+            ```diff
+            # aws:user.e1003 (bob@example.com) will be created
+            # (because the user is assigned to this target but missing from it)
+            + user "bob@example.com" {
+            +     userName    = "bob@example.com"
+            +     displayName = "Bob Example"
+            +     emails      = [{"value":"bob@example.com","type":"work","primary":true}]
+            +     active      = true
+              }
+
+            # aws:user.e1001 (alice@example.com) will be updated in-place
+            # (because attributes differ from the directory)
+            ! user "alice@example.com" {
+            !     title = "Engineer" -> "Staff Engineer"
+            #     (5 unchanged attributes hidden)
+              }
+
+            # aws:user.e1002 (carol@example.com) will be deactivated
+            # (because it is no longer in the directory)
+            - user "carol@example.com" {
+            !     active = true -> false
+            #     (7 unchanged attributes hidden)
+              }
+            ```
+
+            </details>
+
+            <details><summary>aws: memberships (1 change)</summary>
+
+            ```diff
+            # aws:group.eng (Engineering) members will change
+            # (because its live members differ from the directory)
+            ! group "Engineering" {
+            +     member "alice@example.com"
+            +     member "bob@example.com" (created by this plan)
+            -     member "dave@example.com"
+              }
+            ```
+
+            </details>
+
+            <details><summary>okta: users (1 change)</summary>
+
+            ```diff
+            # aws:user.e1001 (alice@example.com) will be updated in-place
+            # (because attributes differ from the directory)
+            ! user "alice@example.com" {
+            !     title = "Engineer" -> "Staff Engineer"
+            #     (5 unchanged attributes hidden)
+              }
+            ```
+
+            </details>
+            "#);
+    }
+
+    #[test]
+    fn no_changes_is_the_marker_and_the_no_change_heading() {
+        let parts = render_markdown(&one(vec![]));
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].starts_with(
+            "<!-- roster-plan -->\n### No changes. Live state matches the configuration.\n"
+        ));
+        assert!(!parts[0].contains("<details>"));
+    }
+
+    /// The lines inside `diff` fences, in order, across parts.
+    fn diff_content(parts: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in parts {
+            let mut inside = false;
+            for l in p.lines() {
+                if l.starts_with("```") {
+                    inside = l.ends_with("diff");
+                    continue;
+                }
+                if inside && !l.is_empty() {
+                    out.push(l.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every part opens as many fences and details as it closes, and starts with the marker.
+    fn assert_well_formed(parts: &[String], limit: usize) {
+        let m = parts.len();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(
+                p.chars().count() < limit,
+                "part {} has {} chars",
+                i + 1,
+                p.chars().count()
+            );
+            assert!(p.starts_with(MARKER), "part {} lacks the marker", i + 1);
+            if i > 0 {
+                assert!(p.contains(&format!("(continued, part {} of {m})", i + 1)));
+            }
+            let fences = p.lines().filter(|l| l.starts_with("```")).count();
+            assert_eq!(fences % 2, 0, "part {} leaves a fence open", i + 1);
+            assert_eq!(
+                p.matches("<details>").count(),
+                p.matches("</details>").count()
+            );
+            assert!(!p.contains('\u{0}'));
+        }
+    }
+
+    #[test]
+    fn a_huge_plan_is_split_into_parts_below_the_limit_and_loses_nothing() {
+        let changes: Vec<_> = (0..5_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    create_user(&format!("e{i:05}"), &format!("user{i:05}@example.com"))
+                } else {
+                    let mut c = update_user();
+                    c.address = format!("aws:user.e{i:05}");
+                    c
+                }
+            })
+            .collect();
+        let d = one(changes);
+        let parts = render_markdown(&d);
+        assert!(parts.len() > 10, "{} parts", parts.len());
+        assert_well_formed(&parts, PART_LIMIT);
+        let whole = render_markdown_with_limit(&d, usize::MAX);
+        assert_eq!(whole.len(), 1);
+        let all = diff_content(&whole);
+        assert_eq!(diff_content(&parts), all);
+        assert_eq!(
+            all.iter().filter(|l| l.starts_with("# aws:user.")).count(),
+            5_000
+        );
+        // Splits fall between changes: every part's diff starts with a change header.
+        for p in &parts[1..] {
+            let first = diff_content(std::slice::from_ref(p));
+            assert!(first[0].starts_with("# aws:user."), "{}", first[0]);
+        }
+    }
+
+    #[test]
+    fn a_change_larger_than_a_part_is_split_between_its_lines() {
+        let mut c = membership();
+        c.members_added = (0..3_000)
+            .map(|i| crate::plan::document::MemberRef {
+                name: format!("member{i:04}@example.com"),
+                id: Some(format!("u-{i}")),
+                created_by: None,
+            })
+            .collect();
+        let d = one(vec![update_user(), c]);
+        let parts = render_markdown_with_limit(&d, 20_000);
+        assert!(parts.len() >= 4, "{} parts", parts.len());
+        assert_well_formed(&parts, 20_000);
+        assert_eq!(
+            diff_content(&parts),
+            diff_content(&render_markdown_with_limit(&d, usize::MAX))
+        );
+        assert!(parts[1].contains("<summary>aws: memberships (1 change) (continued)</summary>"));
+    }
+
+    #[test]
+    fn backticks_in_values_cannot_close_the_fence() {
+        let mut c = update_user();
+        c.after
+            .insert("title".into(), serde_json::json!("```\n</details>"));
+        let parts = render_markdown(&one(vec![c]));
+        assert!(parts[0].contains("\n````diff\n"), "{}", parts[0]);
+    }
 }

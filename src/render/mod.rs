@@ -3,6 +3,8 @@
 //! only build strings; the cli prints them through its one printer.
 
 mod block;
+#[cfg(test)]
+mod fixtures;
 pub mod json;
 pub mod markdown;
 pub mod redact;

@@ -244,7 +244,7 @@ mod tests {
             "aws:user.e1002",
             "attribute_mismatch",
             "\"work\"",
-            "emails[value eq \"redacted:",
+            "emails[value eq \\\"redacted:",
         ] {
             assert!(s.contains(kept), "{kept} lost in {s}");
         }

@@ -137,22 +137,32 @@ pub fn not_touching_line(t: &TargetPlan) -> Option<String> {
 /// target's rate.`
 pub fn requests_line(t: &TargetPlan) -> String {
     let r = &t.requests;
-    let n = r.reads + r.writes;
-    let s = if n == 1 { "" } else { "s" };
     format!(
-        "Apply will send {n} request{s} ({} reads, {} writes, {} membership operations), about {} s at the target's rate.",
-        r.reads,
-        r.writes,
-        r.member_operations,
+        "Apply will send {} ({}, {}, {}), about {} s at the target's rate.",
+        count(r.reads + r.writes, "request"),
+        count(r.reads, "read"),
+        count(r.writes, "write"),
+        count(r.member_operations, "membership operation"),
         seconds(r.seconds_at_rate)
     )
 }
 
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Seconds with the precision that matters: hundredths under one second, tenths under ten.
 fn seconds(s: f64) -> String {
     if s >= 10.0 {
         format!("{s:.0}")
-    } else {
+    } else if s >= 1.0 {
         format!("{s:.1}")
+    } else {
+        format!("{s:.2}")
     }
 }
 
@@ -191,6 +201,10 @@ fn legend(doc: &PlanDocument, paint: Paint) -> String {
         .flat_map(|t| &t.changes)
         .filter_map(|c| Fate::of(c).mark())
         .collect();
+    if marks.is_empty() {
+        // Only conflicts: nothing will be done, so there is no symbol to explain.
+        return String::new();
+    }
     let mut out = String::from("Resource actions are indicated with the following symbols:\n");
     for m in marks {
         let what = match m {
@@ -238,7 +252,7 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
     if let Some(l) = not_touching_line(t) {
         let _ = writeln!(out, "{l}");
     }
-    if !t.changes.is_empty() {
+    if t.requests.reads + t.requests.writes > 0 {
         let _ = writeln!(out, "{}", requests_line(t));
     }
     for g in t.safety.iter().filter(|g| g.tripped) {
@@ -265,8 +279,12 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         }
         return out;
     }
-    out.push_str(&legend(doc, paint));
-    out.push_str("\nroster will perform the following actions:\n\n");
+    let legend = legend(doc, paint);
+    if !legend.is_empty() {
+        out.push_str(&legend);
+        out.push('\n');
+    }
+    out.push_str("roster will perform the following actions:\n\n");
     for t in &doc.targets {
         target_section(&mut out, t, paint);
     }
@@ -290,4 +308,488 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::document::{Action, ObjectKind, Reason};
+    use crate::render::fixtures::*;
+    use serde_json::json;
+
+    fn plain(doc: &PlanDocument) -> String {
+        render_plan(doc, &TextOptions::default())
+    }
+
+    #[test]
+    fn create() {
+        insta::assert_snapshot!(plain(&one(vec![create_user("e1003", "bob@example.com")])), @r#"
+            Resource actions are indicated with the following symbols:
+              + create
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1003 (bob@example.com) will be created
+              # (because the user is assigned to this target but missing from it)
+              + user "bob@example.com" {
+                  + userName    = "bob@example.com"
+                  + displayName = "Bob Example"
+                  + emails      = [{"value":"bob@example.com","type":"work","primary":true}]
+                  + active      = true
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn update_folds_unchanged_attributes() {
+        let mut c = update_user();
+        // An attribute present on both sides with the same value is folded too.
+        c.before.insert("department".into(), json!("R&D"));
+        c.after.insert("department".into(), json!("R&D"));
+        c.before.insert("nickName".into(), json!("Al"));
+        c.after.insert("preferredLanguage".into(), json!("en"));
+        insta::assert_snapshot!(plain(&one(vec![c])), @r#"
+            Resource actions are indicated with the following symbols:
+              ~ update in-place
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1001 (alice@example.com) will be updated in-place
+              # (because attributes differ from the directory)
+              ~ user "alice@example.com" {
+                  ~ title             = "Engineer" -> "Staff Engineer"
+                  - nickName          = "Al" -> null
+                  + preferredLanguage = "en"
+                    # (6 unchanged attributes hidden)
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn multi_line_values_are_diffed_line_by_line() {
+        let mut c = update_user();
+        c.unchanged_attributes = 0;
+        c.before = obj(
+            json!({"addresses[type eq \"work\"].streetAddress": "1 Main St\nFloor 2\nSpringfield"}),
+        );
+        c.after = obj(
+            json!({"addresses[type eq \"work\"].streetAddress": "1 Main St\nFloor 3\nSpringfield"}),
+        );
+        insta::assert_snapshot!(plain(&one(vec![c])), @r#"
+            Resource actions are indicated with the following symbols:
+              ~ update in-place
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1001 (alice@example.com) will be updated in-place
+              # (because attributes differ from the directory)
+              ~ user "alice@example.com" {
+                  ~ addresses[type eq "work"].streetAddress = <<-EOT
+                        1 Main St
+                      - Floor 2
+                      + Floor 3
+                        Springfield
+                    EOT
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn deactivate() {
+        insta::assert_snapshot!(plain(&one(vec![deactivate_user()])), @r#"
+            Resource actions are indicated with the following symbols:
+              ⊘ deactivate
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1002 (carol@example.com) will be deactivated
+              # (because it is no longer in the directory)
+              ⊘ user "carol@example.com" {
+                  ~ active = true -> false
+                    # (7 unchanged attributes hidden)
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 0 to add, 0 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn reactivate() {
+        let mut c = deactivate_user();
+        c.actions = vec![Action::Reactivate];
+        c.reason = Reason::ActiveInDirectory;
+        std::mem::swap(&mut c.before, &mut c.after);
+        insta::assert_snapshot!(plain(&one(vec![c])), @r#"
+            Resource actions are indicated with the following symbols:
+              ~ update in-place
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1002 (carol@example.com) will be reactivated
+              # (because it is active again in the directory)
+              ~ user "carol@example.com" {
+                  ~ active = false -> true
+                    # (7 unchanged attributes hidden)
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn delete() {
+        let mut user = change(
+            "aws:user.live:9067-ab",
+            "mallory@example.com",
+            ObjectKind::User,
+            &[Action::Delete],
+            Reason::UnmanagedPolicy,
+        );
+        user.id = Some("9067-ab".into());
+        let mut group = change(
+            "aws:group.old",
+            "Old Team",
+            ObjectKind::Group,
+            &[Action::Delete],
+            Reason::RemovedFromDirectory,
+        );
+        group.before = obj(json!({"displayName": "Old Team", "externalId": "old"}));
+        insta::assert_snapshot!(plain(&one(vec![user, group])), @r#"
+            Resource actions are indicated with the following symbols:
+              - destroy
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.live:9067-ab (mallory@example.com) will be destroyed
+              # (because it is not in the directory and the unmanaged policy claims it)
+              - user "mallory@example.com" {
+                    id = "9067-ab"
+                }
+
+              # aws:group.old (Old Team) will be destroyed
+              # (because it is no longer in the directory)
+              - group "Old Team" {
+                  - displayName = "Old Team"
+                  - externalId  = "old"
+                }
+
+            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations), about 0.08 s at the target's rate.
+
+            Plan: 0 to add, 0 to change, 2 to destroy (0 deactivate, 2 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn membership_add_and_remove() {
+        insta::assert_snapshot!(plain(&one(vec![membership()])), @r#"
+            Resource actions are indicated with the following symbols:
+              ~ update in-place
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:group.eng (Engineering) members will change
+              # (because its live members differ from the directory)
+              ~ group "Engineering" {
+                  + member "alice@example.com"
+                  + member "bob@example.com" (created by this plan)
+                  - member "dave@example.com"
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 3 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn conflict_says_nothing_will_change() {
+        let mut c = change(
+            "aws:user.e1005",
+            "erin@example.com",
+            ObjectKind::User,
+            &[],
+            Reason::Conflict,
+        );
+        c.detail = Some(
+            "userName erin@example.com matches live user 11-22 whose externalId is e9999".into(),
+        );
+        insta::assert_snapshot!(plain(&one(vec![c])), @r#"
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1005 (erin@example.com) is in conflict; no changes will be made to it
+              # (because userName erin@example.com matches live user 11-22 whose externalId is e9999)
+
+
+            Plan: 0 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn tripped_gate() {
+        let changes: Vec<_> = (0..3)
+            .map(|i| {
+                let mut c = deactivate_user();
+                c.address = format!("aws:user.e20{i}");
+                c.name = format!("u{i}@example.com");
+                c
+            })
+            .collect();
+        let mut d = one(changes);
+        d.targets[0].safety = vec![
+            SafetyGate {
+                gate: "max_destroy".into(),
+                limit: 2.0,
+                observed: 3.0,
+                tripped: true,
+            },
+            SafetyGate {
+                gate: "max_destroy_percent".into(),
+                limit: 10.0,
+                observed: 37.5,
+                tripped: true,
+            },
+        ];
+        d.targets[0].not_touching = crate::plan::document::NotTouching {
+            unmanaged_users: 14,
+            ignored_groups: 2,
+            protected: 1,
+            ..Default::default()
+        };
+        d.targets[0].summary.unmanaged = 14;
+        d.targets[0].summary.ignored = 2;
+        insta::assert_snapshot!(plain(&d), @r#"
+            Resource actions are indicated with the following symbols:
+              ⊘ deactivate
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e200 (u0@example.com) will be deactivated
+              # (because it is no longer in the directory)
+              ⊘ user "u0@example.com" {
+                  ~ active = true -> false
+                    # (7 unchanged attributes hidden)
+                }
+
+              # aws:user.e201 (u1@example.com) will be deactivated
+              # (because it is no longer in the directory)
+              ⊘ user "u1@example.com" {
+                  ~ active = true -> false
+                    # (7 unchanged attributes hidden)
+                }
+
+              # aws:user.e202 (u2@example.com) will be deactivated
+              # (because it is no longer in the directory)
+              ⊘ user "u2@example.com" {
+                  ~ active = true -> false
+                    # (7 unchanged attributes hidden)
+                }
+
+            Not touching: 14 unmanaged users, 2 ignored groups, 1 protected.
+            Apply will send 3 requests (0 reads, 3 writes, 0 membership operations), about 0.12 s at the target's rate.
+            Safety gate max_destroy tripped: 3 destructive changes, limit 2. Apply is blocked; pass --allow-destroy to override.
+            Safety gate max_destroy_percent tripped: 37.5% of owned objects destroyed, limit 10%. Apply is blocked; pass --allow-destroy to override.
+
+            Plan: 0 to add, 0 to change, 3 to destroy (3 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
+    fn no_changes() {
+        let mut d = one(vec![]);
+        d.targets[0].not_touching.unmanaged_users = 3;
+        insta::assert_snapshot!(plain(&d), @r#"
+            aws: Not touching: 3 unmanaged users.
+            No changes. Live state matches the configuration.
+            "#);
+        assert!(plain(&d).ends_with("No changes. Live state matches the configuration.\n"));
+    }
+
+    #[test]
+    fn two_targets_sum_in_the_summary_line() {
+        let d = doc(vec![
+            target(
+                "aws",
+                vec![create_user("e1003", "bob@example.com"), deactivate_user()],
+            ),
+            target("okta", vec![update_user(), membership()]),
+        ]);
+        let text = render_plan(
+            &d,
+            &TextOptions {
+                color: false,
+                targeting: true,
+                saved_to: Some("plan.json".into()),
+            },
+        );
+        insta::assert_snapshot!(text, @r#"
+            Warning: Targeting is in effect — this plan may not include every change the configuration asks for. Use --resource only for exceptional cases.
+
+            Resource actions are indicated with the following symbols:
+              + create
+              ~ update in-place
+              ⊘ deactivate
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:user.e1003 (bob@example.com) will be created
+              # (because the user is assigned to this target but missing from it)
+              + user "bob@example.com" {
+                  + userName    = "bob@example.com"
+                  + displayName = "Bob Example"
+                  + emails      = [{"value":"bob@example.com","type":"work","primary":true}]
+                  + active      = true
+                }
+
+              # aws:user.e1002 (carol@example.com) will be deactivated
+              # (because it is no longer in the directory)
+              ⊘ user "carol@example.com" {
+                  ~ active = true -> false
+                    # (7 unchanged attributes hidden)
+                }
+
+            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations), about 0.08 s at the target's rate.
+
+            Target okta (https://scim.example.com/okta/scim/v2, aws-identity-center):
+
+              # aws:user.e1001 (alice@example.com) will be updated in-place
+              # (because attributes differ from the directory)
+              ~ user "alice@example.com" {
+                  ~ title = "Engineer" -> "Staff Engineer"
+                    # (5 unchanged attributes hidden)
+                }
+
+              # aws:group.eng (Engineering) members will change
+              # (because its live members differ from the directory)
+              ~ group "Engineering" {
+                  + member "alice@example.com"
+                  + member "bob@example.com" (created by this plan)
+                  - member "dave@example.com"
+                }
+
+            Apply will send 2 requests (0 reads, 2 writes, 3 membership operations), about 0.08 s at the target's rate.
+
+            Plan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Saved the plan to: plan.json
+
+            To perform exactly these actions, run: roster apply plan.json
+            "#);
+        assert!(text.contains(
+            "\nPlan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.\n"
+        ));
+    }
+
+    #[test]
+    fn colour_on_uses_ansi_codes_and_off_uses_none() {
+        let d = one(vec![
+            create_user("e1003", "bob@example.com"),
+            update_user(),
+            deactivate_user(),
+        ]);
+        let on = render_plan(
+            &d,
+            &TextOptions {
+                color: true,
+                ..TextOptions::default()
+            },
+        );
+        assert!(on.contains("\x1b[32m+\x1b[0m"), "green create mark");
+        assert!(on.contains("\x1b[33m~\x1b[0m"), "yellow update mark");
+        assert!(on.contains("\x1b[31m⊘\x1b[0m"), "red deactivate mark");
+        let off = plain(&d);
+        assert!(!off.contains('\x1b'));
+        // Without the codes the two renderings are the same text.
+        let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+            .expect("regex")
+            .replace_all(&on, "");
+        assert_eq!(stripped, off);
+    }
+
+    #[test]
+    fn summary_line_is_exact() {
+        let mut d = one(vec![create_user("e1", "a@x")]);
+        d.targets[0].summary = Summary {
+            add: 3,
+            change: 2,
+            destroy: 1,
+            deactivate: 1,
+            delete: 0,
+            unmanaged: 14,
+            ignored: 2,
+        };
+        assert_eq!(
+            summary_line(&d),
+            "Plan: 3 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched."
+        );
+    }
+
+    #[test]
+    fn gate_numbers_read_naturally() {
+        let g = SafetyGate {
+            gate: "max_destroy".into(),
+            limit: 25.0,
+            observed: 30.0,
+            tripped: true,
+        };
+        assert_eq!(
+            gate_line(&g),
+            "Safety gate max_destroy tripped: 30 destructive changes, limit 25. Apply is blocked; pass --allow-destroy to override."
+        );
+        assert_eq!(number(12.5), "12.5");
+        assert_eq!(number(0.333), "0.33");
+    }
 }

@@ -1,0 +1,183 @@
+//! Hand-built plan documents for the renderer tests: the planner is tested on its own, so these
+//! tests do not depend on it.
+
+use crate::plan::document::*;
+use crate::scim::resource::PatchOp;
+use serde_json::{json, Map, Value};
+
+pub fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A change with only what every change has; tests fill in the rest.
+pub fn change(
+    address: &str,
+    name: &str,
+    kind: ObjectKind,
+    actions: &[Action],
+    reason: Reason,
+) -> Change {
+    Change {
+        address: address.into(),
+        name: name.into(),
+        kind,
+        id: Some(format!("id-{}", address.rsplit('.').next().unwrap_or("x"))),
+        actions: actions.to_vec(),
+        reason,
+        unchanged_attributes: 0,
+        before: Map::new(),
+        after: Map::new(),
+        members_added: vec![],
+        members_removed: vec![],
+        operations: vec![],
+        precondition: None,
+        depends_on: vec![],
+        detail: None,
+    }
+}
+
+pub fn create_user(id: &str, email: &str) -> Change {
+    let mut c = change(
+        &format!("aws:user.{id}"),
+        email,
+        ObjectKind::User,
+        &[Action::Create],
+        Reason::Missing,
+    );
+    c.id = None;
+    c.after = obj(json!({
+        "userName": email,
+        "displayName": "Bob Example",
+        "emails": [{"value": email, "type": "work", "primary": true}],
+        "active": true,
+    }));
+    c.operations = vec![Operation::Create {
+        body: c.after.clone(),
+    }];
+    c
+}
+
+pub fn update_user() -> Change {
+    let mut c = change(
+        "aws:user.e1001",
+        "alice@example.com",
+        ObjectKind::User,
+        &[Action::Update],
+        Reason::AttributeMismatch,
+    );
+    c.unchanged_attributes = 5;
+    c.before = obj(json!({"title": "Engineer"}));
+    c.after = obj(json!({"title": "Staff Engineer"}));
+    c.operations = vec![Operation::Patch {
+        ops: vec![PatchOp::replace("title", json!("Staff Engineer"))],
+    }];
+    c
+}
+
+pub fn deactivate_user() -> Change {
+    let mut c = change(
+        "aws:user.e1002",
+        "carol@example.com",
+        ObjectKind::User,
+        &[Action::Deactivate],
+        Reason::RemovedFromDirectory,
+    );
+    c.before = obj(json!({"active": true}));
+    c.after = obj(json!({"active": false}));
+    c.unchanged_attributes = 7;
+    c
+}
+
+pub fn membership() -> Change {
+    let mut c = change(
+        "aws:group.eng",
+        "Engineering",
+        ObjectKind::Group,
+        &[Action::AddMembers, Action::RemoveMembers],
+        Reason::MembershipDrift,
+    );
+    c.members_added = vec![
+        MemberRef {
+            name: "alice@example.com".into(),
+            id: Some("u-1".into()),
+            created_by: None,
+        },
+        MemberRef {
+            name: "bob@example.com".into(),
+            id: None,
+            created_by: Some("aws:user.e1003".into()),
+        },
+    ];
+    c.members_removed = vec![MemberRef {
+        name: "dave@example.com".into(),
+        id: Some("u-4".into()),
+        created_by: None,
+    }];
+    c
+}
+
+/// One target holding these changes, with a summary counted from them.
+pub fn target(name: &str, changes: Vec<Change>) -> TargetPlan {
+    let mut s = Summary::default();
+    let mut writes = 0;
+    let mut members = 0;
+    for c in &changes {
+        match super::block::Fate::of(c) {
+            super::block::Fate::Create => s.add += 1,
+            super::block::Fate::Update
+            | super::block::Fate::Reactivate
+            | super::block::Fate::Members => s.change += 1,
+            super::block::Fate::Deactivate => {
+                s.destroy += 1;
+                s.deactivate += 1
+            }
+            super::block::Fate::Delete => {
+                s.destroy += 1;
+                s.delete += 1
+            }
+            super::block::Fate::Conflict => continue,
+        }
+        writes += 1;
+        members += (c.members_added.len() + c.members_removed.len()) as u64;
+    }
+    TargetPlan {
+        name: name.into(),
+        url: format!("https://scim.example.com/{name}/scim/v2"),
+        dialect: "aws-identity-center".into(),
+        complete: true,
+        summary: s,
+        requests: Requests {
+            reads: 0,
+            writes,
+            member_operations: members,
+            seconds_at_rate: writes as f64 / 25.0,
+        },
+        changes,
+        safety: vec![SafetyGate {
+            gate: "max_destroy".into(),
+            limit: 25.0,
+            observed: s.destroy as f64,
+            tripped: false,
+        }],
+        not_touching: NotTouching::default(),
+    }
+}
+
+pub fn doc(targets: Vec<TargetPlan>) -> PlanDocument {
+    PlanDocument {
+        format_version: FORMAT_VERSION.into(),
+        roster_version: "0.1.0".into(),
+        created_at: "2026-11-22T12:00:00Z".into(),
+        config_digest: "sha256:0000".into(),
+        checksum: checksum(&targets),
+        targets,
+    }
+}
+
+/// A plan of one target with these changes.
+pub fn one(changes: Vec<Change>) -> PlanDocument {
+    doc(vec![target("aws", changes)])
+}
