@@ -102,9 +102,8 @@ impl Fate {
 
 /// The reason of a change in words, for the `# (because ...)` line.
 pub(crate) fn reason_words(c: &Change) -> String {
-    let kind = kind_word(c.kind);
     match c.reason {
-        Reason::Missing => format!("the {kind} is assigned to this target but missing from it"),
+        Reason::Missing => "it is in the directory but missing from this target".to_string(),
         Reason::AttributeMismatch => "attributes differ from the directory".to_string(),
         Reason::Unassigned => "it is no longer assigned to this target".to_string(),
         Reason::InactiveInDirectory => "it is inactive in the directory".to_string(),

@@ -410,7 +410,7 @@ mod tests {
 
             ```diff
             # aws:user.e1003 (bob@example.com) will be created
-            # (because the user is assigned to this target but missing from it)
+            # (because it is in the directory but missing from this target)
             + user "bob@example.com" {
             +     userName    = "bob@example.com"
             +     displayName = "Bob Example"

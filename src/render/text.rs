@@ -332,7 +332,7 @@ mod tests {
             Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
 
               # aws:user.e1003 (bob@example.com) will be created
-              # (because the user is assigned to this target but missing from it)
+              # (because it is in the directory but missing from this target)
               + user "bob@example.com" {
                   + userName    = "bob@example.com"
                   + displayName = "Bob Example"
@@ -546,6 +546,44 @@ mod tests {
     }
 
     #[test]
+    fn group_create_lists_its_members() {
+        let mut g = membership();
+        g.actions = vec![Action::Create];
+        g.reason = Reason::Missing;
+        g.id = None;
+        g.members_removed.clear();
+        g.after = obj(
+            json!({"displayName": "Engineering", "description": "Builds things.\nOwns the platform."}),
+        );
+        insta::assert_snapshot!(plain(&one(vec![g])), @r#"
+            Resource actions are indicated with the following symbols:
+              + create
+
+            roster will perform the following actions:
+
+            Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
+
+              # aws:group.eng (Engineering) will be created
+              # (because it is in the directory but missing from this target)
+              + group "Engineering" {
+                  + displayName = "Engineering"
+                  + description = <<-EOT
+                      + Builds things.
+                      + Owns the platform.
+                    EOT
+                  + member "alice@example.com"
+                  + member "bob@example.com" (created by this plan)
+                }
+
+            Apply will send 1 request (0 reads, 1 write, 2 membership operations), about 0.04 s at the target's rate.
+
+            Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+
+            Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
+            "#);
+    }
+
+    #[test]
     fn conflict_says_nothing_will_change() {
         let mut c = change(
             "aws:user.e1005",
@@ -686,7 +724,7 @@ mod tests {
             Target aws (https://scim.example.com/aws/scim/v2, aws-identity-center):
 
               # aws:user.e1003 (bob@example.com) will be created
-              # (because the user is assigned to this target but missing from it)
+              # (because it is in the directory but missing from this target)
               + user "bob@example.com" {
                   + userName    = "bob@example.com"
                   + displayName = "Bob Example"
