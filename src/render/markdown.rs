@@ -212,8 +212,18 @@ struct Parts {
     fence: String,
     parts: Vec<String>,
     cur: String,
-    /// The open section's title and how many lines of it this part holds.
-    open: Option<(String, usize)>,
+    open: Option<Open>,
+}
+
+/// The `<details>` section being written.
+struct Open {
+    title: String,
+    /// Where its opening tag starts in the current part, to take it back if the part ends
+    /// before any of its lines.
+    start: usize,
+    /// Its lines in the current part and in all parts.
+    lines_here: usize,
+    lines_total: usize,
 }
 
 impl Parts {
@@ -233,45 +243,67 @@ impl Parts {
         self.cur.len() + extra + self.close_text().len() <= self.budget
     }
 
-    /// End this part (closing the open section) and start a continuation that re-opens it.
+    /// Open the current section (again) at the end of the current part.
+    fn open_here(&mut self) {
+        if let Some(o) = &self.open {
+            let title = if o.lines_total > 0 {
+                format!("{} (continued)", o.title)
+            } else {
+                o.title.clone()
+            };
+            let text = self.open_text(&title);
+            let start = self.cur.len();
+            self.cur.push_str(&text);
+            if let Some(o) = &mut self.open {
+                o.start = start;
+                o.lines_here = 0;
+            }
+        }
+    }
+
+    /// End this part (closing the open section, or taking back its opening tag when it has no
+    /// line here yet) and start a continuation that re-opens it.
     fn split(&mut self) {
-        if self.open.is_some() {
-            let close = self.close_text();
-            self.cur.push_str(&close);
+        match &self.open {
+            Some(o) if o.lines_here == 0 => self.cur.truncate(o.start),
+            Some(_) => {
+                let close = self.close_text();
+                self.cur.push_str(&close);
+            }
+            None => {}
         }
         self.parts.push(std::mem::take(&mut self.cur));
         self.cur = CONTINUATION.to_string();
-        if let Some((title, _)) = &self.open {
-            let reopen = self.open_text(&format!("{title} (continued)"));
-            self.cur.push_str(&reopen);
-            self.open = Some((title.clone(), 0));
-        }
+        self.open_here();
     }
 
     fn begin(&mut self, title: &str) {
-        let open = self.open_text(title);
-        // A section starts in a new part when not even its first line would fit here.
-        if !self.room_for(open.len() + 200) {
-            self.split();
-        }
-        self.cur.push_str(&open);
-        self.open = Some((title.to_string(), 0));
+        self.open = Some(Open {
+            title: title.to_string(),
+            start: self.cur.len(),
+            lines_here: 0,
+            lines_total: 0,
+        });
+        self.open_here();
     }
 
     fn block(&mut self, lines: &[String]) {
-        let size: usize = lines.iter().map(String::len).sum();
-        let fresh = CONTINUATION.len() + self.open_text("x (continued)").len() + 200;
-        let has_lines = self.open.as_ref().is_some_and(|(_, n)| *n > 0);
-        if !self.room_for(size + 1)
-            && has_lines
+        let size: usize = lines.iter().map(String::len).sum::<usize>() + 1;
+        let title = self
+            .open
+            .as_ref()
+            .map(|o| o.title.clone())
+            .unwrap_or_default();
+        let fresh = CONTINUATION.len() + self.open_text(&format!("{title} (continued)")).len();
+        if !self.room_for(size)
+            && self.cur.len() > fresh
             && fresh + size + self.close_text().len() <= self.budget
         {
             // The change fits a part of its own: move it whole rather than cut it.
             self.split();
         }
-        if self.open.as_ref().is_some_and(|(_, n)| *n > 0) {
-            // A blank line between changes; not counted as a line of the section so a part
-            // never starts with one.
+        if self.open.as_ref().is_some_and(|o| o.lines_here > 0) {
+            // A blank line between changes; not counted as a line, so no part starts with one.
             self.cur.push('\n');
         }
         for l in lines {
@@ -279,8 +311,9 @@ impl Parts {
                 self.split();
             }
             self.cur.push_str(l);
-            if let Some((_, n)) = &mut self.open {
-                *n += 1;
+            if let Some(o) = &mut self.open {
+                o.lines_here += 1;
+                o.lines_total += 1;
             }
         }
     }
@@ -576,5 +609,45 @@ mod tests {
             .insert("title".into(), serde_json::json!("```\n</details>"));
         let parts = render_markdown(&one(vec![c]));
         assert!(parts[0].contains("\n````diff\n"), "{}", parts[0]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever the plan's shape and the limit, parts stay below it, each part renders on
+        /// its own, and the diff content is the unsplit one.
+        #[test]
+        fn splitting_keeps_every_line_and_every_part_well_formed(
+            users in 0usize..120,
+            members in proptest::collection::vec(0usize..400, 0..4),
+            limit in 4_000usize..30_000,
+        ) {
+            let mut changes: Vec<_> = (0..users)
+                .map(|i| create_user(&format!("e{i}"), &format!("u{i}@example.com")))
+                .collect();
+            for (g, n) in members.iter().enumerate() {
+                let mut c = membership();
+                c.address = format!("aws:group.g{g}");
+                c.members_added = (0..*n)
+                    .map(|i| crate::plan::document::MemberRef {
+                        name: format!("m{i}@example.com"),
+                        id: Some(format!("u-{i}")),
+                        created_by: None,
+                    })
+                    .collect();
+                changes.push(c);
+            }
+            let d = one(changes);
+            let parts = render_markdown_with_limit(&d, limit);
+            assert_well_formed(&parts, limit);
+            proptest::prop_assert_eq!(
+                diff_content(&parts),
+                diff_content(&render_markdown_with_limit(&d, usize::MAX))
+            );
+            for p in &parts {
+                // No section is opened without content.
+                proptest::prop_assert!(!p.contains("diff\n```"), "empty fence in {}", p);
+            }
+        }
     }
 }
