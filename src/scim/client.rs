@@ -143,13 +143,22 @@ pub struct RawResponse {
     pub body: Option<Value>,
 }
 
+/// The strings `redact` scrubs; its `Debug` shows none of them.
+struct Secrets(Vec<String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} redacted]", self.0.len())
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     base: String,
     host: String,
     credentials: Credentials,
-    secrets: Vec<String>,
+    secrets: Secrets,
     dialect: Dialect,
     caps: Capabilities,
     page_size: u32,
@@ -241,7 +250,7 @@ impl ScimClient {
             http,
             base: url.as_str().trim_end_matches('/').to_string(),
             host: host_text,
-            secrets: opts.credentials.secrets(),
+            secrets: Secrets(opts.credentials.secrets()),
             credentials: opts.credentials.clone(),
             dialect: opts.dialect,
             caps,
@@ -318,7 +327,7 @@ impl ScimClient {
 
     /// Scrubs the credentials out of a text that might echo them.
     pub fn redact(&self, text: &str) -> String {
-        redact(text, &self.inner.secrets)
+        redact(text, &self.inner.secrets.0)
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
