@@ -762,8 +762,13 @@ async fn members_of(c: &ScimClient, gid: &str, user_ids: &[String]) -> BTreeSet<
 /// Drives a SCIM server through everything roster does: create, get, list with paging, filters,
 /// patch (attributes and members), replace, delete, groups with more than 100 members. Panics
 /// on the first deviation. `base_url` must reach a server that accepts `token` as a bearer
-/// token; it may hold other objects (the suite's names carry a random prefix).
-pub async fn client_suite(base_url: &str, token: &str, dialect: Dialect) {
+/// token; it may hold other objects (the suite's names carry a random prefix). Returns the
+/// requests it sent, by kind.
+pub async fn client_suite(
+    base_url: &str,
+    token: &str,
+    dialect: Dialect,
+) -> roster::scim::RequestCounts {
     let mut o = ClientOptions::new(base_url, Credentials::bearer(token), dialect);
     o.page_size = Some(100);
     o.backoff_base = Duration::from_millis(20);
@@ -955,6 +960,319 @@ pub async fn client_suite(base_url: &str, token: &str, dialect: Dialect) {
         .await
         .expect("list after delete");
     assert!(left.is_empty());
+    c.counts()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small AWS-like server, so the aws variant of the suite runs here too (the emulator is the
+// full one). It keeps AWS's rules that the suite depends on: cursor paging only (a request
+// without `cursor` gets the legacy non-paged answer), `eq` filters on the attributes AWS lists,
+// groups always answered with `members: []`, at most 100 member operations per request,
+// no replace-all or remove-all of members, PATCH of a group answered 204.
+
+#[derive(Default)]
+struct FakeStore {
+    users: std::collections::BTreeMap<String, Value>,
+    groups: std::collections::BTreeMap<String, Value>,
+    next: u64,
+}
+
+fn aws_error(status: u16, detail: &str) -> Response {
+    scim(
+        status,
+        json!({
+            "schema": "urn:ietf:params:scim:api:messages:2.0:Error",
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "status": status.to_string(),
+            "detail": detail,
+            "exceptionRequestId": "fake",
+        }),
+    )
+}
+
+fn parse_eq(filter: &str) -> Option<(String, String)> {
+    let re = regex::Regex::new(r#"^\s*([A-Za-z.:]+)\s+eq\s+("(?:[^"\\]|\\.)*")\s*$"#).ok()?;
+    let c = re.captures(filter)?;
+    let value: String = serde_json::from_str(&c[2]).ok()?;
+    Some((c[1].to_string(), value))
+}
+
+fn fake_aws_handler(store: &Mutex<FakeStore>, req: &Seen) -> Response {
+    let mut st = store.lock().expect("lock");
+    let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let members_of_group = |g: &Value| -> Vec<String> {
+        g["members"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["value"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let public_group = |g: &Value| {
+        let mut g = g.clone();
+        g["members"] = json!([]);
+        g
+    };
+    match (req.method.clone(), segs.as_slice()) {
+        (Method::GET, ["ServiceProviderConfig"]) => scim(
+            200,
+            serde_json::from_str(
+                &std::fs::read_to_string(
+                    crate::common::root()
+                        .join("tests/fixtures/aws-samples/ServiceProviderConfig.json"),
+                )
+                .expect("sample"),
+            )
+            .expect("json"),
+        ),
+        (Method::GET, [coll @ ("Users" | "Groups")]) => {
+            let p = req.params();
+            let all: Vec<Value> = if *coll == "Users" {
+                st.users.values().cloned().collect()
+            } else {
+                st.groups.values().cloned().collect()
+            };
+            let selected: Vec<Value> = match p.get("filter") {
+                None => all,
+                Some(f) => {
+                    let Some((attr, value)) = parse_eq(f) else {
+                        return aws_error(
+                            400,
+                            "Request is unparsable, syntactically incorrect, or violates schema.",
+                        );
+                    };
+                    all.into_iter()
+                        .filter(|r| match attr.as_str() {
+                            "userName" | "displayName" => r[&attr]
+                                .as_str()
+                                .is_some_and(|v| v.eq_ignore_ascii_case(&value)),
+                            "externalId" | "id" => r[&attr].as_str() == Some(value.as_str()),
+                            "groups.value" => st.groups.get(&value).is_some_and(|g| {
+                                members_of_group(g)
+                                    .iter()
+                                    .any(|m| Some(m.as_str()) == r["id"].as_str())
+                            }),
+                            "members.value" => members_of_group(r).contains(&value),
+                            _ => false,
+                        })
+                        .collect()
+                }
+            };
+            let selected: Vec<Value> = selected
+                .iter()
+                .map(|r| {
+                    if *coll == "Groups" {
+                        public_group(r)
+                    } else {
+                        r.clone()
+                    }
+                })
+                .collect();
+            let Some(cursor) = p.get("cursor") else {
+                // The legacy answer: at most 50, with totalResults.
+                let page: Vec<Value> = selected.iter().take(50).cloned().collect();
+                return scim(
+                    200,
+                    json!({"totalResults": selected.len(), "itemsPerPage": page.len(),
+                    "startIndex": 1, "Resources": page}),
+                );
+            };
+            let count: usize = p.get("count").and_then(|c| c.parse().ok()).unwrap_or(100);
+            if !(1..=100).contains(&count) {
+                return aws_error(400, "count must be between 1 and 100");
+            }
+            let offset: usize = if cursor.is_empty() {
+                0
+            } else {
+                match cursor.strip_prefix("o").and_then(|o| o.parse().ok()) {
+                    Some(o) => o,
+                    None => return aws_error(400, "invalid cursor"),
+                }
+            };
+            let page: Vec<Value> = selected.iter().skip(offset).take(count).cloned().collect();
+            let mut body = json!({"itemsPerPage": page.len(), "Resources": page});
+            if offset + count < selected.len() {
+                body["nextCursor"] = json!(format!("o{}", offset + count));
+            }
+            scim(200, body)
+        }
+        (Method::POST, ["Users"]) => {
+            let mut u = req.body.clone().unwrap_or(json!({}));
+            let name = u["userName"].as_str().unwrap_or("").to_string();
+            let ext = u["externalId"].as_str().map(str::to_string);
+            let dup = st.users.values().any(|o| {
+                o["userName"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                    || (ext.is_some() && o["externalId"].as_str() == ext.as_deref())
+            });
+            if dup {
+                return aws_error(409, "Refused to create a new, duplicate resource.");
+            }
+            st.next += 1;
+            let id = format!("90677{:05}-fake", st.next);
+            u["id"] = json!(id);
+            st.users.insert(id, u.clone());
+            scim(201, u)
+        }
+        (Method::POST, ["Groups"]) => {
+            let mut g = req.body.clone().unwrap_or(json!({}));
+            if members_of_group(&g).len() > 100 {
+                return aws_error(
+                    400,
+                    "Request is unparsable, syntactically incorrect, or violates schema.",
+                );
+            }
+            let name = g["displayName"].as_str().unwrap_or("").to_string();
+            if st.groups.values().any(|o| {
+                o["displayName"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+            }) {
+                return aws_error(409, "Refused to create a new, duplicate resource.");
+            }
+            st.next += 1;
+            let id = format!("g{:05}-fake", st.next);
+            g["id"] = json!(id);
+            st.groups.insert(id, g.clone());
+            scim(201, public_group(&g))
+        }
+        (Method::GET, ["Users", id]) => match st.users.get(*id) {
+            Some(u) => scim(200, u.clone()),
+            None => aws_error(404, "User not found"),
+        },
+        (Method::GET, ["Groups", id]) => match st.groups.get(*id) {
+            Some(g) => scim(200, public_group(g)),
+            None => aws_error(404, "Group not found"),
+        },
+        (Method::PUT, ["Users", id]) => {
+            if !st.users.contains_key(*id) {
+                return aws_error(404, "User not found");
+            }
+            let mut u = req.body.clone().unwrap_or(json!({}));
+            u["id"] = json!(id);
+            st.users.insert(id.to_string(), u.clone());
+            scim(200, u)
+        }
+        (Method::PATCH, [coll @ ("Users" | "Groups"), id]) => {
+            let is_user = *coll == "Users";
+            let map = if is_user {
+                &mut st.users
+            } else {
+                &mut st.groups
+            };
+            let Some(r) = map.get_mut(*id) else {
+                return aws_error(404, "Resource not found");
+            };
+            let ops = req
+                .body
+                .as_ref()
+                .and_then(|b| b["Operations"].as_array().cloned())
+                .unwrap_or_default();
+            let mut member_ops = 0;
+            let mut next = r.clone();
+            for op in &ops {
+                let kind = op["op"].as_str().unwrap_or("").to_ascii_lowercase();
+                let path = op["path"].as_str().unwrap_or("");
+                let value = op["value"].clone();
+                if !is_user && path == "members" {
+                    if kind != "add" {
+                        return aws_error(400, "Replacing group memberships is not supported.");
+                    }
+                    let mut cur = members_of_group(&next);
+                    for m in value.as_array().cloned().unwrap_or_default() {
+                        member_ops += 1;
+                        let v = m["value"].as_str().unwrap_or("").to_string();
+                        if !cur.contains(&v) {
+                            cur.push(v);
+                        }
+                    }
+                    next["members"] =
+                        json!(cur.iter().map(|v| json!({"value": v})).collect::<Vec<_>>());
+                } else if !is_user && path.starts_with("members[") {
+                    member_ops += 1;
+                    let Some((_, v)) =
+                        parse_eq(path.trim_start_matches("members[").trim_end_matches(']'))
+                    else {
+                        return aws_error(400, "bad member filter");
+                    };
+                    let cur: Vec<String> = members_of_group(&next)
+                        .into_iter()
+                        .filter(|m| *m != v)
+                        .collect();
+                    next["members"] =
+                        json!(cur.iter().map(|v| json!({"value": v})).collect::<Vec<_>>());
+                } else if kind == "replace" || kind == "add" {
+                    let mut target = &mut next;
+                    let parts: Vec<&str> = path.split('.').collect();
+                    for part in &parts[..parts.len() - 1] {
+                        if target.get(*part).is_none() {
+                            target[*part] = json!({});
+                        }
+                        target = &mut target[*part];
+                    }
+                    target[parts[parts.len() - 1]] = value;
+                } else {
+                    return aws_error(400, "unsupported operation");
+                }
+            }
+            if member_ops > 100 {
+                return aws_error(
+                    400,
+                    "Request is unparsable, syntactically incorrect, or violates schema.",
+                );
+            }
+            *r = next.clone();
+            if is_user {
+                scim(200, next)
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            }
+        }
+        (Method::DELETE, [coll @ ("Users" | "Groups"), id]) => {
+            let map = if *coll == "Users" {
+                &mut st.users
+            } else {
+                &mut st.groups
+            };
+            match map.remove(*id) {
+                Some(_) => StatusCode::NO_CONTENT.into_response(),
+                None => aws_error(404, "Resource not found"),
+            }
+        }
+        _ => aws_error(400, "unsupported"),
+    }
+}
+
+/// Starts the AWS-like fake; requests must carry `Bearer <token>`.
+pub async fn fake_aws(token: &'static str) -> Mock {
+    let store = Arc::new(Mutex::new(FakeStore::default()));
+    Mock::start(move |req, _| {
+        if req.authorization.as_deref() != Some(&*format!("Bearer {token}")) {
+            return aws_error(401, "The request could not be authorized.");
+        }
+        fake_aws_handler(&store, req)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_aws_passes_client_suite() {
+    let fake = fake_aws("aws-suite-token").await;
+    let counts = client_suite(&fake.url, "aws-suite-token", Dialect::AwsIdentityCenter).await;
+    let seen = fake.seen();
+    // Every list went cursor-paged, every group request within AWS's limits.
+    assert!(seen
+        .iter()
+        .filter(|s| s.method == Method::GET && (s.path == "/Users" || s.path == "/Groups"))
+        .all(|s| s.query.starts_with("cursor")));
+    assert!(seen.iter().any(|s| s
+        .params()
+        .get("filter")
+        .is_some_and(|f| f.starts_with("groups.value eq"))));
+    assert_eq!(counts.throttled, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1053,7 +1371,8 @@ async fn scim2_server_passes_client_suite() {
     let Some(python) = scim2_python() else { return };
     let token = "suite-token-5e1f";
     let server = Scim2Server::start(&python, token).await;
-    client_suite(&server.url, token, Dialect::Generic).await;
+    let counts = client_suite(&server.url, token, Dialect::Generic).await;
+    assert!(counts.post >= SUITE_USERS as u64);
 
     // And a wrong token is a 401 with the message users need.
     let c = client(&server.url, Dialect::Generic);
