@@ -233,10 +233,17 @@ impl ScimClient {
             let pem = fs_err::read(path).map_err(|e| {
                 ScimClientError::Setup(format!("cannot read the CA certificate: {e}"))
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                ScimClientError::Setup(format!("{} is not a PEM certificate: {e}", path.display()))
-            })?;
-            builder = builder.add_root_certificate(cert);
+            // A bundle may hold several roots; a file with none is a mistake, not "no extra
+            // root" (reqwest would accept it silently).
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ScimClientError::Setup(format!("{} holds no PEM certificate", path.display()))
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let http = builder
             .build()
@@ -932,6 +939,20 @@ mod tests {
         insecure.insecure_http = true;
         assert!(ScimClient::new(insecure).is_ok());
         assert!(ScimClient::new(o("ftp://x")).is_err());
+    }
+
+    #[test]
+    fn ca_certificate_must_be_readable_pem() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bad = dir.path().join("ca.pem");
+        std::fs::write(&bad, "not a certificate").expect("write");
+        let mut o = ClientOptions::new("https://scim.example", Credentials::None, Dialect::Generic);
+        o.ca_cert = Some(bad.clone());
+        let e = ScimClient::new(o.clone()).expect_err("bad pem");
+        assert!(e.to_string().contains("ca.pem"), "{e}");
+        o.ca_cert = Some(dir.path().join("missing.pem"));
+        let e = ScimClient::new(o).expect_err("missing");
+        assert!(e.to_string().contains("missing.pem"), "{e}");
     }
 
     #[tokio::test]
