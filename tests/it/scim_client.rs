@@ -451,6 +451,37 @@ async fn network_error_names_the_host() {
 }
 
 #[tokio::test]
+async fn timed_out_read_is_retried() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that never answers its first connection and answers the second one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        let (silent, _) = listener.accept().await.expect("accept");
+        let (mut sock, _) = listener.accept().await.expect("accept");
+        let mut buf = vec![0u8; 4096];
+        let _ = sock.read(&mut buf).await;
+        let body = user_json("a").to_string();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/scim+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        sock.write_all(head.as_bytes()).await.expect("write");
+        sock.write_all(body.as_bytes()).await.expect("write");
+        drop(silent);
+    });
+    let mut o = options(&url, Dialect::Generic);
+    o.timeout = Duration::from_millis(300);
+    let c = ScimClient::new(o).expect("client");
+    let u = c.get_user("a").await.expect("second attempt answers");
+    assert_eq!(u.id.as_deref(), Some("a"));
+    assert_eq!((c.counts().get, c.counts().retries), (2, 1));
+    server.await.expect("server");
+}
+
+#[tokio::test]
 async fn patch_204_without_body_is_read_back() {
     let mock = Mock::start(|req, _| {
         if req.method == Method::PATCH {
@@ -1272,6 +1303,15 @@ async fn fake_aws_passes_client_suite() {
         .get("filter")
         .is_some_and(|f| f.starts_with("groups.value eq"))));
     assert_eq!(counts.throttled, 0);
+    report("fake AWS", &counts);
+}
+
+/// The suite's request counts, for the interop log (`--nocapture` shows them).
+fn report(server: &str, counts: &roster::scim::RequestCounts) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("client suite against {server}: {counts:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1372,6 +1412,7 @@ async fn scim2_server_passes_client_suite() {
     let server = Scim2Server::start(&python, token).await;
     let counts = client_suite(&server.url, token, Dialect::Generic).await;
     assert!(counts.post >= SUITE_USERS as u64);
+    report("scim2-server", &counts);
 
     // And a wrong token is a 401 with the message users need.
     let c = client(&server.url, Dialect::Generic);
@@ -1477,5 +1518,6 @@ async fn scimmy_passes_client_suite() {
     let server = ScimmyServer::start(&dir, token).await;
     let counts = client_suite(&server.url, token, Dialect::Generic).await;
     assert!(counts.post >= SUITE_USERS as u64);
+    report("SCIMMY", &counts);
     drop(server);
 }
