@@ -91,6 +91,38 @@ impl ClientOptions {
     }
 }
 
+impl ClientOptions {
+    /// Options for a resolved target: its URL, dialect and rate, credentials read from where its
+    /// `auth` says, and the command-line settings. An `embedded` target has no URL: the caller
+    /// starts the in-process provider and uses `ClientOptions::new` with its address.
+    pub fn for_target(
+        target: &crate::config::Target,
+        parallelism: usize,
+        ca_cert: Option<PathBuf>,
+        insecure_http: bool,
+    ) -> Result<ClientOptions, ScimClientError> {
+        let url = match &target.endpoint {
+            crate::config::Endpoint::Url(u) => u.clone(),
+            crate::config::Endpoint::Embedded { .. } => {
+                return Err(ScimClientError::Setup(format!(
+                    "target {} is embedded and has no URL",
+                    target.name
+                )))
+            }
+        };
+        let credentials = match &target.auth {
+            Some(source) => Credentials::from_source(source)?,
+            None => Credentials::None,
+        };
+        let mut o = ClientOptions::new(url, credentials, target.dialect);
+        o.parallelism = parallelism.max(1);
+        o.rate = target.rate;
+        o.ca_cert = ca_cert;
+        o.insecure_http = insecure_http;
+        Ok(o)
+    }
+}
+
 /// Requests sent so far, by kind (retries included), for benchmarks and plan estimates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RequestCounts {
@@ -383,7 +415,23 @@ impl ScimClient {
         body: Option<&Value>,
         member_ops: u32,
     ) -> Result<RawResponse, ScimClientError> {
+        self.send_if_match(method, path, body, member_ops, None)
+            .await
+    }
+
+    /// `send` with an `If-Match` precondition (a `meta.version` read earlier). It is dropped for
+    /// a dialect without ETags (AWS), where preconditions are checked by digest instead; a stale
+    /// version comes back as a 412 error.
+    pub async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        member_ops: u32,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ScimClientError> {
         let inner = &self.inner;
+        let if_match = if_match.filter(|_| inner.caps.etags);
         let url = format!("{}{}", inner.base, path);
         let m = method.as_str().to_string();
         if self.read_only && method != Method::GET {
@@ -418,6 +466,9 @@ impl ScimClient {
                 .header(ACCEPT, SCIM_JSON);
             if let Some((name, value)) = inner.credentials.header()? {
                 req = req.header(name, value);
+            }
+            if let Some(v) = if_match {
+                req = req.header(reqwest::header::IF_MATCH, v);
             }
             if let Some(b) = body {
                 let bytes = serde_json::to_vec(b).map_err(|e| {
@@ -583,10 +634,24 @@ impl ScimClient {
         body: &B,
         member_ops: u32,
     ) -> Result<Option<T>, ScimClientError> {
+        self.write_json_if(method, path, body, member_ops, None)
+            .await
+    }
+
+    async fn write_json_if<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        member_ops: u32,
+        if_match: Option<&str>,
+    ) -> Result<Option<T>, ScimClientError> {
         let value = serde_json::to_value(body)
             .map_err(|e| ScimClientError::Setup(format!("cannot encode the request: {e}")))?;
         let m = method.as_str().to_string();
-        let resp = self.send(method, path, Some(&value), member_ops).await?;
+        let resp = self
+            .send_if_match(method, path, Some(&value), member_ops, if_match)
+            .await?;
         if resp.body.is_none() {
             return Ok(None);
         }
@@ -721,6 +786,50 @@ impl ScimClient {
             Some(g) => Ok(g),
             None => self.get_group(id).await,
         }
+    }
+
+    /// `PATCH /Users/{id}` only if the user's version is still `version` (412 otherwise).
+    pub async fn patch_user_if_match(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+        version: Option<&str>,
+    ) -> Result<Option<User>, ScimClientError> {
+        self.check(ResourceKind::User, patch)?;
+        let path = format!("/Users/{}", encode_query_value(id));
+        self.write_json_if(Method::PATCH, &path, patch, 0, version)
+            .await
+    }
+
+    /// `PUT /Users/{id}` only if the user's version is still `version` (412 otherwise).
+    pub async fn replace_user_if_match(
+        &self,
+        id: &str,
+        user: &User,
+        version: Option<&str>,
+    ) -> Result<User, ScimClientError> {
+        let path = format!("/Users/{}", encode_query_value(id));
+        match self
+            .write_json_if(Method::PUT, &path, user, 0, version)
+            .await?
+        {
+            Some(u) => Ok(u),
+            None => self.get_user(id).await,
+        }
+    }
+
+    /// `PATCH /Groups/{id}` only if the group's version is still `version` (412 otherwise).
+    pub async fn patch_group_if_match(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+        version: Option<&str>,
+    ) -> Result<Option<Group>, ScimClientError> {
+        self.check(ResourceKind::Group, patch)?;
+        let ops = dialect::member_op_count(patch) as u32;
+        let path = format!("/Groups/{}", encode_query_value(id));
+        self.write_json_if(Method::PATCH, &path, patch, ops, version)
+            .await
     }
 
     /// `POST /Groups` with at most the dialect's member limit (see `create_group_chunked`).

@@ -36,6 +36,7 @@ pub struct Seen {
     /// The raw query string, exactly as sent (so a bare `cursor` is visible).
     pub query: String,
     pub authorization: Option<String>,
+    pub if_match: Option<String>,
     pub body: Option<Value>,
 }
 
@@ -81,6 +82,10 @@ impl Mock {
                             query: uri.query().unwrap_or("").to_string(),
                             authorization: headers
                                 .get("authorization")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string),
+                            if_match: headers
+                                .get("if-match")
                                 .and_then(|v| v.to_str().ok())
                                 .map(str::to_string),
                             body: serde_json::from_slice(&body).ok(),
@@ -448,6 +453,21 @@ async fn network_error_names_the_host() {
     let m = e.to_string();
     assert!(m.contains(&format!("127.0.0.1:{port}")), "{m}");
     assert!(m.contains("after 2 attempt"), "{m}");
+}
+
+#[tokio::test]
+async fn if_match_is_sent_only_where_etags_exist() {
+    let mock = Mock::start(|_, _| StatusCode::NO_CONTENT.into_response()).await;
+    let p = PatchRequest::new(vec![PatchOp::replace("title", json!("x"))]);
+    for d in [Dialect::Generic, Dialect::AwsIdentityCenter] {
+        client(&mock.url, d)
+            .patch_user_if_match("a", &p, Some("W/\"3\""))
+            .await
+            .expect("patch");
+    }
+    let seen = mock.seen();
+    assert_eq!(seen[0].if_match.as_deref(), Some("W/\"3\""));
+    assert_eq!(seen[1].if_match, None, "AWS has no ETags");
 }
 
 #[tokio::test]
@@ -910,6 +930,21 @@ pub async fn client_suite(
     let u2 = c.get_user(&ids[2]).await.expect("get after put");
     assert_eq!(u2.display_name.as_deref(), Some("Replaced Two"));
     assert_eq!(u2.external_id.as_deref(), Some(&*format!("{prefix}-e002")));
+
+    // Preconditions: where the server keeps versions, a stale one is refused with 412.
+    let u3 = c.get_user(&ids[3]).await.expect("get");
+    let version = u3.meta.as_ref().and_then(|m| m.version.clone());
+    if let (Some(version), true) = (version, c.capabilities().etags) {
+        let p = PatchRequest::new(vec![PatchOp::replace("displayName", json!("Three"))]);
+        let e = c
+            .patch_user_if_match(&ids[3], &p, Some("W/\"stale-0\""))
+            .await
+            .expect_err("stale version");
+        assert_eq!(e.status(), Some(412), "{e}");
+        c.patch_user_if_match(&ids[3], &p, Some(&version))
+            .await
+            .expect("current version");
+    }
 
     // A duplicate userName is a 409.
     let e = c
