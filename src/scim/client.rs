@@ -33,6 +33,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 const SCIM_JSON: &str = "application/scim+json";
+/// What roster accepts back: some servers answer plain JSON.
+const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
 
@@ -261,6 +263,11 @@ impl ScimClient {
             .connect_timeout(opts.connect_timeout)
             .pool_max_idle_per_host(opts.parallelism.max(1))
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
+        // HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (reqwest's default), except for a
+        // loopback target (the emulator, a local test server), which no proxy can reach.
+        if is_loopback(&host) {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &opts.ca_cert {
             let pem = fs_err::read(path).map_err(|e| {
                 ScimClientError::Setup(format!("cannot read the CA certificate: {e}"))
@@ -463,7 +470,7 @@ impl ScimClient {
             let mut req = inner
                 .http
                 .request(method.clone(), &url)
-                .header(ACCEPT, SCIM_JSON);
+                .header(ACCEPT, ACCEPT_JSON);
             if let Some((name, value)) = inner.credentials.header()? {
                 req = req.header(name, value);
             }
@@ -591,6 +598,7 @@ impl ScimClient {
             Method::PUT => &c.put,
             Method::PATCH => &c.patch,
             Method::DELETE => &c.delete,
+            // roster sends no other method; anything else is a read-like probe.
             _ => &c.get,
         };
         counter.fetch_add(1, Ordering::Relaxed);
