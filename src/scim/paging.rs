@@ -309,4 +309,37 @@ mod tests {
             .expect_err("legacy");
         assert!(matches!(e, PagingError::NoCursorSupport { total: 70, .. }));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any split of a list into pages reads back the whole list; repeating any page fails.
+        #[test]
+        fn index_pages_read_back_or_fail_closed(n in 0usize..300, size in 1u32..120, repeat in proptest::option::of(0usize..5)) {
+            let ids: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+            let mut p = Pager::new(PagingKind::Index, size, "users");
+            let mut got = Vec::new();
+            let mut pages: Vec<Vec<String>> = Vec::new();
+            let mut failed = false;
+            while let Some(q) = p.query() {
+                let start: usize = q.split(['=', '&']).nth(1).expect("start").parse().expect("num");
+                let mut page: Vec<String> = ids.iter().skip(start - 1).take(size as usize).cloned().collect();
+                if let Some(k) = repeat {
+                    if pages.len() == k + 1 && !pages[k].is_empty() {
+                        page = pages[k].clone();
+                    }
+                }
+                let refs: Vec<&str> = page.iter().map(String::as_str).collect();
+                match p.accept(&super::tests::page(&refs, Some(n as u64), None)) {
+                    Ok(()) => got.extend(page.iter().cloned()),
+                    Err(_) => { failed = true; break; }
+                }
+                pages.push(page);
+            }
+            if failed {
+                proptest::prop_assert!(repeat.is_some());
+            } else {
+                proptest::prop_assert_eq!(got, ids);
+            }
+        }
+    }
 }
