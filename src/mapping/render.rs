@@ -189,7 +189,11 @@ fn compile_rules(
             Ok(p) => Some(p),
             Err(e) => {
                 diags.push(
-                    Diagnostic::error(loc, format!("invalid attribute path: {e}")).hint(
+                    Diagnostic::error(
+                        loc,
+                        format!("invalid attribute path in target {:?}: {e}", target.name),
+                    )
+                    .hint(
                         "write a SCIM attribute path such as `name.givenName`, \
                          `emails[type eq \"work\"].value` or \
                          `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`",
@@ -213,8 +217,9 @@ fn compile_rules(
                             Diagnostic::error(
                                 loc,
                                 format!(
-                                    "template of `{}` does not compile: {}",
+                                    "the template of `{}` in target {:?} does not compile: {}",
                                     rule.path,
+                                    target.name,
                                     describe(&e)
                                 ),
                             )
