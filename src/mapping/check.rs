@@ -426,34 +426,6 @@ fn core_user(p: &AttrPath, aws: bool, server: &str) -> Option<(String, String)> 
 // ---------------------------------------------------------------------------------------------
 // Checks on rendered values.
 
-/// Index of the first rule writing `path` (compared as lowercase keys).
-fn rule_for(rules: &[CompiledRule], path: &str) -> Option<usize> {
-    let key = AttrPath::parse(path).ok()?.key();
-    rules.iter().position(|r| r.path.key() == key)
-}
-
-/// The rule of the primary email: `emails[primary eq true].value`, else the first email rule.
-fn email_rule(rules: &[CompiledRule]) -> Option<usize> {
-    let is_email = |r: &CompiledRule| {
-        r.path.schema.is_none()
-            && r.path.attr.eq_ignore_ascii_case("emails")
-            && r.path
-                .sub
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case("value"))
-    };
-    rules
-        .iter()
-        .position(|r| {
-            is_email(r)
-                && r.path
-                    .filter
-                    .iter()
-                    .any(|(k, v)| k.eq_ignore_ascii_case("primary") && *v == Value::Bool(true))
-        })
-        .or_else(|| rules.iter().position(is_email))
-}
-
 /// For each rule, the fields its template reads (to point at a user's own line).
 fn rule_fields(rules: &[CompiledRule], target_rules: &[MappingRule]) -> Vec<Vec<String>> {
     rules
@@ -620,7 +592,7 @@ fn check_required(
         Dialect::Generic => "SCIM",
     };
     for attr in &t.required_user_attributes {
-        let Some(ri) = rule_for(&c.user, attr) else {
+        let Some(ri) = c.user_rule(attr) else {
             if !users.is_empty() {
                 out.push(
                     Diagnostic::error(
@@ -683,10 +655,10 @@ fn check_user_values(
     ufields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let user_name = rule_for(&c.user, "userName");
-    let display = rule_for(&c.user, "displayName");
-    let external = rule_for(&c.user, "externalId");
-    let email = email_rule(&c.user);
+    let user_name = c.user_rule("userName");
+    let display = c.user_rule("displayName");
+    let external = c.user_rule("externalId");
+    let email = c.email_rule();
     let aws = t.dialect == Dialect::AwsIdentityCenter;
 
     // AWS's userName length, one diagnostic per target.
@@ -795,8 +767,8 @@ fn check_group_values(
     gfields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let display = rule_for(&c.group, "displayName");
-    let external = rule_for(&c.group, "externalId");
+    let display = c.group_rule("displayName");
+    let external = c.group_rule("externalId");
     let group_loc = |gi: usize, ri: usize| {
         let g = &desired.groups[gi];
         match gfields[ri].first().map(String::as_str) {
@@ -887,9 +859,9 @@ fn check_match_keys(
         .match_users
         .iter()
         .map(|k| match k {
-            UserMatchKey::ExternalId => rule_for(&c.user, "externalId"),
-            UserMatchKey::UserName => rule_for(&c.user, "userName"),
-            UserMatchKey::Email => email_rule(&c.user),
+            UserMatchKey::ExternalId => c.user_rule("externalId"),
+            UserMatchKey::UserName => c.user_rule("userName"),
+            UserMatchKey::Email => c.email_rule(),
         })
         .collect();
     let names: Vec<&str> = t
@@ -926,8 +898,8 @@ fn check_match_keys(
         .match_groups
         .iter()
         .map(|k| match k {
-            GroupMatchKey::ExternalId => rule_for(&c.group, "externalId"),
-            GroupMatchKey::DisplayName => rule_for(&c.group, "displayName"),
+            GroupMatchKey::ExternalId => c.group_rule("externalId"),
+            GroupMatchKey::DisplayName => c.group_rule("displayName"),
         })
         .collect();
     let gnames: Vec<&str> = t

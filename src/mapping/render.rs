@@ -115,6 +115,39 @@ impl CompiledTarget {
         })
     }
 
+    /// Index of the user rule writing `path` (e.g. "userName"), compared ignoring case.
+    pub fn user_rule(&self, path: &str) -> Option<usize> {
+        rule_for(&self.user, path)
+    }
+
+    /// Index of the group rule writing `path` (e.g. "displayName"), compared ignoring case.
+    pub fn group_rule(&self, path: &str) -> Option<usize> {
+        rule_for(&self.group, path)
+    }
+
+    /// Index of the user rule of the primary email (the `email` match key):
+    /// `emails[primary eq true].value`, else the first rule writing an email value.
+    pub fn email_rule(&self) -> Option<usize> {
+        let is_email = |r: &CompiledRule| {
+            r.path.schema.is_none()
+                && r.path.attr.eq_ignore_ascii_case("emails")
+                && r.path
+                    .sub
+                    .as_deref()
+                    .is_none_or(|s| s.eq_ignore_ascii_case("value"))
+        };
+        let primary = |r: &CompiledRule| {
+            r.path
+                .filter
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("primary") && *v == Value::Bool(true))
+        };
+        self.user
+            .iter()
+            .position(|r| is_email(r) && primary(r))
+            .or_else(|| self.user.iter().position(is_email))
+    }
+
     /// Render every user rule.
     pub fn render_user(&self, user: &User) -> Result<Rendered, RenderError> {
         self.render(&self.user, user, "user", &user.id)
@@ -173,6 +206,11 @@ impl CompiledTarget {
     pub fn group_resource(&self, r: &Rendered) -> Map<String, Value> {
         build(&self.group, r, GROUP_SCHEMA, &|id| Some(id.to_string()))
     }
+}
+
+fn rule_for(rules: &[CompiledRule], path: &str) -> Option<usize> {
+    let key = AttrPath::parse(path).ok()?.key();
+    rules.iter().position(|r| r.path.key() == key)
 }
 
 fn compile_rules(
@@ -419,6 +457,11 @@ targets:
                 "active": true
             })
         );
+
+        assert_eq!(c.user_rule("USERNAME"), Some(0));
+        assert_eq!(c.group_rule("displayName"), Some(0));
+        let email = c.email_rule().unwrap();
+        assert_eq!(c.user[email].path_text, "emails[primary eq true].value");
 
         let g = c.render_group(&d.groups[0]).unwrap();
         assert_eq!(

@@ -170,12 +170,12 @@ impl Templates {
         };
         if let Some(segs) = &entry.fast {
             if let Some(s) = render_fast(segs, obj) {
-                return Ok(non_empty(&s));
+                return Ok(non_empty(s));
             }
         }
         let ctx = ctx.get_or_insert_with(|| self.context(obj));
         let out = self.env.get_template(&entry.name)?.render(&*ctx)?;
-        Ok(non_empty(&out))
+        Ok(non_empty(out))
     }
 
     /// Render with MiniJinja only (the reference the fast path is tested against).
@@ -191,7 +191,7 @@ impl Templates {
             .env
             .get_template(&entry.name)?
             .render(self.context(obj))?;
-        Ok(non_empty(&out))
+        Ok(non_empty(out))
     }
 
     fn context<F: Fields + ?Sized>(&self, obj: &F) -> JValue {
@@ -209,9 +209,17 @@ impl Templates {
     }
 }
 
-fn non_empty(s: &str) -> Option<String> {
+/// Trimmed, `None` when empty; reuses the string when there is nothing to trim (the common
+/// case), since this runs for every attribute of every user.
+fn non_empty(s: String) -> Option<String> {
     let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    if t.is_empty() {
+        None
+    } else if t.len() == s.len() {
+        Some(s)
+    } else {
+        Some(t.to_string())
+    }
 }
 
 fn without_globals(
