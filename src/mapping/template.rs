@@ -595,6 +595,37 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(200))]
+        /// Arbitrary text (unicode, spaces, braces) in any subset of fields renders the same on
+        /// both paths.
+        #[test]
+        fn fast_path_agrees_on_arbitrary_text(
+            given in proptest::option::of(".{0,12}"),
+            family in proptest::option::of(".{0,12}"),
+            display in proptest::option::of("[ a-zA-ZÀ-ÿ{}|~']{0,12}"),
+        ) {
+            let mut fields = Vec::new();
+            for (k, v) in [("given_name", &given), ("family_name", &family), ("display_name", &display)] {
+                if let Some(v) = v {
+                    fields.push((k, FieldValue::Text(v.clone())));
+                }
+            }
+            let u = user(&fields);
+            let mut t = Templates::new();
+            for src in [
+                "{{ given_name }} {{ family_name }}",
+                "{{ display_name | default(given_name ~ \" \" ~ family_name) }}",
+                "{{ given_name | lower }}.{{ family_name | upper | trim }}",
+                "{{ display_name | trim | default('none') }}",
+            ] {
+                let id = t.add(src).unwrap();
+                proptest::prop_assert!(t.is_fast(id));
+                proptest::prop_assert_eq!(t.render(id, &u, &mut None).unwrap(), t.render_slow(id, &u).unwrap(), "{}", src);
+            }
+        }
+    }
+
     #[test]
     fn empty_renders_absent_and_output_is_trimmed() {
         let mut t = Templates::new();
