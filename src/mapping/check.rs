@@ -84,23 +84,24 @@ fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>)
                 } else {
                     GROUP_FIELDS.to_vec()
                 };
-                let hint = match closest(&f, &candidates) {
-                    Some(c) => format!("did you mean `{c}`? Otherwise define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
-                    None if is_user => format!("define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
-                    None => "group templates can use `id`, `name` and `description`".to_string(),
+                let hint = match (closest(&f, &candidates), is_user) {
+                    (Some(c), true) => format!("did you mean `{c}`? Otherwise define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
+                    (None, true) => format!("define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
+                    (Some(c), false) => format!("did you mean `{c}`? Group templates can use `id`, `name` and `description`"),
+                    (None, false) => "group templates can use `id`, `name` and `description`".to_string(),
                 };
-                let what = if is_user {
-                    "no user defines"
-                } else {
-                    "groups have no field"
-                };
-                out.push(
-                    Diagnostic::error(
-                        loc,
-                        format!("the template of `{}` uses `{f}`, which {what}", rule.path),
+                let message = if is_user {
+                    format!(
+                        "the template of `{}` uses `{f}`, which no user defines",
+                        rule.path
                     )
-                    .hint(hint),
-                );
+                } else {
+                    format!(
+                        "the group template of `{}` uses `{f}`, which is not a group field",
+                        rule.path
+                    )
+                };
+                out.push(Diagnostic::error(loc, message).hint(hint));
             }
         }
         if t.dialect == Dialect::AwsIdentityCenter && emails.len() > 1 {
