@@ -61,7 +61,7 @@ impl CompiledRule {
 
 /// A target's mapping, compiled once: user and group rules in the order the configuration
 /// resolved them (preset rules first, overridden in place; then the target's own additions).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CompiledTarget {
     pub dialect: Dialect,
     pub user: Vec<CompiledRule>,
@@ -410,6 +410,13 @@ targets:
     type: embedded
     assign: { all: true }
 "#;
+
+    #[test]
+    fn compiled_targets_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<CompiledTarget>();
+        shareable::<Rendered>();
+    }
 
     #[test]
     fn renders_the_spec_example() {

@@ -91,6 +91,7 @@ enum Segment {
     Expr(Expr),
 }
 
+#[derive(Clone)]
 struct Entry {
     name: String,
     /// `None`: only MiniJinja can render it.
@@ -98,6 +99,7 @@ struct Entry {
 }
 
 /// Every template of one target, compiled once.
+#[derive(Clone)]
 pub struct Templates {
     env: Environment<'static>,
     entries: Vec<Entry>,
