@@ -42,12 +42,21 @@ fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>)
     let mut known: Vec<&str> = fields.iter().map(String::as_str).collect();
     known.sort_unstable();
     for (rules, is_user) in [(&t.user_mapping, true), (&t.group_mapping, false)] {
-        let mut emails: Vec<&MappingRule> = Vec::new();
+        // AWS's single-valued "multi-valued" attributes: the distinct elements mapped into each
+        // (rules with the same filter write one element).
+        let mut singles: Vec<(&str, Vec<(String, &MappingRule)>)> =
+            AWS_SINGLE_VALUED.iter().map(|a| (*a, Vec::new())).collect();
         for rule in rules.iter() {
-            let is_email = AttrPath::parse(&rule.path)
-                .is_ok_and(|p| p.schema.is_none() && p.attr.eq_ignore_ascii_case("emails"));
-            if is_user && is_email && !renders_nothing(&rule.source) {
-                emails.push(rule);
+            if let (true, Ok(p)) = (is_user, AttrPath::parse(&rule.path)) {
+                let slot = singles
+                    .iter_mut()
+                    .find(|(a, _)| p.schema.is_none() && p.attr.eq_ignore_ascii_case(a));
+                if let Some((_, elems)) = slot {
+                    let key = AttrPath { sub: None, ..p }.key();
+                    if !renders_nothing(&rule.source) && !elems.iter().any(|(k, _)| *k == key) {
+                        elems.push((key, rule));
+                    }
+                }
             }
             // Preset rules are roster's own and always fit their dialect.
             let Some(loc) = rule.loc else { continue };
@@ -104,26 +113,36 @@ fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>)
                 out.push(Diagnostic::error(loc, message).hint(hint));
             }
         }
-        if t.dialect == Dialect::AwsIdentityCenter && emails.len() > 1 {
-            for extra in &emails[1..] {
-                let Some(loc) = extra.loc.or(emails[0].loc) else {
+        if t.dialect == Dialect::AwsIdentityCenter {
+            for (attr, elems) in &singles {
+                let Some(((_, first), rest)) = elems.split_first() else {
                     continue;
                 };
-                let mut d = Diagnostic::error(
-                    loc,
-                    format!(
-                        "target {:?} maps more than one email (`{}` and `{}`); AWS IAM Identity Center accepts one",
-                        t.name, emails[0].path, extra.path
-                    ),
-                )
-                .hint(format!(
-                    "keep one email mapping; to replace the preset's, write `\"{}\": \"\"`",
-                    emails[0].path
-                ));
-                if let (Some(first), true) = (emails[0].loc, emails[0].loc != extra.loc) {
-                    d = d.note(first, "the other email mapping");
+                for (_, extra) in rest {
+                    let Some(loc) = extra.loc.or(first.loc) else {
+                        continue;
+                    };
+                    let hint = match first.loc {
+                        None => format!(
+                            "keep one; to replace the preset's, also write `\"{}\": \"\"`",
+                            first.path
+                        ),
+                        Some(_) => format!("keep one of the `{attr}` mappings"),
+                    };
+                    let mut d = Diagnostic::error(
+                        loc,
+                        format!(
+                            "target {:?} maps more than one of `{attr}` (`{}` and `{}`); AWS IAM \
+                             Identity Center accepts a single value",
+                            t.name, first.path, extra.path
+                        ),
+                    )
+                    .hint(hint);
+                    if let (Some(l), true) = (first.loc, first.loc != extra.loc) {
+                        d = d.note(l, format!("the other `{attr}` mapping"));
+                    }
+                    out.push(d);
                 }
-                out.push(d);
             }
         }
     }
@@ -247,6 +266,8 @@ const USER_MULTI: &[&str] = &[
     "roles",
     "x509Certificates",
 ];
+/// Multi-valued attributes AWS IAM Identity Center takes one value of.
+const AWS_SINGLE_VALUED: &[&str] = &["emails", "phoneNumbers", "addresses", "roles"];
 /// What AWS IAM Identity Center refuses (SPEC 6; scim_anchors §1.6).
 const AWS_REFUSED: &[&str] = &[
     "password",
@@ -1064,12 +1085,18 @@ groups:
             "    mapping:\n      user:\n        'emails[type eq \"home\"].value': \"{{ email }}\"\n",
         ));
         assert_eq!(m.len(), 1, "{m:?}");
-        assert!(m[0].contains("more than one email"), "{m:?}");
+        assert!(m[0].contains("more than one of `emails`"), "{m:?}");
         // switching the preset's email off makes room for another
         let m = messages(&aws(
             "    mapping:\n      user:\n        'emails[primary eq true].value': \"\"\n        'emails[type eq \"home\"].value': \"{{ email }}\"\n",
         ));
         assert_eq!(m, Vec::<String>::new());
+        // several sub-attributes of one address are one value
+        let m = messages(&aws(
+            "    mapping:\n      user:\n        'addresses[type eq \"work\"].locality': \"{{ email }}\"\n        'addresses[type eq \"work\"].country': { value: NL }\n        'addresses[type eq \"home\"].country': { value: BE }\n",
+        ));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("more than one of `addresses`"), "{m:?}");
     }
 
     #[test]
