@@ -4,6 +4,7 @@
 //! [`CommandError`]).
 
 mod completions;
+mod emulator;
 mod schema;
 mod ui;
 mod validate;
@@ -153,6 +154,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
+    /// Serve a local SCIM 2.0 service provider on loopback
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// Parse arguments, run the command, print any error, and return the exit code.
@@ -178,6 +181,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Validate(a) => validate::run(ui, &cli.global, a),
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
+        Command::Emulator(a) => emulator::run(ui, a),
     }
 }
 
