@@ -62,7 +62,9 @@ pub struct EmulatorArgs {
 pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
     for (name, rate) in [("--fail-429", args.fail_429), ("--fail-5xx", args.fail_5xx)] {
         if !(0.0..=1.0).contains(&rate) {
-            return Err(CommandError::error(format!("{name} must be between 0 and 1")));
+            return Err(CommandError::error(format!(
+                "{name} must be between 0 and 1"
+            )));
         }
     }
     if !args.listen.ip().is_loopback() {

@@ -28,9 +28,18 @@ pub fn check_filter(kind: Kind, f: &Filter) -> Result<Filter, String> {
         } => {
             let key = path.key();
             let ok = match kind {
-                Kind::User => ["username", "externalid", "groups.value", "id", "manager", "manager.value"]
-                    .contains(&key.as_str()),
-                Kind::Group => ["displayname", "externalid", "members.value", "id"].contains(&key.as_str()),
+                Kind::User => [
+                    "username",
+                    "externalid",
+                    "groups.value",
+                    "id",
+                    "manager",
+                    "manager.value",
+                ]
+                .contains(&key.as_str()),
+                Kind::Group => {
+                    ["displayname", "externalid", "members.value", "id"].contains(&key.as_str())
+                }
             };
             if !ok {
                 return Err(UNPARSABLE.into());
@@ -63,7 +72,8 @@ fn count_of(res: &Map<String, Value>, key: &str) -> usize {
 }
 
 fn nonempty(v: Option<&Value>) -> bool {
-    v.and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
+    v.and_then(Value::as_str)
+        .is_some_and(|s| !s.trim().is_empty())
 }
 
 /// A user body as CreateUser / PutUser accept it (and a user after PATCH).
@@ -79,7 +89,10 @@ pub fn check_user(res: &Map<String, Value>, creating: bool) -> Result<(), String
     if creating && res.contains_key("groups") {
         return Err("The attribute groups cannot be set on a user.".into());
     }
-    let user_name = res.get("userName").and_then(Value::as_str).unwrap_or_default();
+    let user_name = res
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if user_name.trim().is_empty() {
         return Err("userName is required.".into());
     }
@@ -108,7 +121,10 @@ pub fn check_user(res: &Map<String, Value>, creating: bool) -> Result<(), String
         }
     }
     if let Some(Value::Array(emails)) = res.get("emails") {
-        if emails.iter().any(|e| e.get("primary") != Some(&Value::Bool(true))) {
+        if emails
+            .iter()
+            .any(|e| e.get("primary") != Some(&Value::Bool(true)))
+        {
             return Err("The email must be marked primary.".into());
         }
     }
@@ -170,7 +186,10 @@ pub fn check_user_patch(ops: &[PatchOp]) -> Result<(), String> {
         }
     }
     if active > 1 || user_name > 1 {
-        return Err("Multiple operations on the same attribute (active or userName) are not supported.".into());
+        return Err(
+            "Multiple operations on the same attribute (active or userName) are not supported."
+                .into(),
+        );
     }
     Ok(())
 }
@@ -185,7 +204,9 @@ pub fn check_group_patch(ops: &[PatchOp]) -> Result<(), String> {
             (Some(_), v) => (vec![path_attr(op)], v.as_ref()),
             (None, Some(Value::Object(m))) => (
                 m.keys().map(|k| k.to_ascii_lowercase()).collect(),
-                m.iter().find(|(k, _)| k.eq_ignore_ascii_case("members")).map(|(_, v)| v),
+                m.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("members"))
+                    .map(|(_, v)| v),
             ),
             (None, _) => return Err(UNPARSABLE.into()),
         };
@@ -199,7 +220,10 @@ pub fn check_group_patch(ops: &[PatchOp]) -> Result<(), String> {
             if name == Op::Replace {
                 return Err(NO_MEMBER_REPLACE.into());
             }
-            if name == Op::Remove && !filtered && values.is_none_or(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty)) {
+            if name == Op::Remove
+                && !filtered
+                && values.is_none_or(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty))
+            {
                 return Err(NO_MEMBER_REPLACE.into());
             }
             member_ops += match values {
@@ -263,18 +287,39 @@ mod tests {
 
     #[test]
     fn patch_rules() {
-        assert!(check_user_patch(&ops(json!([{"op": "replace", "path": "active", "value": false}]))).is_ok());
+        assert!(check_user_patch(&ops(
+            json!([{"op": "replace", "path": "active", "value": false}])
+        ))
+        .is_ok());
         assert!(check_user_patch(&ops(json!([
             {"op": "replace", "path": "active", "value": false},
             {"op": "replace", "value": {"active": true}}
-        ]))).is_err());
+        ])))
+        .is_err());
         assert!(check_user_patch(&ops(json!([{"op": "remove", "path": "userName"}]))).is_err());
-        assert!(check_group_patch(&ops(json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}]))).is_ok());
-        assert!(check_group_patch(&ops(json!([{"op": "remove", "path": "members[value eq \"u\"]"}]))).is_ok());
-        assert!(check_group_patch(&ops(json!([{"op": "replace", "path": "members", "value": []}]))).is_err());
+        assert!(check_group_patch(&ops(
+            json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}])
+        ))
+        .is_ok());
+        assert!(check_group_patch(&ops(
+            json!([{"op": "remove", "path": "members[value eq \"u\"]"}])
+        ))
+        .is_ok());
+        assert!(check_group_patch(&ops(
+            json!([{"op": "replace", "path": "members", "value": []}])
+        ))
+        .is_err());
         assert!(check_group_patch(&ops(json!([{"op": "remove", "path": "members"}]))).is_err());
-        let many: Vec<Value> = (0..101).map(|i| json!({"value": format!("u{i}")})).collect();
-        assert!(check_group_patch(&ops(json!([{"op": "add", "path": "members", "value": many}]))).is_err());
-        assert!(check_group_patch(&ops(json!([{"op": "replace", "path": "description", "value": "x"}]))).is_err());
+        let many: Vec<Value> = (0..101)
+            .map(|i| json!({"value": format!("u{i}")}))
+            .collect();
+        assert!(check_group_patch(&ops(
+            json!([{"op": "add", "path": "members", "value": many}])
+        ))
+        .is_err());
+        assert!(check_group_patch(&ops(
+            json!([{"op": "replace", "path": "description", "value": "x"}])
+        ))
+        .is_err());
     }
 }

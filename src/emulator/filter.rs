@@ -84,7 +84,10 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `attr[filter]`: true when some value of the multi-valued `attr` matches `filter`.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 /// A PATCH target: `attrPath` or `valuePath[.subAttr]`.
@@ -166,7 +169,12 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, ParseError> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !matches!(chars[i], ' ' | '\t' | '\n' | '\r' | '(' | ')' | '[' | ']' | '"') {
+                while i < chars.len()
+                    && !matches!(
+                        chars[i],
+                        ' ' | '\t' | '\n' | '\r' | '(' | ')' | '[' | ']' | '"'
+                    )
+                {
                     i += 1;
                 }
                 out.push(Tok::Word(chars[start..i].iter().collect()));
@@ -196,8 +204,7 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, ParseError> {
     let sub = parts.next().map(str::to_string);
     let valid = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
     };
     if !valid(&attr) || sub.as_deref().is_some_and(|s| !valid(s)) {
@@ -319,7 +326,9 @@ pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
     }
     let f = p.or()?;
     if p.pos != p.toks.len() {
-        return Err(ParseError(format!("unexpected trailing input in filter {s:?}")));
+        return Err(ParseError(format!(
+            "unexpected trailing input in filter {s:?}"
+        )));
     }
     Ok(f)
 }
@@ -348,7 +357,11 @@ pub fn parse_patch_path(s: &str) -> Result<PatchPath, ParseError> {
     if !rest.is_empty() {
         let sub = rest
             .strip_prefix('.')
-            .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '$' || c == '_'))
+            .filter(|r| {
+                !r.is_empty()
+                    && r.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '$' || c == '_')
+            })
             .ok_or_else(|| ParseError(format!("invalid sub-attribute in path {s:?}")))?;
         attr.sub = Some(sub.to_string());
     }
@@ -592,7 +605,9 @@ mod tests {
         assert!(m(r#"userName sw "a" and active eq true"#));
         assert!(m(r#"userName sw "b" or active eq true"#));
         assert!(!m(r#"not (active eq true)"#));
-        assert!(m(r#"(userName sw "b" or userName sw "a") and not (title pr)"#));
+        assert!(m(
+            r#"(userName sw "b" or userName sw "a") and not (title pr)"#
+        ));
         // and binds tighter than or
         assert!(m(r#"userName sw "b" and title pr or active eq true"#));
     }
@@ -614,7 +629,9 @@ mod tests {
         assert!(m(
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "M-1""#
         ));
-        assert!(m(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "alice""#));
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "alice""#
+        ));
     }
 
     #[test]
@@ -640,8 +657,10 @@ mod tests {
         assert_eq!(p.attr.attr, "emails");
         assert_eq!(p.attr.sub.as_deref(), Some("value"));
         assert!(p.filter.is_some());
-        let p = parse_patch_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")
-            .expect("path");
+        let p = parse_patch_path(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        )
+        .expect("path");
         assert_eq!(
             p.attr.urn.as_deref(),
             Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")

@@ -51,8 +51,8 @@ pub fn apply(res: &mut Map<String, Value>, kind: Kind, ops: &[PatchOp]) -> Resul
         let name = op_name(op)?;
         match &op.path {
             Some(p) if !p.trim().is_empty() => {
-                let path = filter::parse_patch_path(p)
-                    .map_err(|e| PatchError::new("invalidPath", e.0))?;
+                let path =
+                    filter::parse_patch_path(p).map_err(|e| PatchError::new("invalidPath", e.0))?;
                 apply_path(res, kind, name, &path, op.value.as_ref())?;
             }
             _ => {
@@ -107,7 +107,10 @@ pub fn apply(res: &mut Map<String, Value>, kind: Kind, ops: &[PatchOp]) -> Resul
 
 /// Where a path's attribute lives: the schema URN whose definitions apply and, for an
 /// extension, the key of its object.
-fn resolve_schema(kind: Kind, path: &AttrPath) -> Result<(&'static str, Option<&'static str>), PatchError> {
+fn resolve_schema(
+    kind: Kind,
+    path: &AttrPath,
+) -> Result<(&'static str, Option<&'static str>), PatchError> {
     match &path.urn {
         None => Ok((kind.core_schema(), None)),
         Some(u) => {
@@ -135,7 +138,10 @@ fn apply_path(
     value: Option<&Value>,
 ) -> Result<(), PatchError> {
     if op != Op::Remove && value.is_none() {
-        return Err(PatchError::new("invalidValue", "add and replace need a value"));
+        return Err(PatchError::new(
+            "invalidValue",
+            "add and replace need a value",
+        ));
     }
     // A path naming an extension schema itself (`urn:...:enterprise:2.0:User`) parses as
     // urn `urn:...:2.0` + attr `User`; treat it as the extension object.
@@ -163,7 +169,10 @@ fn apply_path(
                         }
                         Ok(())
                     }
-                    _ => Err(PatchError::new("invalidValue", "an extension needs an object value")),
+                    _ => Err(PatchError::new(
+                        "invalidValue",
+                        "an extension needs an object value",
+                    )),
                 };
             }
         }
@@ -193,13 +202,20 @@ fn apply_path(
                 return Ok(());
             }
             add_schema(res, urn);
-            let slot = res.entry(urn.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = res
+                .entry(urn.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }
             match slot.as_object_mut() {
                 Some(o) => o,
-                None => return Err(PatchError::new("invalidValue", "extension is not an object")),
+                None => {
+                    return Err(PatchError::new(
+                        "invalidValue",
+                        "extension is not an object",
+                    ))
+                }
             }
         }
     };
@@ -209,14 +225,18 @@ fn apply_path(
             .map(|d| d.name.clone())
             .unwrap_or_else(|| s.clone())
     });
-    let multi = def.is_some_and(|d| d.multi)
-        || matches!(container.get(&attr_name), Some(Value::Array(_)));
+    let multi =
+        def.is_some_and(|d| d.multi) || matches!(container.get(&attr_name), Some(Value::Array(_)));
     let result = match &path.filter {
         Some(f) => apply_filtered(container, &attr_name, f, sub_name.as_deref(), op, value),
         None => apply_plain(container, &attr_name, sub_name.as_deref(), multi, op, value),
     };
     if let Some(urn) = ext {
-        if res.get(urn).and_then(Value::as_object).is_some_and(Map::is_empty) {
+        if res
+            .get(urn)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
             res.remove(urn);
             remove_schema(res, urn);
         }
@@ -319,7 +339,11 @@ fn apply_plain(
                         Value::Array(a) => a.clone(),
                         other => vec![other.clone()],
                     };
-                    items.retain(|item| !gone.iter().any(|g| same_value(g, item) || same_value(item, g)));
+                    items.retain(|item| {
+                        !gone
+                            .iter()
+                            .any(|g| same_value(g, item) || same_value(item, g))
+                    });
                     if items.is_empty() {
                         container.remove(attr);
                     }
@@ -568,12 +592,17 @@ mod tests {
     #[test]
     fn simple_paths_and_case_insensitive_ops() {
         let mut u = user();
-        run(&mut u, Kind::User, json!([
-            {"op": "Replace", "path": "DISPLAYNAME", "value": "Al"},
-            {"op": "ADD", "path": "name.middleName", "value": "J"},
-            {"op": "remove", "path": "name.familyName"},
-            {"op": "replace", "path": "active", "value": false}
-        ])).expect("patch");
+        run(
+            &mut u,
+            Kind::User,
+            json!([
+                {"op": "Replace", "path": "DISPLAYNAME", "value": "Al"},
+                {"op": "ADD", "path": "name.middleName", "value": "J"},
+                {"op": "remove", "path": "name.familyName"},
+                {"op": "replace", "path": "active", "value": false}
+            ]),
+        )
+        .expect("patch");
         assert_eq!(u["displayName"], "Al");
         assert_eq!(u["name"], json!({"givenName": "Alice", "middleName": "J"}));
         assert_eq!(u["active"], false);
@@ -586,35 +615,60 @@ mod tests {
             {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "new@work.example"}
         ])).expect("patch");
         assert_eq!(u["emails"][0]["value"], "new@work.example");
-        run(&mut u, Kind::User, json!([
-            {"op": "remove", "path": "emails[type eq \"home\"]"}
-        ])).expect("patch");
+        run(
+            &mut u,
+            Kind::User,
+            json!([
+                {"op": "remove", "path": "emails[type eq \"home\"]"}
+            ]),
+        )
+        .expect("patch");
         assert_eq!(u["emails"].as_array().map(Vec::len), Some(1));
-        let err = run(&mut u, Kind::User, json!([
-            {"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}
-        ])).expect_err("no target");
+        let err = run(
+            &mut u,
+            Kind::User,
+            json!([
+                {"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x"}
+            ]),
+        )
+        .expect_err("no target");
         assert_eq!(err.scim_type, "noTarget");
     }
 
     #[test]
     fn urn_paths_and_pathless_maps() {
         let mut u = user();
-        run(&mut u, Kind::User, json!([
-            {"op": "add", "path": format!("{ENT}:department"), "value": "Ops"},
-            {"op": "replace", "path": format!("{ENT}:manager.value"), "value": "m1"}
-        ])).expect("patch");
-        assert_eq!(u[ENT], json!({"department": "Ops", "manager": {"value": "m1"}}));
-        assert!(u["schemas"].as_array().is_some_and(|s| s.contains(&json!(ENT))));
+        run(
+            &mut u,
+            Kind::User,
+            json!([
+                {"op": "add", "path": format!("{ENT}:department"), "value": "Ops"},
+                {"op": "replace", "path": format!("{ENT}:manager.value"), "value": "m1"}
+            ]),
+        )
+        .expect("patch");
+        assert_eq!(
+            u[ENT],
+            json!({"department": "Ops", "manager": {"value": "m1"}})
+        );
+        assert!(u["schemas"]
+            .as_array()
+            .is_some_and(|s| s.contains(&json!(ENT))));
         run(&mut u, Kind::User, json!([
             {"op": "replace", "value": {"title": "Boss", "name": {"givenName": "Al"}, ENT: {"department": "Eng"}}}
         ])).expect("patch");
         assert_eq!(u["title"], "Boss");
         assert_eq!(u["name"]["familyName"], "Smith", "complex replace merges");
         assert_eq!(u[ENT]["department"], "Eng");
-        run(&mut u, Kind::User, json!([
-            {"op": "remove", "path": format!("{ENT}:department")},
-            {"op": "remove", "path": format!("{ENT}:manager")}
-        ])).expect("patch");
+        run(
+            &mut u,
+            Kind::User,
+            json!([
+                {"op": "remove", "path": format!("{ENT}:department")},
+                {"op": "remove", "path": format!("{ENT}:manager")}
+            ]),
+        )
+        .expect("patch");
         assert!(u.get(ENT).is_none(), "empty extension removed");
     }
 
@@ -628,16 +682,34 @@ mod tests {
             {"op": "add", "path": "members", "value": [{"value": "a"}, {"value": "b"}, {"value": "c"}]},
             {"op": "add", "path": "members", "value": [{"value": "a"}]}
         ])).expect("patch");
-        assert_eq!(g["members"].as_array().map(Vec::len), Some(3), "no duplicates");
-        run(&mut g, Kind::Group, json!([
-            {"op": "remove", "path": "members[value eq \"a\"]"},
-            {"op": "remove", "path": "members", "value": [{"value": "b"}]}
-        ])).expect("patch");
+        assert_eq!(
+            g["members"].as_array().map(Vec::len),
+            Some(3),
+            "no duplicates"
+        );
+        run(
+            &mut g,
+            Kind::Group,
+            json!([
+                {"op": "remove", "path": "members[value eq \"a\"]"},
+                {"op": "remove", "path": "members", "value": [{"value": "b"}]}
+            ]),
+        )
+        .expect("patch");
         assert_eq!(g["members"], json!([{"value": "c"}]));
-        run(&mut g, Kind::Group, json!([{"op": "replace", "path": "members", "value": [{"value": "d"}]}]))
-            .expect("patch");
+        run(
+            &mut g,
+            Kind::Group,
+            json!([{"op": "replace", "path": "members", "value": [{"value": "d"}]}]),
+        )
+        .expect("patch");
         assert_eq!(g["members"], json!([{"value": "d"}]));
-        run(&mut g, Kind::Group, json!([{"op": "remove", "path": "members"}])).expect("patch");
+        run(
+            &mut g,
+            Kind::Group,
+            json!([{"op": "remove", "path": "members"}]),
+        )
+        .expect("patch");
         assert!(g.get("members").is_none());
     }
 
@@ -645,12 +717,24 @@ mod tests {
     fn refusals() {
         let mut u = user();
         for (ops, kind) in [
-            (json!([{"op": "replace", "path": "id", "value": "x"}]), "mutability"),
-            (json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]), "mutability"),
+            (
+                json!([{"op": "replace", "path": "id", "value": "x"}]),
+                "mutability",
+            ),
+            (
+                json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}]),
+                "mutability",
+            ),
             (json!([{"op": "remove"}]), "noTarget"),
-            (json!([{"op": "move", "path": "title", "value": "x"}]), "invalidSyntax"),
+            (
+                json!([{"op": "move", "path": "title", "value": "x"}]),
+                "invalidSyntax",
+            ),
             (json!([{"op": "add", "path": "title"}]), "invalidValue"),
-            (json!([{"op": "add", "path": "emails[type eq", "value": "x"}]), "invalidPath"),
+            (
+                json!([{"op": "add", "path": "emails[type eq", "value": "x"}]),
+                "invalidPath",
+            ),
         ] {
             let err = run(&mut u, Kind::User, ops.clone()).expect_err("refused");
             assert_eq!(err.scim_type, kind, "{ops}");

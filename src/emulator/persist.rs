@@ -94,7 +94,11 @@ impl Persist {
                 for line in BufReader::new(f).lines() {
                     let line = line?;
                     // A line that does not parse can only be the torn last one.
-                    let Some(m) = serde_json::from_str::<Value>(&line).ok().as_ref().and_then(from_line) else {
+                    let Some(m) = serde_json::from_str::<Value>(&line)
+                        .ok()
+                        .as_ref()
+                        .and_then(from_line)
+                    else {
                         break;
                     };
                     store.restore(m);

@@ -59,7 +59,10 @@ impl AttrDef {
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
         AttrDef {
             name: s("name").to_string(),
-            multi: v.get("multiValued").and_then(Value::as_bool).unwrap_or(false),
+            multi: v
+                .get("multiValued")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             complex: s("type") == "complex",
             read_only: s("mutability") == "readOnly",
             returned_never: s("returned") == "never",
@@ -135,7 +138,11 @@ pub fn schemas(base: &str) -> Vec<Value> {
         .iter()
         .map(|s| {
             let mut s = s.clone();
-            let id = s.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let id = s
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if let Some(o) = s.as_object_mut() {
                 o.insert(
                     "meta".into(),
@@ -169,7 +176,11 @@ pub fn resource_types(base: &str) -> Vec<Value> {
 /// `GET /ServiceProviderConfig` for the generic dialect. Sorting and bulk are not offered.
 pub fn service_provider_config(base: &str, aws: bool) -> Value {
     let (etag, max_results, doc) = if aws {
-        (false, 100, "https://docs.aws.amazon.com/singlesignon/latest/developerguide/what-is-scim.html")
+        (
+            false,
+            100,
+            "https://docs.aws.amazon.com/singlesignon/latest/developerguide/what-is-scim.html",
+        )
     } else {
         (true, 1000, "https://github.com/roster/roster")
     };

@@ -85,7 +85,8 @@ impl Bucket {
     }
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -151,13 +152,17 @@ impl Server {
         let app = Arc::new(App::new(options)?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|source| EmulatorError::Bind { addr: listen, source })?;
-        let router = axum::Router::new()
-            .fallback(handle)
-            .with_state(app.clone());
+            .map_err(|source| EmulatorError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let router = axum::Router::new().fallback(handle).with_state(app.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -204,13 +209,16 @@ impl App {
     fn new(options: Options) -> Result<App, EmulatorError> {
         let aws = options.dialect == Dialect::AwsIdentityCenter;
         let mut store = Store::new(aws);
-        let persist = match &options.state {
-            Some(path) => Some(Persist::open(path, &mut store).map_err(|source| EmulatorError::State {
-                path: path.clone(),
-                source,
-            })?),
-            None => None,
-        };
+        let persist =
+            match &options.state {
+                Some(path) => Some(Persist::open(path, &mut store).map_err(|source| {
+                    EmulatorError::State {
+                        path: path.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
         let mut inner = Inner { store, persist };
         if let Some(seed) = &options.seed {
             load_seed(&mut inner, seed, aws)?;
@@ -297,7 +305,10 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
     // groups may contain groups listed later.
     for u in persist::seed_items(&doc, "users") {
         let id = u.get("id").and_then(Value::as_str).map(str::to_string);
-        if id.as_deref().is_some_and(|i| inner.store.get(Kind::User, i).is_some()) {
+        if id
+            .as_deref()
+            .is_some_and(|i| inner.store.get(Kind::User, i).is_some())
+        {
             continue;
         }
         let (_, m) = inner
@@ -310,7 +321,10 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
     let mut with_members = Vec::new();
     for mut g in groups {
         let id = g.get("id").and_then(Value::as_str).map(str::to_string);
-        if id.as_deref().is_some_and(|i| inner.store.get(Kind::Group, i).is_some()) {
+        if id
+            .as_deref()
+            .is_some_and(|i| inner.store.get(Kind::Group, i).is_some())
+        {
             continue;
         }
         let members = g.remove("members");
@@ -324,7 +338,11 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         }
     }
     for (g, members) in with_members {
-        let id = g.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = g
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let mut body = g.clone();
         body.insert("members".into(), members);
         let (_, m) = inner
@@ -378,7 +396,10 @@ impl IntoResponse for Reply {
             None => self.status.into_response(),
         };
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/scim+json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/scim+json"),
+        );
         let mut put = |name: header::HeaderName, v: Option<String>| {
             if let Some(v) = v.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 h.insert(name, v);
@@ -422,12 +443,19 @@ fn store_error(aws: bool, e: StoreError) -> Reply {
         StoreError::NotFound => error(aws, StatusCode::NOT_FOUND, None, "Resource not found."),
         StoreError::Conflict(d) => {
             if aws {
-                error(aws, StatusCode::CONFLICT, None, "Refused to create a new, duplicate resource.")
+                error(
+                    aws,
+                    StatusCode::CONFLICT,
+                    None,
+                    "Refused to create a new, duplicate resource.",
+                )
             } else {
                 error(aws, StatusCode::CONFLICT, Some("uniqueness"), &d)
             }
         }
-        StoreError::Invalid { scim_type, detail } => error(aws, StatusCode::BAD_REQUEST, Some(scim_type), &detail),
+        StoreError::Invalid { scim_type, detail } => {
+            error(aws, StatusCode::BAD_REQUEST, Some(scim_type), &detail)
+        }
         StoreError::Precondition => error(
             aws,
             StatusCode::PRECONDITION_FAILED,
@@ -494,16 +522,27 @@ async fn handle(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     let base = format!("http://{host}{prefix}");
-    *lock(&app.stats).by_method.entry(method.to_string()).or_default() += 1;
+    *lock(&app.stats)
+        .by_method
+        .entry(method.to_string())
+        .or_default() += 1;
 
     if let Some(token) = &app.token {
         let ok = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .is_some_and(|t| constant_eq(t.trim().as_bytes(), token.expose_secret().as_bytes()));
         if !ok {
-            let mut r = error(app.aws, StatusCode::UNAUTHORIZED, None, "The bearer token is missing or invalid.");
+            let mut r = error(
+                app.aws,
+                StatusCode::UNAUTHORIZED,
+                None,
+                "The bearer token is missing or invalid.",
+            );
             r.status = StatusCode::UNAUTHORIZED;
             let mut resp = r.into_response();
             resp.headers_mut()
@@ -513,10 +552,19 @@ async fn handle(
     }
 
     let is_write = method != Method::GET && method != Method::HEAD;
-    let bucket = if is_write { &app.write_bucket } else { &app.read_bucket };
+    let bucket = if is_write {
+        &app.write_bucket
+    } else {
+        &app.read_bucket
+    };
     if let Some(b) = bucket {
         if !lock(b).take() {
-            let mut r = error(app.aws, StatusCode::TOO_MANY_REQUESTS, None, "Rate exceeded.");
+            let mut r = error(
+                app.aws,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                "Rate exceeded.",
+            );
             r.retry_after = Some(1);
             return delayed(&app, r).await;
         }
@@ -527,12 +575,22 @@ async fn handle(
             (rng.random(), rng.random())
         };
         if a < app.faults.fail_429 {
-            let mut r = error(app.aws, StatusCode::TOO_MANY_REQUESTS, None, "Rate exceeded (injected).");
+            let mut r = error(
+                app.aws,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                "Rate exceeded (injected).",
+            );
             r.retry_after = Some(0);
             return delayed(&app, r).await;
         }
         if b < app.faults.fail_5xx {
-            let r = error(app.aws, StatusCode::INTERNAL_SERVER_ERROR, None, "Internal failure (injected).");
+            let r = error(
+                app.aws,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "Internal failure (injected).",
+            );
             return delayed(&app, r).await;
         }
     }
@@ -591,11 +649,24 @@ fn observe(app: &App, method: &Method, segs: &[String]) -> Reply {
             app.gate.notify_waiters();
             Reply::json(StatusCode::OK, json!({"released": true}))
         }
-        _ => error(false, StatusCode::NOT_FOUND, None, "Unknown emulator endpoint."),
+        _ => error(
+            false,
+            StatusCode::NOT_FOUND,
+            None,
+            "Unknown emulator endpoint.",
+        ),
     }
 }
 
-fn route(app: &App, method: &Method, segs: &[String], uri: &Uri, headers: &HeaderMap, body: &[u8], base: &str) -> Reply {
+fn route(
+    app: &App,
+    method: &Method,
+    segs: &[String],
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    base: &str,
+) -> Reply {
     let aws = app.aws;
     let seg: Vec<&str> = segs.iter().map(String::as_str).collect();
     let kind = match seg.first() {
@@ -607,7 +678,9 @@ fn route(app: &App, method: &Method, segs: &[String], uri: &Uri, headers: &Heade
         (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
             Reply::json(StatusCode::OK, schema::service_provider_config(base, aws))
         }
-        (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("Schemas") => list_static(schema::schemas(base)),
+        (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("Schemas") => {
+            list_static(schema::schemas(base))
+        }
         (&Method::GET, None, [s, id]) if s.eq_ignore_ascii_case("Schemas") => {
             find_static(aws, schema::schemas(base), id)
         }
@@ -617,17 +690,42 @@ fn route(app: &App, method: &Method, segs: &[String], uri: &Uri, headers: &Heade
         (&Method::GET, None, [s, id]) if s.eq_ignore_ascii_case("ResourceTypes") => {
             find_static(aws, schema::resource_types(base), id)
         }
+        (_, None, [s] | [s, _])
+            if ["ServiceProviderConfig", "Schemas", "ResourceTypes"]
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(s)) =>
+        {
+            error(
+                aws,
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                "Discovery endpoints are read-only.",
+            )
+        }
+        (&Method::POST, None, [s]) if !aws && s.eq_ignore_ascii_case(".search") => {
+            search_all(app, body, base)
+        }
         (&Method::GET, Some(k), [_]) => list(app, k, &parse_query(uri), base),
-        (&Method::POST, Some(k), [_, s]) if !aws && s.eq_ignore_ascii_case(".search") => search(app, k, body, base),
+        (&Method::POST, Some(k), [_, s]) if !aws && s.eq_ignore_ascii_case(".search") => {
+            search(app, k, body, base)
+        }
         (&Method::GET, Some(k), [_, id]) => get_one(app, k, id, uri, headers, base),
         (&Method::POST, Some(k), [_]) => create(app, k, body, uri, base),
-        (&Method::PUT, Some(Kind::Group), [_, _]) if aws => {
-            error(aws, StatusCode::BAD_REQUEST, None, "PutGroup is not supported.")
-        }
+        (&Method::PUT, Some(Kind::Group), [_, _]) if aws => error(
+            aws,
+            StatusCode::BAD_REQUEST,
+            None,
+            "PutGroup is not supported.",
+        ),
         (&Method::PUT, Some(k), [_, id]) => put(app, k, id, body, uri, headers, base),
         (&Method::PATCH, Some(k), [_, id]) => patch(app, k, id, body, uri, headers, base),
         (&Method::DELETE, Some(k), [_, id]) => delete(app, k, id, headers),
-        (_, Some(_), [_] | [_, _]) => error(aws, StatusCode::METHOD_NOT_ALLOWED, None, "Method not allowed."),
+        (_, Some(_), [_] | [_, _]) => error(
+            aws,
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            "Method not allowed.",
+        ),
         _ => error(aws, StatusCode::NOT_FOUND, None, "Not found."),
     }
 }
@@ -646,7 +744,10 @@ fn list_static(items: Vec<Value>) -> Reply {
 }
 
 fn find_static(aws: bool, items: Vec<Value>, id: &str) -> Reply {
-    match items.into_iter().find(|i| i.get("id").and_then(Value::as_str) == Some(id)) {
+    match items
+        .into_iter()
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(id))
+    {
         Some(i) => Reply::json(StatusCode::OK, i),
         None => error(aws, StatusCode::NOT_FOUND, None, "Not found."),
     }
@@ -659,7 +760,11 @@ fn parse_body(aws: bool, body: &[u8]) -> Result<Map<String, Value>, Reply> {
             aws,
             StatusCode::BAD_REQUEST,
             Some("invalidSyntax"),
-            if aws { aws::UNPARSABLE } else { "The request body is not a JSON object." },
+            if aws {
+                aws::UNPARSABLE
+            } else {
+                "The request body is not a JSON object."
+            },
         )),
     }
 }
@@ -670,7 +775,11 @@ struct Projection {
     excluded: Vec<AttrPath>,
 }
 
-fn projection(aws: bool, attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, Reply> {
+fn projection(
+    aws: bool,
+    attributes: Option<&str>,
+    excluded: Option<&str>,
+) -> Result<Projection, Reply> {
     let parse = |s: Option<&str>| -> Result<Vec<AttrPath>, Reply> {
         if aws {
             return Ok(Vec::new());
@@ -700,7 +809,11 @@ fn ext_key(kind: Kind, p: &AttrPath) -> Option<&'static str> {
         .filter(|u| *u != kind.core_schema())
 }
 
-fn apply_projection(kind: Kind, mut res: Map<String, Value>, proj: &Projection) -> Map<String, Value> {
+fn apply_projection(
+    kind: Kind,
+    mut res: Map<String, Value>,
+    proj: &Projection,
+) -> Map<String, Value> {
     if !proj.attributes.is_empty() {
         let mut out = Map::new();
         for key in ["schemas", "id"] {
@@ -766,7 +879,11 @@ fn apply_projection(kind: Kind, mut res: Map<String, Value>, proj: &Projection) 
             },
             None => &mut res,
         };
-        let Some(k) = target.keys().find(|k| k.eq_ignore_ascii_case(&p.attr)).cloned() else {
+        let Some(k) = target
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&p.attr))
+            .cloned()
+        else {
             continue;
         };
         match &p.sub {
@@ -825,9 +942,19 @@ fn pick_sub(v: &Value, sub: &str, existing: Option<Value>) -> Value {
 }
 
 /// A stored resource as the dialect shows it.
-fn render(app: &App, store: &Store, kind: Kind, res: &Map<String, Value>, base: &str) -> Map<String, Value> {
+fn render(
+    app: &App,
+    store: &Store,
+    kind: Kind,
+    res: &Map<String, Value>,
+    base: &str,
+) -> Map<String, Value> {
     let mut out = res.clone();
-    let id = res.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let id = res
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if app.aws {
         if let Some(Value::Object(m)) = out.get_mut("meta") {
             m.remove("version");
@@ -847,7 +974,10 @@ fn render(app: &App, store: &Store, kind: Kind, res: &Map<String, Value>, base: 
         return out;
     }
     if let Some(Value::Object(m)) = out.get_mut("meta") {
-        m.insert("location".into(), Value::String(format!("{base}/{}/{id}", kind.endpoint())));
+        m.insert(
+            "location".into(),
+            Value::String(format!("{base}/{}/{id}", kind.endpoint())),
+        );
     }
     match kind {
         Kind::User => {
@@ -871,13 +1001,25 @@ fn render(app: &App, store: &Store, kind: Kind, res: &Map<String, Value>, base: 
             if let Some(Value::Array(items)) = out.get_mut("members") {
                 for m in items {
                     let Some(o) = m.as_object_mut() else { continue };
-                    let v = o.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let v = o
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     let (endpoint, display) = match store.get(Kind::User, &v) {
                         Some(u) => ("Users", u.get("userName").cloned()),
-                        None => ("Groups", store.get(Kind::Group, &v).and_then(|g| g.get("displayName").cloned())),
+                        None => (
+                            "Groups",
+                            store
+                                .get(Kind::Group, &v)
+                                .and_then(|g| g.get("displayName").cloned()),
+                        ),
                     };
-                    o.insert("$ref".into(), Value::String(format!("{base}/{endpoint}/{v}")));
-                    if let Some(d) = display {
+                    o.insert(
+                        "$ref".into(),
+                        Value::String(format!("{base}/{endpoint}/{v}")),
+                    );
+                    if let (Some(d), false) = (display, o.contains_key("display")) {
                         o.insert("display".into(), d);
                     }
                 }
@@ -908,7 +1050,15 @@ fn if_match(app: &App, headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-fn one(app: &App, store: &Store, kind: Kind, res: &Map<String, Value>, uri: &Uri, base: &str, status: StatusCode) -> Reply {
+fn one(
+    app: &App,
+    store: &Store,
+    kind: Kind,
+    res: &Map<String, Value>,
+    uri: &Uri,
+    base: &str,
+    status: StatusCode,
+) -> Reply {
     let q = parse_query(uri);
     let proj = match projection(app.aws, q.attributes.as_deref(), q.excluded.as_deref()) {
         Ok(p) => p,
@@ -931,8 +1081,17 @@ fn parse_filter_for(app: &App, kind: Kind, f: Option<&str>) -> Result<Option<Fil
         return Ok(None);
     };
     let parsed = filter::parse_filter(f).map_err(|e| {
-        let detail = if app.aws { aws::UNPARSABLE.to_string() } else { e.0 };
-        error(app.aws, StatusCode::BAD_REQUEST, Some("invalidFilter"), &detail)
+        let detail = if app.aws {
+            aws::UNPARSABLE.to_string()
+        } else {
+            e.0
+        };
+        error(
+            app.aws,
+            StatusCode::BAD_REQUEST,
+            Some("invalidFilter"),
+            &detail,
+        )
     })?;
     if app.aws {
         return aws::check_filter(kind, &parsed)
@@ -973,7 +1132,12 @@ fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
     if app.aws {
         let count = count.unwrap_or(100);
         if !(1..=100).contains(&count) && (q.cursor.is_some() || count > 100 || count < 0) {
-            return error(true, StatusCode::BAD_REQUEST, None, "count must be between 1 and 100.");
+            return error(
+                true,
+                StatusCode::BAD_REQUEST,
+                None,
+                "count must be between 1 and 100.",
+            );
         }
         let count = usize::try_from(count).unwrap_or(0);
         if let Some(cursor) = &q.cursor {
@@ -1035,7 +1199,13 @@ fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
     let store = &inner.store;
     let shown: Vec<Value> = items
         .into_iter()
-        .map(|r| Value::Object(apply_projection(kind, render(app, store, kind, &r, base), &proj)))
+        .map(|r| {
+            Value::Object(apply_projection(
+                kind,
+                render(app, store, kind, &r, base),
+                &proj,
+            ))
+        })
         .collect();
     Reply::json(
         StatusCode::OK,
@@ -1049,11 +1219,8 @@ fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
     )
 }
 
-fn search(app: &App, kind: Kind, body: &[u8], base: &str) -> Reply {
-    let b = match parse_body(app.aws, body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+/// A `/.search` (or `POST /Users/.search`) body as list query parameters.
+fn search_query(b: &Map<String, Value>) -> Query {
     let s = |k: &str| {
         b.get(k).map(|v| match v {
             Value::String(s) => s.clone(),
@@ -1065,15 +1232,76 @@ fn search(app: &App, kind: Kind, body: &[u8], base: &str) -> Reply {
             other => other.to_string(),
         })
     };
-    let q = Query {
+    Query {
         filter: s("filter"),
         start_index: s("startIndex"),
         count: s("count"),
         cursor: None,
         attributes: s("attributes"),
         excluded: s("excludedAttributes"),
+    }
+}
+
+fn search(app: &App, kind: Kind, body: &[u8], base: &str) -> Reply {
+    match parse_body(app.aws, body) {
+        Ok(b) => list(app, kind, &search_query(&b), base),
+        Err(r) => r,
+    }
+}
+
+/// `POST /.search` at the root: users, then groups, as one list.
+fn search_all(app: &App, body: &[u8], base: &str) -> Reply {
+    let q = match parse_body(app.aws, body) {
+        Ok(b) => search_query(&b),
+        Err(r) => return r,
     };
-    list(app, kind, &q, base)
+    let proj = match projection(app.aws, q.attributes.as_deref(), q.excluded.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (start, count) = match (
+        parse_num(app, q.start_index.as_deref(), "startIndex"),
+        parse_num(app, q.count.as_deref(), "count"),
+    ) {
+        (Ok(s), Ok(c)) => (s.unwrap_or(1).max(1), c.unwrap_or(100).clamp(0, 1000)),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let mut filters = Vec::new();
+    for kind in [Kind::User, Kind::Group] {
+        match parse_filter_for(app, kind, q.filter.as_deref()) {
+            Ok(f) => filters.push(f),
+            Err(r) => return r,
+        }
+    }
+    let start0 = usize::try_from(start - 1).unwrap_or(0);
+    let count = usize::try_from(count).unwrap_or(0);
+    let mut inner = lock(&app.inner);
+    let (tu, users) = inner
+        .store
+        .page(Kind::User, filters[0].as_ref(), start0, count);
+    let (tg, groups) = inner.store.page(
+        Kind::Group,
+        filters[1].as_ref(),
+        start0.saturating_sub(tu),
+        count - users.len(),
+    );
+    let store = &inner.store;
+    let shown: Vec<Value> = users
+        .iter()
+        .map(|r| (Kind::User, r))
+        .chain(groups.iter().map(|r| (Kind::Group, r)))
+        .map(|(k, r)| Value::Object(apply_projection(k, render(app, store, k, r, base), &proj)))
+        .collect();
+    Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": tu + tg,
+            "startIndex": start,
+            "itemsPerPage": shown.len(),
+            "Resources": shown,
+        }),
+    )
 }
 
 fn get_one(app: &App, kind: Kind, id: &str, uri: &Uri, headers: &HeaderMap, base: &str) -> Reply {
@@ -1082,7 +1310,9 @@ fn get_one(app: &App, kind: Kind, id: &str, uri: &Uri, headers: &HeaderMap, base
         return store_error(app.aws, StoreError::NotFound);
     };
     if !app.aws {
-        let inm = headers.get(header::IF_NONE_MATCH).and_then(|h| h.to_str().ok());
+        let inm = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|h| h.to_str().ok());
         if let (Some(inm), Some(tag)) = (inm, etag_of(app, res)) {
             if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
                 let mut r = Reply::empty(StatusCode::NOT_MODIFIED);
@@ -1138,10 +1368,26 @@ fn create(app: &App, kind: Kind, body: &[u8], uri: &Uri, base: &str) -> Reply {
     if let Some(fail) = persist_or_fail(app, &mut inner, &muts) {
         return fail;
     }
-    one(app, &inner.store, kind, &res, uri, base, StatusCode::CREATED)
+    one(
+        app,
+        &inner.store,
+        kind,
+        &res,
+        uri,
+        base,
+        StatusCode::CREATED,
+    )
 }
 
-fn put(app: &App, kind: Kind, id: &str, body: &[u8], uri: &Uri, headers: &HeaderMap, base: &str) -> Reply {
+fn put(
+    app: &App,
+    kind: Kind,
+    id: &str,
+    body: &[u8],
+    uri: &Uri,
+    headers: &HeaderMap,
+    base: &str,
+) -> Reply {
     let b = match parse_body(app.aws, body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -1163,12 +1409,29 @@ fn put(app: &App, kind: Kind, id: &str, body: &[u8], uri: &Uri, headers: &Header
     one(app, &inner.store, kind, &res, uri, base, StatusCode::OK)
 }
 
-fn patch(app: &App, kind: Kind, id: &str, body: &[u8], uri: &Uri, headers: &HeaderMap, base: &str) -> Reply {
+fn patch(
+    app: &App,
+    kind: Kind,
+    id: &str,
+    body: &[u8],
+    uri: &Uri,
+    headers: &HeaderMap,
+    base: &str,
+) -> Reply {
     let req: PatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            let detail = if app.aws { aws::UNPARSABLE.to_string() } else { format!("not a PatchOp request: {e}") };
-            return error(app.aws, StatusCode::BAD_REQUEST, Some("invalidSyntax"), &detail);
+            let detail = if app.aws {
+                aws::UNPARSABLE.to_string()
+            } else {
+                format!("not a PatchOp request: {e}")
+            };
+            return error(
+                app.aws,
+                StatusCode::BAD_REQUEST,
+                Some("invalidSyntax"),
+                &detail,
+            );
         }
     };
     if app.aws {
@@ -1190,7 +1453,10 @@ fn patch(app: &App, kind: Kind, id: &str, body: &[u8], uri: &Uri, headers: &Head
             Ok(())
         }
     };
-    let (res, muts) = match inner.store.patch(kind, id, &req.operations, im.as_deref(), &check) {
+    let (res, muts) = match inner
+        .store
+        .patch(kind, id, &req.operations, im.as_deref(), &check)
+    {
         Ok(x) => x,
         Err(e) => return store_error(app.aws, e),
     };

@@ -22,7 +22,10 @@ pub enum StoreError {
     /// A unique attribute is taken.
     Conflict(String),
     /// 400 with a scimType.
-    Invalid { scim_type: &'static str, detail: String },
+    Invalid {
+        scim_type: &'static str,
+        detail: String,
+    },
     /// If-Match did not match.
     Precondition,
 }
@@ -101,7 +104,8 @@ pub fn now() -> String {
     let f = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    t.format(&f).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    t.format(&f)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 pub fn new_id(style: IdStyle) -> String {
@@ -225,7 +229,10 @@ impl Store {
             }
             Kind::Group => {
                 if let Some(n) = str_at(res, "displayName") {
-                    self.group_names.entry(lower(n)).or_default().insert(id.clone());
+                    self.group_names
+                        .entry(lower(n))
+                        .or_default()
+                        .insert(id.clone());
                 }
                 if let Some(e) = str_at(res, "externalId") {
                     self.group_external.insert(e.to_string(), id.clone());
@@ -245,12 +252,16 @@ impl Store {
             Kind::User => {
                 if let Some(n) = str_at(res, "userName") {
                     if taken(self.user_names.get(&lower(n))) {
-                        return Err(StoreError::Conflict(format!("userName {n:?} is already taken")));
+                        return Err(StoreError::Conflict(format!(
+                            "userName {n:?} is already taken"
+                        )));
                     }
                 }
                 if let Some(e) = str_at(res, "externalId") {
                     if taken(self.user_external.get(e)) {
-                        return Err(StoreError::Conflict(format!("externalId {e:?} is already taken")));
+                        return Err(StoreError::Conflict(format!(
+                            "externalId {e:?} is already taken"
+                        )));
                     }
                 }
             }
@@ -270,7 +281,9 @@ impl Store {
                 }
                 if let Some(e) = str_at(res, "externalId") {
                     if taken(self.group_external.get(e)) {
-                        return Err(StoreError::Conflict(format!("externalId {e:?} is already taken")));
+                        return Err(StoreError::Conflict(format!(
+                            "externalId {e:?} is already taken"
+                        )));
                     }
                 }
             }
@@ -318,11 +331,17 @@ impl Store {
             }
             Kind::Group => {
                 if str_at(res, "displayName").is_none_or(|n| n.trim().is_empty()) {
-                    return Err(StoreError::invalid("invalidValue", "displayName is required"));
+                    return Err(StoreError::invalid(
+                        "invalidValue",
+                        "displayName is required",
+                    ));
                 }
                 if let Some(members) = res.get_mut("members") {
                     let Value::Array(items) = members else {
-                        return Err(StoreError::invalid("invalidValue", "members must be a list"));
+                        return Err(StoreError::invalid(
+                            "invalidValue",
+                            "members must be a list",
+                        ));
                     };
                     let mut seen = IndexSet::new();
                     let mut kept = Vec::with_capacity(items.len());
@@ -344,8 +363,17 @@ impl Store {
                             // on read so they never go stale.
                             let mut o = Map::new();
                             o.insert("value".into(), Value::String(v.to_string()));
-                            let t = if self.users.contains_key(v) { "User" } else { "Group" };
+                            let t = if self.users.contains_key(v) {
+                                "User"
+                            } else {
+                                "Group"
+                            };
                             o.insert("type".into(), Value::String(t.into()));
+                            // A client-given display is kept as given (RFC 7643 lets clients
+                            // set it); otherwise it is derived on read.
+                            if let Some(d) = m.get("display").filter(|d| d.is_string()) {
+                                o.insert("display".into(), d.clone());
+                            }
                             kept.push(Value::Object(o));
                         }
                     }
@@ -522,7 +550,9 @@ impl Store {
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default();
         for gid in containing {
-            let Some(g) = self.groups.get(&gid).cloned() else { continue };
+            let Some(g) = self.groups.get(&gid).cloned() else {
+                continue;
+            };
             let mut new = g.clone();
             if let Some(Value::Array(items)) = new.get_mut("members") {
                 items.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
@@ -574,9 +604,18 @@ impl Store {
                 }
                 match (kind, path.key().as_str()) {
                     (_, "id") => vec![v.clone()],
-                    (Kind::User, "username") => self.user_names.get(&lower(v)).cloned().into_iter().collect(),
-                    (Kind::User, "externalid") => self.user_external.get(v).cloned().into_iter().collect(),
-                    (Kind::Group, "externalid") => self.group_external.get(v).cloned().into_iter().collect(),
+                    (Kind::User, "username") => self
+                        .user_names
+                        .get(&lower(v))
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                    (Kind::User, "externalid") => {
+                        self.user_external.get(v).cloned().into_iter().collect()
+                    }
+                    (Kind::Group, "externalid") => {
+                        self.group_external.get(v).cloned().into_iter().collect()
+                    }
                     (Kind::Group, "displayname") => self
                         .group_names
                         .get(&lower(v))
@@ -624,7 +663,12 @@ impl Store {
     }
 
     /// The resource as filters see it: users with their `groups` filled in.
-    fn eval_view<'a>(&self, kind: Kind, res: &'a Map<String, Value>, needs_groups: bool) -> Cow<'a, Map<String, Value>> {
+    fn eval_view<'a>(
+        &self,
+        kind: Kind,
+        res: &'a Map<String, Value>,
+        needs_groups: bool,
+    ) -> Cow<'a, Map<String, Value>> {
         if kind == Kind::User && needs_groups {
             let mut r = res.clone();
             let id = str_at(res, "id").unwrap_or_default();
@@ -649,8 +693,9 @@ impl Store {
                 let kept = c
                     .into_iter()
                     .filter(|id| {
-                        self.get(kind, id)
-                            .is_some_and(|r| filter::matches(f, &self.eval_view(kind, r, needs_groups)))
+                        self.get(kind, id).is_some_and(|r| {
+                            filter::matches(f, &self.eval_view(kind, r, needs_groups))
+                        })
                     })
                     .collect();
                 (kept, n)
@@ -670,7 +715,13 @@ impl Store {
     }
 
     /// An index-paged list: (totalResults, the page). `start` is 0-based.
-    pub fn page(&mut self, kind: Kind, f: Option<&Filter>, start: usize, count: usize) -> (usize, Vec<Map<String, Value>>) {
+    pub fn page(
+        &mut self,
+        kind: Kind,
+        f: Option<&Filter>,
+        start: usize,
+        count: usize,
+    ) -> (usize, Vec<Map<String, Value>>) {
         match f {
             None => {
                 let map = self.map(kind);
@@ -752,7 +803,9 @@ impl Store {
 /// Whether a filter mentions an attribute (to know when users need their groups computed).
 fn mentions(f: &Filter, attr: &str) -> bool {
     match f {
-        Filter::Compare { path, .. } | Filter::Present(path) => path.attr.eq_ignore_ascii_case(attr),
+        Filter::Compare { path, .. } | Filter::Present(path) => {
+            path.attr.eq_ignore_ascii_case(attr)
+        }
         Filter::ValuePath { path, .. } => path.attr.eq_ignore_ascii_case(attr),
         Filter::And(a, b) | Filter::Or(a, b) => mentions(a, attr) || mentions(b, attr),
         Filter::Not(a) => mentions(a, attr),

@@ -31,5 +31,5 @@ echo "---"
 TOTAL=$(grep -cE '^(SUCCESS|ERROR|CRITICAL|WARNING|SKIPPED)' "$WORK/report" || true)
 OK=$(grep -cE '^SUCCESS' "$WORK/report" || true)
 echo "scim2-tester: $OK of $TOTAL checks SUCCESS"
-grep -oE '^[A-Z]+' "$WORK/report" | sort | uniq -c
+grep -oE '^(SUCCESS|ERROR|CRITICAL|WARNING|SKIPPED)' "$WORK/report" | sort | uniq -c
 [ "$TOTAL" -gt 0 ] && [ "$OK" -eq "$TOTAL" ]
