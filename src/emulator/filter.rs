@@ -404,14 +404,14 @@ pub const CORE_SCHEMAS: &[&str] = &[
 /// externalId and references are; userName, emails and the rest are not.
 pub fn case_exact(attr: &str, sub: Option<&str>) -> bool {
     let a = attr.to_ascii_lowercase();
-    match (a.as_str(), sub.map(str::to_ascii_lowercase).as_deref()) {
-        ("id" | "externalid" | "password" | "profileurl", None) => true,
-        ("members" | "groups" | "manager", Some("value" | "$ref")) => true,
-        ("members" | "groups", None) => true,
-        ("x509certificates", _) => true,
-        (_, Some("$ref")) => true,
-        _ => false,
-    }
+    matches!(
+        (a.as_str(), sub.map(str::to_ascii_lowercase).as_deref()),
+        ("id" | "externalid" | "password" | "profileurl", None)
+            | ("members" | "groups" | "manager", Some("value" | "$ref"))
+            | ("members" | "groups", None)
+            | ("x509certificates", _)
+            | (_, Some("$ref"))
+    )
 }
 
 /// Evaluate a filter against a resource (as JSON).
@@ -433,6 +433,15 @@ fn eval(filter: &Filter, obj: &Map<String, Value>, parent: Option<&str>) -> bool
                 None => case_exact(&path.attr, path.sub.as_deref()),
             };
             let vals = values_at(obj, path);
+            if value.is_null() {
+                // `eq null` asks for absence; an absent attribute has no values to compare.
+                let any = vals.iter().any(|v| present(v));
+                return match op {
+                    CompOp::Eq => !any,
+                    CompOp::Ne => any,
+                    _ => false,
+                };
+            }
             match op {
                 CompOp::Ne => !vals.iter().any(|v| compare(v, CompOp::Eq, value, exact)),
                 _ => vals.iter().any(|v| compare(v, *op, value, exact)),

@@ -48,6 +48,12 @@ impl From<patch::PatchError> for StoreError {
     }
 }
 
+/// A cursor page: its resources and the cursor of the next page.
+pub type CursorPage = (Vec<Map<String, Value>>, Option<String>);
+
+/// A dialect's validation of a resource about to be stored.
+pub type Check = dyn Fn(&Map<String, Value>) -> Result<(), StoreError>;
+
 /// A change to persist: the new full state of one resource, or its deletion.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
@@ -498,7 +504,7 @@ impl Store {
         id: &str,
         body: Map<String, Value>,
         if_match: Option<&str>,
-        check: &dyn Fn(&Map<String, Value>) -> Result<(), StoreError>,
+        check: &Check,
     ) -> Result<(Map<String, Value>, Vec<Mutation>), StoreError> {
         let old = self.get(kind, id).cloned().ok_or(StoreError::NotFound)?;
         Self::check_version(&old, if_match)?;
@@ -515,7 +521,7 @@ impl Store {
         id: &str,
         ops: &[PatchOp],
         if_match: Option<&str>,
-        check: &dyn Fn(&Map<String, Value>) -> Result<(), StoreError>,
+        check: &Check,
     ) -> Result<(Map<String, Value>, Vec<Mutation>), StoreError> {
         let old = self.get(kind, id).cloned().ok_or(StoreError::NotFound)?;
         Self::check_version(&old, if_match)?;
@@ -755,7 +761,7 @@ impl Store {
         f: Option<&Filter>,
         cursor: &str,
         count: usize,
-    ) -> Result<(Vec<Map<String, Value>>, Option<String>), StoreError> {
+    ) -> Result<CursorPage, StoreError> {
         let bad = || StoreError::invalid("invalidValue", "The cursor is invalid or has expired.");
         match f {
             None => {
