@@ -304,7 +304,6 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
     let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
     let style = if aws { IdStyle::Aws } else { IdStyle::Uuid };
-    let mut muts = Vec::new();
     // Users first: groups refer to them. Members are added after all groups exist so that
     // groups may contain groups listed later.
     for u in persist::seed_items(&doc, "users") {
@@ -315,11 +314,10 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         {
             continue;
         }
-        let (_, m) = inner
+        inner
             .store
             .create(Kind::User, u, true, style)
             .map_err(|e| err(format!("user: {e:?}")))?;
-        muts.extend(m);
     }
     let groups = persist::seed_items(&doc, "groups");
     let mut with_members = Vec::new();
@@ -332,11 +330,10 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
             continue;
         }
         let members = g.remove("members");
-        let (created, m) = inner
+        let (created, _) = inner
             .store
             .create(Kind::Group, g, true, style)
             .map_err(|e| err(format!("group: {e:?}")))?;
-        muts.extend(m);
         if let Some(members) = members {
             with_members.push((created, members));
         }
@@ -349,15 +346,14 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
             .to_string();
         let mut body = g.clone();
         body.insert("members".into(), members);
-        let (_, m) = inner
+        inner
             .store
             .replace(Kind::Group, &id, body, None, &|_| Ok(()))
             .map_err(|e| err(format!("group members: {e:?}")))?;
-        muts.extend(m);
     }
+    // One snapshot holds the whole seed; journaling each resource would only double the I/O.
     let Inner { store, persist } = inner;
     if let Some(p) = persist {
-        p.record(&muts).map_err(|e| err(e.to_string()))?;
         p.compact(store).map_err(|e| err(e.to_string()))?;
     }
     Ok(())

@@ -517,9 +517,14 @@ struct Proc {
 
 impl Proc {
     fn start(args: &[&str]) -> Proc {
+        Proc::start_env(args, &[])
+    }
+
+    fn start_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("roster"))
             .args(["emulator", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -606,6 +611,48 @@ async fn cli_kill_9_keeps_every_acknowledged_write_and_hold_writes() {
     let (st, _) = h.send("POST", "/_emulator/release", None).await;
     assert_eq!(st, 200);
     assert_eq!(pending.await.expect("join"), 201);
+}
+
+#[tokio::test]
+async fn cli_sigterm_flushes_state_and_exits_0() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("s.json");
+    let mut p = Proc::start_env(
+        &[
+            "--state",
+            state.to_str().expect("utf8"),
+            "--token-env",
+            "ROSTER_EMU_TEST_TOKEN",
+            "--dialect",
+            "aws",
+        ],
+        &[("ROSTER_EMU_TEST_TOKEN", "t0ken")],
+    );
+    let h = Http::new(format!("{}/scim/v2", p.base));
+    let (st, e) = h.send("GET", "/Users", None).await;
+    assert_eq!(st, 401);
+    assert!(
+        !e.to_string().contains("t0ken"),
+        "the token never appears in output"
+    );
+    let (st, _) = h
+        .send_h(
+            "POST",
+            "/Users",
+            Some(user("term", "t")),
+            &[("authorization", "Bearer t0ken")],
+        )
+        .await;
+    assert_eq!(st, 201);
+    let status = Command::new("kill")
+        .args(["-TERM", &p.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(p.child.wait().expect("exit").code(), Some(0));
+    let snapshot: Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    assert_eq!(snapshot["users"][0]["userName"], "term");
 }
 
 #[test]
