@@ -177,7 +177,6 @@ pub fn seed_items(doc: &Value, key: &str) -> Vec<Map<String, Value>> {
 mod tests {
     use super::*;
     use crate::emulator::store::IdStyle;
-    use std::io::Write as _;
 
     fn user(name: &str) -> Map<String, Value> {
         json!({"userName": name})
