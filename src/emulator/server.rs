@@ -302,11 +302,12 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         message,
     };
     let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+    let mut doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+    drop(text);
     let style = if aws { IdStyle::Aws } else { IdStyle::Uuid };
     // Users first: groups refer to them. Members are added after all groups exist so that
     // groups may contain groups listed later.
-    for u in persist::seed_items(&doc, "users") {
+    for u in persist::take_items(&mut doc, "users") {
         let id = u.get("id").and_then(Value::as_str).map(str::to_string);
         if id
             .as_deref()
@@ -316,12 +317,11 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         }
         inner
             .store
-            .create(Kind::User, u, true, style)
+            .insert_new(Kind::User, u, true, style)
             .map_err(|e| err(format!("user: {e:?}")))?;
     }
-    let groups = persist::seed_items(&doc, "groups");
     let mut with_members = Vec::new();
-    for mut g in groups {
+    for mut g in persist::take_items(&mut doc, "groups") {
         let id = g.get("id").and_then(Value::as_str).map(str::to_string);
         if id
             .as_deref()
