@@ -544,7 +544,7 @@ async fn handle(
                 "The bearer token is missing or invalid.",
             );
             r.status = StatusCode::UNAUTHORIZED;
-            let mut resp = r.into_response();
+            let mut resp = delayed(&app, r).await;
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return resp;

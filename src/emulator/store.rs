@@ -898,3 +898,164 @@ fn mentions(f: &Filter, attr: &str) -> bool {
         Filter::Not(a) => mentions(a, attr),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::filter::parse_filter;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    fn ids(store: &mut Store, kind: Kind, f: &str) -> Vec<String> {
+        let f = parse_filter(f).expect("filter");
+        let (_, items) = store.page(kind, Some(&f), 0, 100);
+        items
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn indexes_follow_renames_deletes_and_membership() {
+        let mut s = Store::new(false);
+        let (a, _) = s
+            .create(
+                Kind::User,
+                obj(json!({"userName": "Alice", "externalId": "e1"})),
+                false,
+                IdStyle::Uuid,
+            )
+            .expect("create");
+        let a = a["id"].as_str().expect("id").to_string();
+        let (b, _) = s
+            .create(
+                Kind::User,
+                obj(json!({"userName": "bob"})),
+                false,
+                IdStyle::Uuid,
+            )
+            .expect("create");
+        let b = b["id"].as_str().expect("id").to_string();
+        let ops: Vec<PatchOp> = serde_json::from_value(
+            json!([{"op": "replace", "path": "userName", "value": "alicia"}]),
+        )
+        .expect("ops");
+        s.patch(Kind::User, &a, &ops, None, &|_| Ok(()))
+            .expect("patch");
+        assert!(ids(&mut s, Kind::User, r#"userName eq "alice""#).is_empty());
+        assert_eq!(
+            ids(&mut s, Kind::User, r#"userName eq "ALICIA""#),
+            vec![a.clone()]
+        );
+        // The old name is free again; the new one is taken.
+        assert!(s
+            .create(
+                Kind::User,
+                obj(json!({"userName": "alice"})),
+                false,
+                IdStyle::Uuid
+            )
+            .is_ok());
+        assert_eq!(
+            s.create(
+                Kind::User,
+                obj(json!({"userName": "Alicia"})),
+                false,
+                IdStyle::Uuid
+            )
+            .map(|_| ()),
+            Err(StoreError::Conflict(
+                "userName \"Alicia\" is already taken".into()
+            ))
+        );
+
+        let (g, _) = s
+            .create(
+                Kind::Group,
+                obj(json!({"displayName": "Eng", "members": [{"value": a}, {"value": b}, {"value": a}]})),
+                false,
+                IdStyle::Uuid,
+            )
+            .expect("group");
+        let g = g["id"].as_str().expect("id").to_string();
+        assert_eq!(
+            s.get(Kind::Group, &g)
+                .and_then(|g| g["members"].as_array().map(Vec::len)),
+            Some(2)
+        );
+        assert_eq!(
+            ids(&mut s, Kind::User, &format!(r#"groups.value eq "{g}""#)),
+            vec![a.clone(), b.clone()]
+        );
+        assert_eq!(
+            ids(&mut s, Kind::Group, &format!(r#"members.value eq "{b}""#)),
+            vec![g.clone()]
+        );
+        assert!(matches!(
+            s.create(
+                Kind::Group,
+                obj(json!({"displayName": "X", "members": [{"value": "nobody"}]})),
+                false,
+                IdStyle::Uuid
+            ),
+            Err(StoreError::Invalid { .. })
+        ));
+
+        let muts = s.delete(Kind::User, &b, None).expect("delete");
+        assert_eq!(muts.len(), 2, "the user and the group it left");
+        assert!(ids(&mut s, Kind::Group, &format!(r#"members.value eq "{b}""#)).is_empty());
+        assert_eq!(
+            ids(&mut s, Kind::User, &format!(r#"groups.value eq "{g}""#)),
+            vec![a.clone()]
+        );
+        assert_eq!(s.len(Kind::User), 2);
+        assert_eq!(s.delete(Kind::User, &b, None), Err(StoreError::NotFound));
+        assert_eq!(
+            s.delete(Kind::User, &a, Some("W/\"1\"")),
+            Err(StoreError::Precondition),
+            "alice was renamed, so she is at version 2"
+        );
+    }
+
+    #[test]
+    fn cursor_pages_cover_everything_once() {
+        let mut s = Store::new(true);
+        for i in 0..25 {
+            s.create(
+                Kind::Group,
+                obj(json!({"displayName": format!("g{i}")})),
+                false,
+                IdStyle::Aws,
+            )
+            .expect("group");
+        }
+        let (mut seen, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let (items, next) = s.cursor_page(Kind::Group, None, &cursor, 10).expect("page");
+            seen.extend(
+                items
+                    .iter()
+                    .filter_map(|g| g["displayName"].as_str().map(str::to_string)),
+            );
+            match next {
+                Some(n) => cursor = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..25).map(|i| format!("g{i}")).collect::<Vec<_>>());
+        assert!(s
+            .cursor_page(Kind::Group, None, "no-such-cursor", 10)
+            .is_err());
+        assert!(matches!(
+            s.create(
+                Kind::Group,
+                obj(json!({"displayName": "G1"})),
+                false,
+                IdStyle::Aws
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+    }
+}
