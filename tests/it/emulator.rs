@@ -324,7 +324,21 @@ async fn aws_dialect_shapes_and_refusals() {
             )),
         )
         .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 204, "PatchGroup answers 204 without a body");
+    let (_, l) = h
+        .send(
+            "GET",
+            &format!(
+                "/Users?filter={}",
+                urlenc(&format!("groups.value eq \"{gid}\""))
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(l["totalResults"], 0, "the member was removed");
+    let (st, e) = h.send("GET", "/Users/no-such-id", None).await;
+    assert_eq!(st, 404);
+    assert_aws_error(&e, "404");
     let (st, _) = h.send("PATCH", &format!("/Users/{uid}"), Some(op(json!([
         {"op": "replace", "path": "active", "value": false}, {"op": "replace", "path": "active", "value": true}])))).await;
     assert_eq!(st, 400, "two operations on active");
