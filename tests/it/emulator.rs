@@ -691,3 +691,96 @@ fn cli_refuses_non_loopback() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
+
+#[tokio::test]
+async fn seed_with_groups_keeps_ids_and_membership() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let seed = dir.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        json!({
+            "users": [
+                {"id": "u-1", "userName": "ann", "displayName": "Ann", "name": {"givenName": "A", "familyName": "N"}},
+                {"userName": "bea", "displayName": "Bea", "name": {"givenName": "B", "familyName": "E"}}
+            ],
+            "groups": [
+                {"id": "g-outer", "displayName": "Outer", "members": [{"value": "g-inner"}]},
+                {"id": "g-inner", "displayName": "Inner", "members": [{"value": "u-1"}]}
+            ]
+        })
+        .to_string(),
+    )
+    .expect("seed");
+    let options = Options {
+        dialect: Dialect::AwsIdentityCenter,
+        seed: Some(seed),
+        ..Options::default()
+    };
+    let s = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+        .await
+        .expect("start");
+    let h = Http::new(s.base_url());
+    let (st, u) = h.send("GET", "/Users/u-1", None).await;
+    assert_eq!((st, u["userName"].as_str()), (200, Some("ann")));
+    let (_, l) = h
+        .send(
+            "GET",
+            &format!("/Groups?filter={}", urlenc("members.value eq \"u-1\"")),
+            None,
+        )
+        .await;
+    assert_eq!(l["Resources"][0]["id"], "g-inner");
+    let (_, l) = h
+        .send(
+            "GET",
+            &format!("/Groups?filter={}", urlenc("members.value eq \"g-inner\"")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        l["Resources"][0]["id"], "g-outer",
+        "a group listed later may be a member"
+    );
+    let (_, stats) = h.send("GET", "/_emulator/stats", None).await;
+    assert_eq!(
+        (stats["users"].as_u64(), stats["groups"].as_u64()),
+        (Some(2), Some(2))
+    );
+    s.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn latency_and_retry_after_headers() {
+    let s = server(
+        Dialect::Generic,
+        Faults {
+            latency: Duration::from_millis(60),
+            fail_429: 1.0,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let resp = reqwest::get(format!("{}/Users", s.base_url()))
+        .await
+        .expect("request");
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "latency is added"
+    );
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("0")
+    );
+    // The observation endpoints are never faulted.
+    let resp = reqwest::get(format!("{}/_emulator/stats", s.base_url()))
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let stats: Value = resp.json().await.expect("json");
+    assert_eq!(stats["by_method"]["GET"], 1);
+    s.shutdown().await.expect("shutdown");
+}
