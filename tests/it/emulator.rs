@@ -784,3 +784,24 @@ async fn latency_and_retry_after_headers() {
     assert_eq!(stats["by_method"]["GET"], 1);
     s.shutdown().await.expect("shutdown");
 }
+
+/// The shared client suite (the one scim2-server and SCIMMY pass) against the emulator, in both
+/// dialects: roster's client and roster's server agree with each other exactly as they agree with
+/// servers roster did not write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulator_passes_the_shared_client_suite_in_both_dialects() {
+    for dialect in [Dialect::Generic, Dialect::AwsIdentityCenter] {
+        let token = "suite-token";
+        let options = Options {
+            dialect,
+            token: Some(secrecy::SecretString::from(token.to_string())),
+            ..Options::default()
+        };
+        let s = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+            .await
+            .expect("emulator starts");
+        let counts = crate::scim_client::client_suite(&s.base_url(), token, dialect).await;
+        assert!(counts.total() > 500, "{dialect:?}: suite ran ({counts:?})");
+        s.shutdown().await.expect("shutdown");
+    }
+}

@@ -3,6 +3,6 @@
 
 mod common;
 mod config;
+mod emulator;
 mod render;
 mod scim_client;
-mod emulator;
