@@ -266,9 +266,12 @@ pub struct Assign {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
-    pub reads_per_second: Option<f64>,
-    pub writes_per_second: Option<f64>,
-    pub member_operations_per_second: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub reads_per_second: Option<S<f64>>,
+    #[schemars(with = "Option<f64>")]
+    pub writes_per_second: Option<S<f64>>,
+    #[schemars(with = "Option<f64>")]
+    pub member_operations_per_second: Option<S<f64>>,
 }
 
 /// Matching precedence: the first key both objects have decides.
@@ -276,9 +279,9 @@ pub struct Rate {
 #[serde(deny_unknown_fields)]
 pub struct MatchKeys {
     #[schemars(with = "Option<Vec<UserMatchKey>>")]
-    pub users: Option<Vec<S<UserMatchKey>>>,
+    pub users: Option<S<Vec<S<UserMatchKey>>>>,
     #[schemars(with = "Option<Vec<GroupMatchKey>>")]
-    pub groups: Option<Vec<S<GroupMatchKey>>>,
+    pub groups: Option<S<Vec<S<GroupMatchKey>>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
@@ -483,5 +486,6 @@ pub struct Limits {
     /// At most this many destructive changes per plan.
     pub max_destroy: Option<u64>,
     /// At most this percentage of the owned live objects.
-    pub max_destroy_percent: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub max_destroy_percent: Option<S<f64>>,
 }
