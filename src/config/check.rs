@@ -705,7 +705,7 @@ fn check_policy(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
             Diagnostic::warning(
                 t.kind_loc,
                 format!(
-                    "target {:?}: {which} on, but a user removed from the YAML would never be seen again",
+                    "target {:?}: {which} on, but nothing lets roster see a user removed from the YAML",
                     t.name
                 ),
             )

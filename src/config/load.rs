@@ -29,23 +29,44 @@ fn yaml_options() -> serde_saphyr::Options {
 /// Parse one YAML text as a configuration document.
 pub fn parse_document(text: &str, file: FileId) -> Result<Document, Diagnostic> {
     serde_saphyr::from_str_with_options::<Document>(text, yaml_options())
-        .map_err(|e| yaml_error(&e, file))
+        .map_err(|e| yaml_error(&e, file, text))
 }
 
-/// Turn a parser error into a diagnostic at its position, with a hint for the common kinds.
-fn yaml_error(e: &serde_saphyr::Error, file: FileId) -> Diagnostic {
+/// Turn a parser error into a diagnostic at its position, in words a configuration author uses
+/// (the parser speaks of "sequences" and "scalars"), with a hint on how to fix it.
+fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
     let inner = e.without_snippet();
-    let loc = inner.location().map(|l| Loc::from_location(file, l));
-    let mut message = clean_message(&inner.to_string());
-    let hint = hint_for(&message);
+    let mut loc = inner.location().map(|l| Loc::from_location(file, l));
+    let raw = clean_message(&inner.to_string());
+    let (mut message, hint) = humanize(&raw);
     if message.is_empty() {
         message = "invalid YAML".into();
+    }
+    // The parser reports a tab at the start of the scalar it was reading, often the line
+    // above; point at the tab itself.
+    if raw.contains("tab") {
+        if let Some(l) = loc {
+            loc = Some(first_tab_from(text, l).unwrap_or(l));
+        }
     }
     let d = Diagnostic::error(loc, message);
     match hint {
         Some(h) => d.hint(h),
         None => d,
     }
+}
+
+/// The first tab character on or after the line of `from`.
+fn first_tab_from(text: &str, from: Loc) -> Option<Loc> {
+    let skip = (from.line as usize).saturating_sub(1);
+    text.lines().enumerate().skip(skip).find_map(|(i, line)| {
+        let col = line.chars().position(|c| c == '\t')?;
+        Some(Loc::new(
+            from.file,
+            u32::try_from(i + 1).ok()?,
+            u32::try_from(col + 1).ok()?,
+        ))
+    })
 }
 
 /// The parser appends " at line L column C" to its messages; the diagnostic shows the position
@@ -59,21 +80,116 @@ fn clean_message(raw: &str) -> String {
     cut.trim_end_matches('.').to_string()
 }
 
-fn hint_for(message: &str) -> Option<String> {
+const SYNTAX_HINT: &str = "this is a YAML syntax error: indent with spaces only, and check the \
+     quotes, brackets and indentation on this line and the lines just above it";
+
+/// A parser message rephrased for configuration authors, and a hint for its kind.
+fn humanize(message: &str) -> (String, Option<String>) {
     let m = message.to_ascii_lowercase();
-    if m.contains("unknown field") {
-        Some("remove the key or fix its spelling; `roster schema` lists every key".into())
-    } else if m.contains("duplicate") {
-        Some("each key may appear once in a mapping; remove or merge the repeated one".into())
-    } else if m.contains("missing field") {
-        Some("add the required key".into())
-    } else if m.contains("invalid type") || m.contains("expected") {
-        Some("check the value's type against `roster schema`".into())
-    } else if m.contains("unknown variant") {
-        Some("use one of the listed values".into())
-    } else {
-        None
+    let same = |hint: &str| (message.to_string(), Some(hint.to_string()));
+    if let Some(rest) = message.strip_prefix("duplicate mapping key") {
+        let key = rest
+            .trim_start_matches(':')
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or("")
+            .trim();
+        let message = if key.is_empty() || key.starts_with(',') {
+            "duplicate key".to_string()
+        } else {
+            format!("duplicate key `{key}`")
+        };
+        return (
+            message,
+            Some("each key may appear once in a mapping; remove or merge the repeated one".into()),
+        );
     }
+    if m.starts_with("unknown field") {
+        return same("remove the key or fix its spelling; `roster schema` lists every key");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        return (
+            format!("unknown value{rest}"),
+            Some("use one of the listed values".into()),
+        );
+    }
+    if m.contains("found a tab") || m.contains("tabs disallowed") {
+        return (
+            "tab character in the indentation".into(),
+            Some("YAML indents with spaces only: replace the tab with spaces".into()),
+        );
+    }
+    if m.starts_with("missing field") {
+        return same("add the required key");
+    }
+    match m.as_str() {
+        "expected sequence start" => {
+            return (
+                "expected a list here".into(),
+                Some("write a list: `[a, b]`, or one `- item` per line below the key".into()),
+            )
+        }
+        "expected mapping start" => {
+            return (
+                "expected a mapping (`key: value` pairs) here".into(),
+                Some(
+                    "write `key: value` pairs, indented below the key, or `{ key: value }`; \
+                     `roster schema` lists the keys"
+                        .into(),
+                ),
+            )
+        }
+        "expected string scalar" => {
+            return (
+                "expected a single text value here".into(),
+                Some(
+                    "write one value; quote it if it starts with `[`, `{`, `*`, `&` or `!`".into(),
+                ),
+            )
+        }
+        "invalid boolean (strict mode expects true/false)" => {
+            return (
+                "expected true or false".into(),
+                Some("write `true` or `false` (yes/no/on/off are not booleans in roster)".into()),
+            )
+        }
+        _ => {}
+    }
+    if m.contains("untagged enum fieldvalue") {
+        return (
+            "a user field must be text, a number, true/false or a list of texts".into(),
+            Some(
+                "nested mappings are not user fields; flatten them (e.g. `address_city: Paris`)"
+                    .into(),
+            ),
+        );
+    }
+    if let Some(ty) = m.strip_prefix("invalid ") {
+        let ty = ty.trim();
+        if matches!(ty, "u8" | "u16" | "u32" | "u64") {
+            return (
+                "expected a whole number, 0 or more".into(),
+                Some("write a number such as 25, without quotes or a sign".into()),
+            );
+        }
+        if matches!(ty, "i8" | "i16" | "i32" | "i64") {
+            return (
+                "expected a whole number".into(),
+                Some("write a number such as 25, without quotes".into()),
+            );
+        }
+        if matches!(ty, "f32" | "f64") {
+            return (
+                "expected a number".into(),
+                Some("write a number such as 2.5, without quotes".into()),
+            );
+        }
+    }
+    if m.starts_with("invalid type") || m.starts_with("invalid value") {
+        return same("check the value's type against `roster schema`");
+    }
+    // Everything else comes from the scanner or the parser: the text is not well-formed YAML.
+    same(SYNTAX_HINT)
 }
 
 /// Display a path relative to the working directory when it is under it.
@@ -256,10 +372,19 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let err = parse_document("version: 1\nversion: 1\n", 0).expect_err("duplicate");
-        assert!(
-            err.message.to_lowercase().contains("duplicate"),
-            "{}",
-            err.message
-        );
+        assert_eq!(err.message, "duplicate key `version`");
+    }
+
+    #[test]
+    fn tab_errors_point_at_the_tab() {
+        let err = parse_document("users:\n  - id: e1\n\tuser_name: a\n", 0).expect_err("tab");
+        assert_eq!(err.loc, Some(Loc::new(0, 3, 1)));
+    }
+
+    #[test]
+    fn parser_words_become_configuration_words() {
+        let err = parse_document("users: {}\n", 0).expect_err("not a list");
+        assert_eq!(err.message, "expected a list here");
+        assert!(err.hint.is_some());
     }
 }

@@ -398,7 +398,13 @@ fn resolve_user(
                         f.loc,
                         format!("field `{name}` must be text, found {}", kind_of(other)),
                     )
-                    .hint("quote the value"),
+                    .hint(match other {
+                        FieldValue::List(_) => {
+                            format!("write one value: `{name}: VALUE`, not a list")
+                        }
+                        FieldValue::Null(()) => format!("give `{name}` a value, or remove the key"),
+                        _ => format!("quote the value: `{name}: \"...\"`"),
+                    }),
                 );
                 None
             }
