@@ -71,11 +71,18 @@ impl<'a> UserIndex<'a> {
                 by_id.insert(u.id.as_str(), i);
             }
 
+            let written_as_text = matches!(
+                u.fields.get("user_name").map(|f| &f.value),
+                Some(FieldValue::Text(_))
+            );
             if u.user_name.trim().is_empty() {
-                out.push(
-                    Diagnostic::error(u.field_loc("user_name"), "user `user_name` is empty")
-                        .hint("write the user's login, e.g. alice@example.com"),
-                );
+                // absent or not text: `resolve` has reported it already
+                if written_as_text {
+                    out.push(
+                        Diagnostic::error(u.field_loc("user_name"), "user `user_name` is empty")
+                            .hint("write the user's login, e.g. alice@example.com"),
+                    );
+                }
             } else {
                 let key = u.user_name.to_lowercase();
                 match by_name.get(&key) {
@@ -775,5 +782,99 @@ mod tests {
         let r = regex_reason(&e);
         assert!(!r.contains('\n'));
         assert!(r.contains("unclosed"), "{r}");
+    }
+}
+
+#[cfg(test)]
+mod resolved_tests {
+    use crate::config::{load, resolve, Desired};
+    use crate::diag::{Diagnostic, SourceFile, SourceMap};
+
+    /// Resolve and check one document; every diagnostic message, sorted.
+    fn messages(yaml: &str) -> Vec<String> {
+        let mut sources = SourceMap::default();
+        let file = sources.add(SourceFile {
+            display: "roster.yaml".into(),
+            path: "roster.yaml".into(),
+            text: yaml.into(),
+        });
+        let doc = load::parse_document(yaml, file).expect("parses");
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let desired: Desired = resolve(vec![(file, doc)], sources, ".".into(), &mut diags);
+        diags.extend(super::check(&desired));
+        let mut m: Vec<String> = diags.into_iter().map(|d| d.message).collect();
+        m.sort();
+        m
+    }
+
+    #[test]
+    fn a_diamond_of_nested_groups_is_not_a_cycle() {
+        let m = messages(
+            "version: 1\ngroups:\n  - name: a\n    include: [b, c]\n  - name: b\n    include: [d]\n  \
+             - name: c\n    include: [d]\n  - name: d\n",
+        );
+        assert!(m.is_empty(), "{m:?}");
+    }
+
+    #[test]
+    fn nested_groups_resolve_by_id_or_name() {
+        let m = messages(
+            "version: 1\ngroups:\n  - name: a\n    include: [g-b]\n  - id: g-b\n    name: b\n    \
+             include: [a]\n",
+        );
+        assert_eq!(m, vec!["nested group cycle: a -> b -> a"]);
+    }
+
+    #[test]
+    fn a_manager_chain_is_fine_and_a_loop_is_reported_once() {
+        let chain = messages(
+            "version: 1\nusers:\n  - { id: a, user_name: a }\n  - { id: b, user_name: b, manager: a }\n  \
+             - { id: c, user_name: c, manager: b }\n",
+        );
+        assert!(chain.is_empty(), "{chain:?}");
+        let cycle = messages(
+            "version: 1\nusers:\n  - { id: x, user_name: x, manager: b }\n  - { id: a, user_name: a, manager: c }\n  \
+             - { id: b, user_name: b, manager: a }\n  - { id: c, user_name: c, manager: b }\n",
+        );
+        assert_eq!(cycle, vec!["manager cycle: b -> a -> c -> b"]);
+    }
+
+    #[test]
+    fn two_unnamed_groups_with_one_name_are_one_duplicate() {
+        let m = messages("version: 1\ngroups:\n  - name: eng\n  - name: eng\n");
+        assert_eq!(
+            m,
+            vec!["duplicate group name \"eng\" (group names are compared ignoring case)"]
+        );
+    }
+
+    #[test]
+    fn a_user_without_user_name_does_not_cascade() {
+        let m =
+            messages("version: 1\nusers:\n  - id: e1\ngroups:\n  - name: eng\n    members: [e1]\n");
+        assert_eq!(m, vec!["user is missing the required field `user_name`"]);
+    }
+
+    #[test]
+    fn http_is_allowed_to_loopback_and_with_insecure_http() {
+        let yaml = |url: &str| {
+            format!(
+                "version: 1\ntargets:\n  t:\n    type: generic\n    url: {url}\n    auth: {{ bearer_token_env: T }}\n    \
+                 assign: {{ all: true }}\n    policy: {{ owns: {{ external_id: x }} }}\n"
+            )
+        };
+        assert!(messages(&yaml("http://127.0.0.1:9999/scim/v2")).is_empty());
+        let remote = yaml("http://scim.example.com/scim/v2");
+        assert_eq!(messages(&remote).len(), 1);
+        let doc = load::parse_document(&remote, 0).expect("parses");
+        let mut diags = Vec::new();
+        let desired = resolve(vec![(0, doc)], SourceMap::default(), ".".into(), &mut diags);
+        let insecure = super::check_with(
+            &desired,
+            super::CheckOptions {
+                insecure_http: true,
+            },
+        );
+        assert!(insecure.is_empty(), "{insecure:?}");
     }
 }

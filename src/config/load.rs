@@ -155,7 +155,7 @@ fn humanize(message: &str) -> (String, Option<String>) {
         }
         _ => {}
     }
-    if m.contains("untagged enum fieldvalue") {
+    if m.contains("expected a user field") {
         return (
             "a user field must be text, a number, true/false or a list of texts".into(),
             Some(
@@ -373,6 +373,31 @@ mod tests {
     fn duplicate_keys_are_errors() {
         let err = parse_document("version: 1\nversion: 1\n", 0).expect_err("duplicate");
         assert_eq!(err.message, "duplicate key `version`");
+    }
+
+    #[test]
+    fn user_fields_keep_their_yaml_types() {
+        use super::super::model::FieldValue as F;
+        let doc = parse_document(
+            "users:\n  - id: 1001\n    quoted: \"42\"\n    n: 42\n    x: 2.5\n    b: false\n    \
+             none: null\n    empty:\n    l: [a, b]\n    s: text\n",
+            0,
+        )
+        .expect("parses");
+        let f = &doc.users[0].value.fields;
+        assert_eq!(f["id"].value, F::Int(1001));
+        assert_eq!(f["quoted"].value, F::Text("42".into()));
+        assert_eq!(f["n"].value, F::Int(42));
+        assert_eq!(f["x"].value, F::Float(2.5));
+        assert_eq!(f["b"].value, F::Bool(false));
+        assert_eq!(f["none"].value, F::Null(()));
+        assert_eq!(f["empty"].value, F::Null(()));
+        assert_eq!(f["l"].value, F::List(vec!["a".into(), "b".into()]));
+        assert_eq!(f["s"].value, F::Text("text".into()));
+        let err = parse_document("users:\n  - id: e1\n    address: { city: Paris }\n", 0)
+            .expect_err("a mapping is no field");
+        assert_eq!(err.loc, Some(Loc::new(0, 3, 14)));
+        assert!(err.message.contains("user field"), "{}", err.message);
     }
 
     #[test]

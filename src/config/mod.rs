@@ -207,17 +207,35 @@ pub fn read(entry: &Path) -> Resolved {
 
 /// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
 pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
+    let started = std::time::Instant::now();
     let loaded = load::load(entry);
+    tracing::debug!(
+        files = loaded.sources.files.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "configuration parsed"
+    );
     let mut diagnostics = loaded.diagnostics;
     let base_dir = entry
         .parent()
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
+    let resolving = std::time::Instant::now();
     let mut desired = resolve(loaded.documents, loaded.sources, base_dir, &mut diagnostics);
+    tracing::debug!(
+        users = desired.users.len(),
+        groups = desired.groups.len(),
+        elapsed_ms = resolving.elapsed().as_millis() as u64,
+        "configuration resolved"
+    );
     // Semantic checks only make sense on what parsed; they still run when some file failed, so
     // that one run shows as much as it can.
+    let checking = std::time::Instant::now();
     diagnostics.extend(check::check_with(&desired, options));
+    tracing::debug!(
+        elapsed_ms = checking.elapsed().as_millis() as u64,
+        "configuration checked"
+    );
     sort_diagnostics(&mut diagnostics);
     // Diagnostics quote the lines they point at; an inline secret must not be shown again.
     mask_inline_secrets(&mut desired);
@@ -453,9 +471,11 @@ fn resolve_user(
     };
     missing("id", diags);
     missing("user_name", diags);
+    // A user with an id but no usable user_name is kept (its problem is already reported), so
+    // that references to its id do not cascade into "unknown member" errors.
     Some(User {
         id: id?,
-        user_name: user_name?,
+        user_name: user_name.unwrap_or_default(),
         active,
         manager,
         fields,
