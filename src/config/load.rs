@@ -208,10 +208,12 @@ pub fn load(entry: &Path) -> Loaded {
     let abs = absolute(entry);
     let mut stack = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let prepared = prepare(&abs);
     load_file(
         &abs,
         entry.display().to_string(),
         None,
+        prepared,
         &mut stack,
         &mut seen,
         &mut out,
@@ -227,15 +229,83 @@ fn absolute(p: &Path) -> PathBuf {
     })
 }
 
+/// A file read and parsed ahead of its turn. Parsing is most of the cost of loading a large
+/// directory and files are independent, so the files one include pattern matches are parsed in
+/// parallel; they are then taken in order, so file ids and diagnostics stay deterministic.
+struct Prepared {
+    text: std::io::Result<String>,
+    /// Parsed with file id 0: the real id is set when the file takes its turn.
+    doc: Option<Result<Document, Diagnostic>>,
+}
+
+fn prepare(path: &Path) -> Prepared {
+    match fs_err::read_to_string(path) {
+        Ok(text) => {
+            let doc = parse_document(&text, 0);
+            Prepared {
+                text: Ok(text),
+                doc: Some(doc),
+            }
+        }
+        Err(e) => Prepared {
+            text: Err(e),
+            doc: None,
+        },
+    }
+}
+
+/// [`prepare`] every path, on as many threads as there are cores, results in input order.
+fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len());
+    if workers <= 1 {
+        return paths.iter().map(|p| prepare(p)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Prepared>> = (0..paths.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = paths.get(i) else { break };
+                        done.push((i, prepare(p)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, p) in done {
+                    slots[i] = Some(p);
+                }
+            }
+        }
+    });
+    // a slot is empty only if its worker panicked: prepare it here instead
+    slots
+        .into_iter()
+        .zip(paths)
+        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(p)))
+        .collect()
+}
+
 fn load_file(
     path: &Path,
     display: String,
     included_at: Option<Loc>,
+    prepared: Prepared,
     stack: &mut Vec<PathBuf>,
     seen: &mut std::collections::HashSet<PathBuf>,
     out: &mut Loaded,
 ) {
-    let text = match fs_err::read_to_string(path) {
+    let text = match prepared.text {
         Ok(t) => t,
         Err(e) => {
             let msg = format!(
@@ -257,10 +327,16 @@ fn load_file(
         path: path.to_path_buf(),
         text,
     });
-    let text = &out.sources.files[file as usize].text;
-    let doc = match parse_document(text, file) {
+    let parsed = match prepared.doc {
+        Some(parsed) => parsed,
+        None => parse_document(&out.sources.files[file as usize].text, file),
+    };
+    let doc = match parsed {
         Ok(d) => d,
-        Err(d) => {
+        Err(mut d) => {
+            if let Some(l) = d.loc.as_mut() {
+                l.file = file;
+            }
             out.diagnostics.push(d);
             return;
         }
@@ -294,6 +370,8 @@ fn load_file(
             );
             continue;
         }
+        let mut todo = Vec::new();
+        let mut queued = std::collections::HashSet::new();
         for m in matches {
             let canon = absolute(&m);
             if stack.contains(&canon) {
@@ -309,10 +387,19 @@ fn load_file(
                 );
                 continue;
             }
-            if seen.contains(&canon) {
+            if seen.contains(&canon) || !queued.insert(canon.clone()) {
                 continue; // already read through another pattern: read once
             }
-            load_file(&canon, display_path(&canon), Some(loc), stack, seen, out);
+            todo.push(canon);
+        }
+        let prepared = prepare_all(&todo);
+        for (canon, prepared) in todo.into_iter().zip(prepared) {
+            // an earlier file of this batch may have included it already
+            if seen.contains(&canon) {
+                continue;
+            }
+            let display = display_path(&canon);
+            load_file(&canon, display, Some(loc), prepared, stack, seen, out);
         }
     }
     stack.pop();

@@ -396,7 +396,7 @@ fn resolve_user(
     let loc = Loc::of(file, &raw);
     let mut fields = IndexMap::with_capacity(raw.value.fields.len());
     for (k, v) in raw.value.fields {
-        let floc = Loc::of(file, &v);
+        let floc = Loc::new(file, v.line, v.col);
         fields.insert(
             k,
             Field {
@@ -505,15 +505,22 @@ fn resolve_group(file: FileId, raw: model::S<model::Group>) -> Group {
         id,
         name: g.name.value,
         description: g.description.map(|d| d.value),
+        // moved, not cloned: half a million members are common
         members: g
             .members
-            .iter()
-            .map(|m| (m.value.clone(), Loc::of(file, m)))
+            .into_iter()
+            .map(|m| {
+                let loc = Loc::of(file, &m);
+                (m.value, loc)
+            })
             .collect(),
         include: g
             .include
-            .iter()
-            .map(|m| (m.value.clone(), Loc::of(file, m)))
+            .into_iter()
+            .map(|m| {
+                let loc = Loc::of(file, &m);
+                (m.value, loc)
+            })
             .collect(),
         loc,
         id_loc,

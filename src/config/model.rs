@@ -128,13 +128,45 @@ impl FieldValue {
 /// there is reported with the field's own position.
 #[derive(Debug)]
 pub struct RawUser {
-    pub fields: IndexMap<String, S<FieldValue>>,
+    pub fields: IndexMap<String, RawField>,
+}
+
+/// One field of a user with the line and column of its value. Kept compact (a `Spanned` holds
+/// two full parser locations): a large directory has close to a million fields, all alive
+/// until the configuration is resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawField {
+    pub value: FieldValue,
+    pub line: u32,
+    pub col: u32,
 }
 
 impl<'de> Deserialize<'de> for RawUser {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let fields = IndexMap::<String, S<FieldValue>>::deserialize(d)?;
-        Ok(RawUser { fields })
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawUser;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a user: a mapping of field names to values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = IndexMap::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<String>()? {
+                    let v: S<FieldValue> = map.next_value()?;
+                    let field = RawField {
+                        value: v.value,
+                        line: u32::try_from(v.referenced.line()).unwrap_or(u32::MAX),
+                        col: u32::try_from(v.referenced.column()).unwrap_or(u32::MAX),
+                    };
+                    if fields.insert(key, field).is_some() {
+                        // the parser refuses duplicate keys before this; keep the rule here too
+                        return Err(de::Error::custom("duplicate field in a user"));
+                    }
+                }
+                Ok(RawUser { fields })
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
