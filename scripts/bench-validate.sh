@@ -92,7 +92,8 @@ targets:
 """)
 PY
 
-echo "generated: $(find "$OUT" -name '*.yaml' | wc -l) files, $(du -sh "$OUT" | cut -f1) in $OUT"
+echo "generated: $N_USERS users, $N_GROUPS groups (~$((N_GROUPS * MEMBERS_PER_GROUP)) memberships), $(find "$OUT" -name '*.yaml' | wc -l) files, $(du -sh "$OUT" | cut -f1) in $OUT"
+echo "cores: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "binary: $ROSTER_BIN"
 for run in $(seq 1 "$RUNS"); do
   # GNU time's -v report goes to the file; validate's own output is kept to show it passed
@@ -101,5 +102,7 @@ for run in $(seq 1 "$RUNS"); do
   }
   wall=$(grep 'Elapsed (wall clock)' "$OUT/time.txt" | awk '{print $NF}')
   rss=$(grep 'Maximum resident set size' "$OUT/time.txt" | awk '{print $NF}')
-  echo "run $run: wall $wall, peak RSS $((rss / 1024)) MB  ($(cat "$OUT/stdout.txt"))"
+  # CPU time shows how much of the wall time other load on the machine took
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$OUT/time.txt")
+  echo "run $run: wall $wall, cpu ${cpu}s, peak RSS $((rss / 1024)) MB  ($(cat "$OUT/stdout.txt"))"
 done

@@ -18,11 +18,21 @@ pub struct Loaded {
 }
 
 /// Parse options shared by every file: duplicate keys are errors, `yes`/`no` are strings.
+///
+/// The parser's default budget stops at 250,000 nodes per file, about 20,000 users: a whole
+/// company in one `people.yaml` must still load. The size limits are raised to what a directory
+/// of millions needs; the alias limits (which stop "billion laughs" expansion) stay as they are.
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        budget: serde_saphyr::budget! {
+            max_nodes: 200_000_000,
+            max_events: 400_000_000,
+            max_total_scalar_bytes: 1 << 30,
+            max_reader_input_bytes: Some(1 << 30),
+        },
     }
 }
 
@@ -106,6 +116,16 @@ fn humanize(message: &str) -> (String, Option<String>) {
     }
     if m.starts_with("unknown field") {
         return same("remove the key or fix its spelling; `roster schema` lists every key");
+    }
+    if m.starts_with("budget breached") {
+        return (
+            format!("the file exceeds the YAML parser's safety limits ({message})"),
+            Some(
+                "split it into several files with `include:`; anchors and aliases that expand \
+                 to huge documents are refused on purpose"
+                    .into(),
+            ),
+        );
     }
     if let Some(rest) = message.strip_prefix("unknown variant") {
         return (
@@ -485,6 +505,17 @@ mod tests {
             .expect_err("a mapping is no field");
         assert_eq!(err.loc, Some(Loc::new(0, 3, 14)));
         assert!(err.message.contains("user field"), "{}", err.message);
+    }
+
+    #[test]
+    fn one_file_may_hold_a_large_company() {
+        // 30,000 users are 330,000 nodes, beyond the parser's default budget
+        let mut text = String::from("users:\n");
+        for i in 0..30_000 {
+            text.push_str(&format!("  - id: e{i}\n    user_name: u{i}@example.com\n"));
+        }
+        let doc = parse_document(&text, 0).expect("a large file parses");
+        assert_eq!(doc.users.len(), 30_000);
     }
 
     #[test]
