@@ -130,12 +130,12 @@ impl<'a> UserIndex<'a> {
                 by_id.insert(u.id.as_str(), i);
             }
 
-            let written_as_text = matches!(
-                u.fields.get("user_name").map(|f| &f.value),
-                Some(FieldValue::Text(_))
-            );
             if u.user_name.trim().is_empty() {
                 // absent or not text: `resolve` has reported it already
+                let written_as_text = matches!(
+                    u.fields.get("user_name").map(|f| &f.value),
+                    Some(FieldValue::Text(_))
+                );
                 if written_as_text {
                     out.push(
                         Diagnostic::error(u.field_loc("user_name"), "user `user_name` is empty")
