@@ -189,6 +189,16 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
     }
 }
 
+/// Read, resolve and check the configuration named by `-c`, with the checks the flags adjust.
+pub fn read_resolved(global: &GlobalArgs) -> crate::config::Resolved {
+    crate::config::read_with(
+        &global.config,
+        crate::config::check::CheckOptions {
+            insecure_http: global.insecure_http,
+        },
+    )
+}
+
 /// Read and check the configuration; on any error print every diagnostic and fail with exit 1.
 /// Warnings are printed and the configuration is returned.
 pub fn read_config(

@@ -6,3 +6,4 @@ mod config;
 mod emulator;
 mod render;
 mod scim_client;
+mod invalid_corpus;
