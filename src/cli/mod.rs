@@ -201,11 +201,8 @@ pub fn read_resolved(global: &GlobalArgs) -> crate::config::Resolved {
 
 /// Read and check the configuration; on any error print every diagnostic and fail with exit 1.
 /// Warnings are printed and the configuration is returned.
-pub fn read_config(
-    ui: &Ui,
-    path: &std::path::Path,
-) -> Result<crate::config::Desired, CommandError> {
-    let resolved = crate::config::read(path);
+pub fn read_config(ui: &Ui, global: &GlobalArgs) -> Result<crate::config::Desired, CommandError> {
+    let resolved = read_resolved(global);
     let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = resolved.diagnostics.len() - errors;
     ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);

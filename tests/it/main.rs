@@ -4,6 +4,6 @@
 mod common;
 mod config;
 mod emulator;
+mod invalid_corpus;
 mod render;
 mod scim_client;
-mod invalid_corpus;
