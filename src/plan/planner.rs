@@ -199,7 +199,7 @@ pub fn plan_target(
                 .join("; "),
         )
     })?;
-    let lists = Lists::new(&target.policy)?;
+    let lists = Lists::new(&target.policy, desired)?;
     let mut p = Planner::new(desired, target, observed, compiled, lists)?;
     p.match_all();
     p.plan_users();
@@ -834,14 +834,12 @@ impl<'a> Planner<'a> {
                             } else {
                                 Reason::InactiveInDirectory
                             };
-                            // A user on the way out keeps its attributes as they are.
                             self.deactivate_user(Some(d), l, reason);
-                            continue;
                         }
-                        // An unassigned user is not desired here: its attributes are left be.
-                        if !self.user_assigned[d] {
-                            continue;
-                        }
+                        // A user on the way out (unassigned, or inactive in the directory) is
+                        // not desired here: only its `active` is roster's business, and its
+                        // other attributes stay as they are.
+                        continue;
                     }
                     let only_ext = !policy.update;
                     if only_ext && !adopt && (live_active || !user.active) {

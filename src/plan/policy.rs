@@ -5,7 +5,7 @@
 //! pattern match each, and so that a bad pattern fails the plan before anything is compared.
 
 use super::PlanError;
-use crate::config::{Names, Policy};
+use crate::config::{Desired, Names, Policy};
 use std::collections::HashSet;
 
 /// Glob patterns over a name, matched ignoring case (userName and displayName are
@@ -67,6 +67,24 @@ impl NameList {
         self.ids.is_empty()
     }
 
+    /// Add the other identifier of every listed directory object: an entry naming a user by
+    /// id also covers a live object carrying that user's name, and the reverse, so that a
+    /// protected or released user stays so however the live object is found.
+    pub fn expand<'a>(&mut self, objects: impl Iterator<Item = (&'a str, &'a str)>) {
+        if self.ids.is_empty() {
+            return;
+        }
+        for (id, name) in objects {
+            let lower = name.to_lowercase();
+            if self.ids.contains(id) || self.names.contains(&lower) {
+                self.ids.insert(id.to_string());
+                self.ids.insert(name.to_string());
+                self.names.insert(lower);
+                self.names.insert(id.to_lowercase());
+            }
+        }
+    }
+
     /// Whether an object with this directory id (or live externalId) and name is listed.
     pub fn contains(&self, id: Option<&str>, name: &str) -> bool {
         if self.ids.is_empty() {
@@ -89,20 +107,35 @@ pub struct Lists {
 }
 
 impl Lists {
-    pub fn new(p: &Policy) -> Result<Lists, PlanError> {
+    pub fn new(p: &Policy, desired: &Desired) -> Result<Lists, PlanError> {
         let owns = match &p.owns_external_id {
             Some((re, _)) => Some(regex::Regex::new(re).map_err(|e| {
                 PlanError::Policy(format!("invalid `owns.external_id` expression {re:?}: {e}"))
             })?),
             None => None,
         };
+        let users: Vec<(&str, &str)> = desired
+            .users
+            .iter()
+            .map(|u| (u.id.as_str(), u.user_name.as_str()))
+            .collect();
+        let groups: Vec<(&str, &str)> = desired
+            .groups
+            .iter()
+            .map(|g| (g.id.as_str(), g.name.as_str()))
+            .collect();
+        let list = |names: &Names, objects: &[(&str, &str)]| {
+            let mut l = NameList::new(names);
+            l.expand(objects.iter().copied());
+            l
+        };
         Ok(Lists {
             ignore_users: Globs::new(&p.ignore_users, "ignore.users")?,
             ignore_groups: Globs::new(&p.ignore_groups, "ignore.groups")?,
-            protect_users: NameList::new(&p.protect_users),
-            protect_groups: NameList::new(&p.protect_groups),
-            release_users: NameList::new(&p.release_users),
-            release_groups: NameList::new(&p.release_groups),
+            protect_users: list(&p.protect_users, &users),
+            protect_groups: list(&p.protect_groups, &groups),
+            release_users: list(&p.release_users, &users),
+            release_groups: list(&p.release_groups, &groups),
             owns,
         })
     }
@@ -146,5 +179,10 @@ mod tests {
         assert!(!l.contains(Some("E1"), "x"));
         assert!(l.contains(None, "break@example.COM"));
         assert!(!NameList::new(&names(&[])).contains(Some("e1"), "e1"));
+        let mut l = NameList::new(&names(&["e1", "bob@x"]));
+        l.expand([("e1", "Alice@x"), ("e2", "bob@x"), ("e3", "carol@x")].into_iter());
+        assert!(l.contains(None, "alice@x"));
+        assert!(l.contains(Some("e2"), "someone"));
+        assert!(!l.contains(Some("e3"), "carol@x"));
     }
 }
