@@ -127,3 +127,86 @@ fn plans_are_byte_identical_across_runs() {
         assert_eq!(plan_case(case), plan_case(case), "{}", case.display());
     }
 }
+
+/// A configuration resolved from text, for the regression tests below.
+fn desired(yaml: &str) -> roster::config::Desired {
+    let doc = roster::config::load::parse_document(yaml, 0).expect("parses");
+    let mut diags = Vec::new();
+    let d = roster::config::resolve(
+        vec![(0, doc)],
+        roster::diag::SourceMap::default(),
+        ".".into(),
+        &mut diags,
+    );
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    d
+}
+
+const ONE_GROUP: &str = r#"
+version: 1
+users:
+  - { id: e1, user_name: a@example.com, given_name: A, family_name: B }
+groups:
+  - { id: g1, name: team, members: [e1] }
+targets:
+  t:
+    type: embedded
+    assign: { all: true }
+"#;
+
+#[test]
+fn membership_that_was_not_read_is_never_diffed() {
+    let d = desired(ONE_GROUP);
+    let mut obs = Observed::from_json(
+        r#"{"users":[{"id":"u1","externalId":"e1","userName":"a@example.com",
+            "displayName":"A B","name":{"givenName":"A","familyName":"B"},"active":true}],
+           "groups":[{"id":"s1","externalId":"g1","displayName":"team"}]}"#,
+    )
+    .expect("live");
+    obs.groups[0].members = None;
+    let err = plan_target(&d, &d.targets[0], &obs, &PlanOptions::default())
+        .expect_err("refuses partial membership");
+    assert!(err.to_string().contains("were not read"), "{err}");
+}
+
+#[test]
+fn an_invalid_owns_expression_fails_the_plan() {
+    let d = desired(&ONE_GROUP.replace(
+        "assign: { all: true }",
+        "assign: { all: true }\n    policy: { owns: { external_id: \"(\" } }",
+    ));
+    let err = plan_target(
+        &d,
+        &d.targets[0],
+        &Observed::default(),
+        &PlanOptions::default(),
+    )
+    .expect_err("bad regex");
+    assert!(err.to_string().contains("owns.external_id"), "{err}");
+}
+
+#[test]
+fn config_digest_covers_every_source_file_and_checksum_ignores_time() {
+    let case = Path::new("tests/fixtures/plan/create-users-and-group");
+    let a = roster::config::read(&case.join("roster.yaml")).desired;
+    let mut b = roster::config::read(&case.join("roster.yaml")).desired;
+    assert_eq!(
+        roster::plan::config_digest(&a),
+        roster::plan::config_digest(&b)
+    );
+    b.sources.files[0].text.push(' ');
+    assert_ne!(
+        roster::plan::config_digest(&a),
+        roster::plan::config_digest(&b)
+    );
+    let t = plan_target(
+        &a,
+        &a.targets[0],
+        &Observed::default(),
+        &PlanOptions::default(),
+    )
+    .expect("plans");
+    let one = plan_document(&a, vec![t.clone()], "2026-01-01T00:00:00Z", "1");
+    let two = plan_document(&a, vec![t], "2027-01-01T00:00:00Z", "2");
+    assert_eq!(one.checksum, two.checksum);
+}
