@@ -23,19 +23,35 @@ pub struct KeySpec {
     pub is_external_id: bool,
 }
 
-/// Key values of one object, one per [`KeySpec`]; `None` = absent or empty (skipped).
-pub type Keys = Vec<Option<String>>;
+/// Key values of one object, one per [`KeySpec`]; `None` = absent or empty (skipped). Values
+/// borrow from the rendered or live object unless lowercasing changed them.
+pub type Keys<'a> = Vec<Option<Cow<'a, str>>>;
 
 /// The key form used for lookups.
-pub fn normalize(spec: &KeySpec, v: &str) -> Option<String> {
+pub fn normalize<'a>(spec: &KeySpec, v: &'a str) -> Option<Cow<'a, str>> {
     if v.is_empty() {
         return None;
     }
     Some(if spec.case_insensitive {
-        lowercase(v).into_owned()
+        lowercase(v)
     } else {
-        v.to_string()
+        Cow::Borrowed(v)
     })
+}
+
+/// The live objects with one key value: almost always one, so no list is allocated for it.
+enum Slot {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Slot {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Slot::One(l) => std::slice::from_ref(l),
+            Slot::Many(v) => v,
+        }
+    }
 }
 
 /// Lowercase without allocating for the common all-lowercase case.
@@ -96,7 +112,9 @@ pub fn match_objects(
 ) -> Matching {
     let ext_pos = specs.iter().position(|s| s.is_external_id);
     // One index per key: value -> live objects with it.
-    let mut index: Vec<HashMap<&str, Vec<u32>>> = vec![HashMap::new(); specs.len()];
+    let mut index: Vec<HashMap<&str, Slot>> = (0..specs.len())
+        .map(|_| HashMap::with_capacity(live.len()))
+        .collect();
     for (l, keys) in live.iter().enumerate() {
         if skip_live[l] {
             continue;
@@ -104,7 +122,14 @@ pub fn match_objects(
         for (k, v) in keys.iter().enumerate() {
             if let Some(v) = v {
                 // u32 indices halve the index's size; 4 billion live objects is not a case.
-                index[k].entry(v.as_str()).or_default().push(l as u32);
+                let l = l as u32;
+                index[k]
+                    .entry(v.as_ref())
+                    .and_modify(|s| match s {
+                        Slot::One(first) => *s = Slot::Many(vec![*first, l]),
+                        Slot::Many(all) => all.push(l),
+                    })
+                    .or_insert(Slot::One(l));
             }
         }
     }
@@ -115,17 +140,18 @@ pub fn match_objects(
     };
     let mut decided: Vec<bool> = skip_desired.to_vec();
     for k in 0..specs.len() {
-        // Single-candidate claims of this round, by live object.
-        let mut claims: HashMap<u32, Vec<u32>> = HashMap::new();
+        // Single-candidate claims of this round: (live, desired), grouped by live below.
+        let mut claims: Vec<(u32, u32)> = Vec::new();
         let mut ambiguous: Vec<(usize, Vec<usize>)> = Vec::new();
         for (d, keys) in desired.iter().enumerate() {
             if decided[d] {
                 continue;
             }
             let Some(v) = &keys[k] else { continue };
-            let Some(cands) = index[k].get(v.as_str()) else {
+            let Some(cands) = index[k].get(v.as_ref()) else {
                 continue;
             };
+            let cands = cands.as_slice();
             let is_free = |l: &&u32| {
                 out.live_owner[**l as usize].is_none() && !out.live_conflicted[**l as usize]
             };
@@ -133,7 +159,7 @@ pub fn match_objects(
             let mut free = cands.iter().filter(is_free);
             match (free.next(), free.next()) {
                 (None, _) => {}
-                (Some(l), None) => claims.entry(*l).or_default().push(d as u32),
+                (Some(l), None) => claims.push((*l, d as u32)),
                 (Some(_), Some(_)) => ambiguous.push((
                     d,
                     cands.iter().filter(is_free).map(|l| *l as usize).collect(),
@@ -147,14 +173,17 @@ pub fn match_objects(
             out.desired[d] = Outcome::Conflict(Conflict::Ambiguous { key: k, live: free });
             decided[d] = true;
         }
-        let mut claims: Vec<(u32, Vec<u32>)> = claims.into_iter().collect();
         claims.sort_unstable();
-        for (l, ds) in claims {
-            let l = l as usize;
-            if ds.len() > 1 || out.live_conflicted[l] {
+        for group in claims.chunk_by(|a, b| a.0 == b.0) {
+            let l = group[0].0 as usize;
+            if group.len() > 1 || out.live_conflicted[l] {
                 out.live_conflicted[l] = true;
-                for d in &ds {
-                    let others = ds.iter().filter(|o| *o != d).map(|o| *o as usize).collect();
+                for (_, d) in group {
+                    let others = group
+                        .iter()
+                        .filter(|(_, o)| o != d)
+                        .map(|(_, o)| *o as usize)
+                        .collect();
                     out.desired[*d as usize] = Outcome::Conflict(Conflict::Shared {
                         key: k,
                         live: l,
@@ -164,7 +193,7 @@ pub fn match_objects(
                 }
                 continue;
             }
-            let d = ds[0] as usize;
+            let d = group[0].1 as usize;
             decided[d] = true;
             let mut adopt = false;
             if let Some(e) = ext_pos.filter(|e| *e != k) {

@@ -26,6 +26,7 @@ use crate::config::{Desired, Endpoint, Target};
 use crate::mapping::{AttrPath, CompiledRule, CompiledTarget, Rendered, RuleKind};
 use crate::scim::resource::PatchOp;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Where a directory user is (or will be) in the target.
@@ -97,12 +98,12 @@ fn group_spec(k: GroupMatchKey) -> KeySpec {
 }
 
 /// The text of a rendered value (templates render text; constants may be numbers or booleans).
-fn text(v: Option<&Value>) -> Option<String> {
+fn text(v: Option<&Value>) -> Option<Cow<'_, str>> {
     match v? {
         Value::String(s) if s.is_empty() => None,
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
         Value::Null => None,
-        other => Some(other.to_string()),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -173,6 +174,9 @@ struct Planner<'a> {
     target_ref: Vec<Option<TargetRef>>,
     user_by_id: HashMap<&'a str, usize>,
     live_user_by_id: HashMap<&'a str, usize>,
+    /// Scratch stamps for membership diffs, one per live user (see `group_members`).
+    in_live_mark: Vec<u32>,
+    wanted_mark: Vec<u32>,
     user_digest_paths: Vec<AttrPath>,
     group_digest_paths: Vec<AttrPath>,
     user_unique_rules: Vec<usize>,
@@ -253,9 +257,12 @@ impl<'a> Planner<'a> {
             .iter()
             .zip(&user_rendered)
             .map(|(u, r)| {
+                if lists.ignore_users.is_empty() {
+                    return false;
+                }
                 let name = user_name_rule
                     .and_then(|i| text(r.values[i].as_ref()))
-                    .unwrap_or_else(|| u.user_name.clone());
+                    .unwrap_or(Cow::Borrowed(u.user_name.as_str()));
                 lists.ignore_users.matching(&name).is_some()
             })
             .collect();
@@ -270,9 +277,12 @@ impl<'a> Planner<'a> {
             .iter()
             .zip(&group_rendered)
             .map(|(g, r)| {
+                if lists.ignore_groups.is_empty() {
+                    return false;
+                }
                 let name = group_name_rule
                     .and_then(|i| text(r.values[i].as_ref()))
-                    .unwrap_or_else(|| g.name.clone());
+                    .unwrap_or(Cow::Borrowed(g.name.as_str()));
                 lists.ignore_groups.matching(&name).is_some()
             })
             .collect();
@@ -364,6 +374,8 @@ impl<'a> Planner<'a> {
             target_ref: vec![None; desired.users.len()],
             user_by_id,
             live_user_by_id,
+            in_live_mark: vec![0; observed.users.len()],
+            wanted_mark: vec![0; observed.users.len()],
             user_digest_paths,
             group_digest_paths,
             user_unique_rules,
@@ -431,7 +443,11 @@ impl<'a> Planner<'a> {
                     .zip(&specs)
                     .map(|(rule, spec)| {
                         rule.and_then(|i| text(r.values[i].as_ref()))
-                            .and_then(|v| matching::normalize(spec, &v))
+                            .and_then(|v| match v {
+                                Cow::Borrowed(b) => matching::normalize(spec, b),
+                                Cow::Owned(o) => matching::normalize(spec, &o)
+                                    .map(|n| Cow::Owned(n.into_owned())),
+                            })
                     })
                     .collect()
             })
@@ -489,7 +505,11 @@ impl<'a> Planner<'a> {
                     .zip(&gspecs)
                     .map(|(rule, spec)| {
                         rule.and_then(|i| text(r.values[i].as_ref()))
-                            .and_then(|v| matching::normalize(spec, &v))
+                            .and_then(|v| match v {
+                                Cow::Borrowed(b) => matching::normalize(spec, b),
+                                Cow::Owned(o) => matching::normalize(spec, &o)
+                                    .map(|n| Cow::Owned(n.into_owned())),
+                            })
                     })
                     .collect()
             })
@@ -553,13 +573,21 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Where a `user_ref`'s directory id is in the target: a live id, or a create's address.
+    fn ref_target(&self, id: &str) -> Option<Result<&str, &str>> {
+        let d = *self.user_by_id.get(id)?;
+        Some(match self.target_ref[d].as_ref()? {
+            TargetRef::Live(l) => Ok(self.observed.users[*l].id.as_str()),
+            TargetRef::Created(addr) => Err(addr.as_str()),
+        })
+    }
+
     /// A `user_ref`'s directory id as written in the target, and the create it waits for.
     fn resolve_ref(&self, id: &str) -> Option<(Value, Option<String>)> {
-        let d = *self.user_by_id.get(id)?;
-        match self.target_ref[d].as_ref()? {
-            TargetRef::Live(l) => Some((Value::String(self.observed.users[*l].id.clone()), None)),
-            TargetRef::Created(addr) => Some((json!({ "$user_ref": addr }), Some(addr.clone()))),
-        }
+        Some(match self.ref_target(id)? {
+            Ok(live) => (Value::String(live.to_string()), None),
+            Err(addr) => (json!({ "$user_ref": addr }), Some(addr.to_string())),
+        })
     }
 
     /// The differences between the mapped attributes of a directory object and a live one.
@@ -584,21 +612,31 @@ impl<'a> Planner<'a> {
             if only_external_id && !rule.path.is_simple("externalId") {
                 continue;
             }
-            let (want, dep) = match (&rendered.values[i], rule.kind) {
-                (None, _) => (None, None),
-                (Some(v), RuleKind::UserRef) => {
-                    match v.as_str().and_then(|id| self.resolve_ref(id)) {
-                        Some((v, dep)) => (Some(v), dep),
-                        None => (None, None),
-                    }
-                }
-                (Some(v), _) => (Some(v.clone()), None),
-            };
             let have = rule.path.get(live);
-            if same_value(have, want.as_ref()) {
+            // Compare before building anything: almost every attribute is unchanged.
+            let (want, dep): (Option<Cow<'_, Value>>, Option<&str>) =
+                match (&rendered.values[i], rule.kind) {
+                    (None, _) => (None, None),
+                    (Some(v), RuleKind::UserRef) => {
+                        match v.as_str().and_then(|id| self.ref_target(id)) {
+                            Some(Ok(id)) if have.and_then(Value::as_str) == Some(id) => {
+                                out.unchanged += 1;
+                                continue;
+                            }
+                            Some(Ok(id)) => (Some(Cow::Owned(Value::String(id.to_string()))), None),
+                            Some(Err(addr)) => {
+                                (Some(Cow::Owned(json!({ "$user_ref": addr }))), Some(addr))
+                            }
+                            None => (None, None),
+                        }
+                    }
+                    (Some(v), _) => (Some(Cow::Borrowed(v)), None),
+                };
+            if same_value(have, want.as_deref()) {
                 out.unchanged += 1;
                 continue;
             }
+            let want: Option<Value> = want.map(Cow::into_owned);
             // userName is required: an empty rendering is a configuration error (validate),
             // never a removal.
             if want.is_none() && rule.path.is_simple("userName") {
@@ -614,7 +652,7 @@ impl<'a> Planner<'a> {
                 live,
                 want,
             ));
-            out.depends_on.extend(dep);
+            out.depends_on.extend(dep.map(str::to_string));
             if unique.contains(&i) {
                 out.renames = true;
             }
@@ -1244,60 +1282,76 @@ impl<'a> Planner<'a> {
                 id: lg.id.clone(),
             });
         };
-        let live_set: HashSet<&str> = live_members.iter().map(String::as_str).collect();
-        let desired = self.desired_members(pos);
-        let mut want_live: HashSet<&str> = HashSet::with_capacity(desired.len());
-        let mut adds = Vec::new();
-        for (u, r) in &desired {
-            match r {
-                TargetRef::Live(lu) => {
-                    let id = self.observed.users[*lu].id.as_str();
-                    want_live.insert(id);
-                    if !live_set.contains(id) {
-                        adds.push(self.member_ref(*u, r));
-                    }
+        // Set membership by stamping live users with this group's number: no set per group.
+        let stamp = u32::try_from(pos + 1).unwrap_or(u32::MAX);
+        let mut in_live = std::mem::take(&mut self.in_live_mark);
+        let mut wanted = std::mem::take(&mut self.wanted_mark);
+        let mut live_idx: Vec<usize> = Vec::with_capacity(live_members.len());
+        let mut unknown: Vec<&str> = Vec::new();
+        for m in live_members {
+            match self.live_user_by_id.get(m.as_str()) {
+                Some(&i) if in_live[i] != stamp => {
+                    in_live[i] = stamp;
+                    live_idx.push(i);
                 }
-                TargetRef::Created(_) => adds.push(self.member_ref(*u, r)),
+                Some(_) => {}
+                None => unknown.push(m),
             }
         }
-        let mut removes: Vec<(String, String, usize)> = Vec::new();
+        let mut adds = Vec::new();
+        for &u in &self.members[pos] {
+            if !self.desired.users[u].active {
+                continue;
+            }
+            match &self.target_ref[u] {
+                Some(TargetRef::Live(lu)) => {
+                    wanted[*lu] = stamp;
+                    if in_live[*lu] != stamp {
+                        adds.push(self.member_ref(u, &TargetRef::Live(*lu)));
+                    }
+                }
+                Some(r @ TargetRef::Created(_)) => adds.push(self.member_ref(u, r)),
+                None => {}
+            }
+        }
+        adds.sort();
+        let mut removes: Vec<(String, String)> = Vec::new();
         if mode == MembersMode::Authoritative {
-            let mut seen: HashSet<&str> = HashSet::new();
-            for m in live_members {
-                if want_live.contains(m.as_str()) || !seen.insert(m.as_str()) {
+            for lu in live_idx {
+                if wanted[lu] == stamp {
                     continue;
                 }
-                match self.live_user_by_id.get(m.as_str()) {
-                    Some(&lu) => {
-                        // Ignored, released and conflicting users are never written; an
-                        // inactive directory user's memberships stay as they are.
-                        if self.live_user_ignored[lu]
-                            || self.live_user_released[lu]
-                            || self.users.live_conflicted[lu]
-                        {
-                            continue;
-                        }
-                        let owner = self.users.live_owner[lu];
-                        if owner.is_some_and(|d| !self.desired.users[d].active) {
-                            continue;
-                        }
-                        if self.is_protected_user(owner, lu) {
-                            self.untouched.protected.insert((ObjectKind::User, lu));
-                            continue;
-                        }
-                        let name = match owner {
-                            Some(d) => self.desired.users[d].user_name.clone(),
-                            None => self.observed.users[lu].user_name().to_string(),
-                        };
-                        removes.push((name, m.clone(), lu));
-                    }
-                    // A member the user list does not show: nothing to classify it by, and the
-                    // group is authoritative.
-                    None => removes.push((m.clone(), m.clone(), usize::MAX)),
+                // Ignored, released and conflicting users are never written; an inactive
+                // directory user's memberships stay as they are.
+                if self.live_user_ignored[lu]
+                    || self.live_user_released[lu]
+                    || self.users.live_conflicted[lu]
+                {
+                    continue;
                 }
+                let owner = self.users.live_owner[lu];
+                if owner.is_some_and(|d| !self.desired.users[d].active) {
+                    continue;
+                }
+                if self.is_protected_user(owner, lu) {
+                    self.untouched.protected.insert((ObjectKind::User, lu));
+                    continue;
+                }
+                let name = match owner {
+                    Some(d) => self.desired.users[d].user_name.clone(),
+                    None => self.observed.users[lu].user_name().to_string(),
+                };
+                removes.push((name, self.observed.users[lu].id.clone()));
+            }
+            // A member the user list does not show: nothing to classify it by, and the group
+            // is authoritative.
+            for m in unknown.iter().collect::<BTreeSet<_>>() {
+                removes.push((m.to_string(), m.to_string()));
             }
             removes.sort();
         }
+        self.in_live_mark = in_live;
+        self.wanted_mark = wanted;
         let address = self.group_address(g);
         let name = self.desired.groups[g].name.clone();
         let id = lg.id.clone();
@@ -1312,7 +1366,7 @@ impl<'a> Planner<'a> {
             self.push(phase::ADD_MEMBERS, change);
         }
         if !removes.is_empty() {
-            let ids: Vec<&str> = removes.iter().map(|(_, id, _)| id.as_str()).collect();
+            let ids: Vec<&str> = removes.iter().map(|(_, id)| id.as_str()).collect();
             let operations = shape::remove_member_patches(self.compiled.dialect, &ids);
             let mut change = self.blank_change(
                 address,
@@ -1325,7 +1379,7 @@ impl<'a> Planner<'a> {
             change.operations = operations;
             change.members_removed = removes
                 .into_iter()
-                .map(|(name, id, _)| MemberRef {
+                .map(|(name, id)| MemberRef {
                     name,
                     id: Some(id),
                     created_by: None,
@@ -1412,6 +1466,13 @@ impl<'a> Planner<'a> {
             ignored: self.untouched.ignored_users + self.untouched.ignored_groups,
             ..Summary::default()
         };
+        // A group counts once however many of its changes there are (update, adds, removes),
+        // and not at all as "changed" when it is created (its later member chunks included).
+        let created_groups: HashSet<&str> = changes
+            .iter()
+            .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
+            .map(|c| c.address.as_str())
+            .collect();
         let mut changed_groups: HashSet<&str> = HashSet::new();
         let mut reads: HashSet<&str> = HashSet::new();
         let mut writes = 0u64;
@@ -1429,23 +1490,13 @@ impl<'a> Planner<'a> {
                 summary.deactivate += 1;
             } else if c.actions.contains(&Action::Delete) {
                 summary.delete += 1;
-            } else if c.kind == ObjectKind::Group {
-                // A group counts once however many of its changes (update, adds, removes).
-                if changed_groups.insert(c.address.as_str()) {
-                    summary.change += 1;
-                }
-            } else {
+            } else if c.kind == ObjectKind::User
+                || (!created_groups.contains(c.address.as_str())
+                    && changed_groups.insert(c.address.as_str()))
+            {
                 summary.change += 1;
             }
         }
-        // A created group's later member chunks do not make it "changed" as well.
-        let created_groups: HashSet<&str> = changes
-            .iter()
-            .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
-            .map(|c| c.address.as_str())
-            .collect();
-        let double = changed_groups.intersection(&created_groups).count() as u64;
-        summary.change -= double;
         summary.destroy = summary.deactivate + summary.delete;
 
         let rate = self.target.rate;
