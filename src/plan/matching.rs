@@ -234,7 +234,7 @@ mod tests {
         is_external_id: false,
     };
 
-    fn keys(ext: Option<&str>, name: Option<&str>) -> Keys {
+    fn keys<'a>(ext: Option<&'a str>, name: Option<&'a str>) -> Keys<'a> {
         vec![
             ext.and_then(|v| normalize(&EXT, v)),
             name.and_then(|v| normalize(&NAME, v)),
