@@ -10,8 +10,8 @@
 //! objects matching the same live object in one round. Live objects involved in a conflict are
 //! marked so that no other rule (ownership, `unmanaged`) touches them either.
 
+use super::fasthash::{map_with_capacity, FastMap};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// How one key compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +112,8 @@ pub fn match_objects(
 ) -> Matching {
     let ext_pos = specs.iter().position(|s| s.is_external_id);
     // One index per key: value -> live objects with it.
-    let mut index: Vec<HashMap<&str, Slot>> = (0..specs.len())
-        .map(|_| HashMap::with_capacity(live.len()))
+    let mut index: Vec<FastMap<&str, Slot>> = (0..specs.len())
+        .map(|_| map_with_capacity(live.len()))
         .collect();
     for (l, keys) in live.iter().enumerate() {
         if skip_live[l] {

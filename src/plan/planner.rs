@@ -16,6 +16,7 @@ use super::document::{
     Action, Change, MemberRef, NotTouching, ObjectKind, Operation, Precondition, Reason, Requests,
     SafetyGate, Summary, TargetPlan,
 };
+use super::fasthash::{map_with_capacity, FastMap};
 use super::matching::{self, Conflict, KeySpec, Keys, Matching, Outcome};
 use super::observed::Observed;
 use super::policy::Lists;
@@ -172,13 +173,17 @@ struct Planner<'a> {
     group_assigned: Vec<Option<usize>>,
     members: Vec<Vec<usize>>,
     target_ref: Vec<Option<TargetRef>>,
-    user_by_id: HashMap<&'a str, usize>,
-    live_user_by_id: HashMap<&'a str, usize>,
+    user_by_id: FastMap<&'a str, usize>,
+    live_user_by_id: FastMap<&'a str, usize>,
     /// Scratch stamps for membership diffs, one per live user (see `group_members`).
     in_live_mark: Vec<u32>,
     wanted_mark: Vec<u32>,
     user_digest_paths: Vec<AttrPath>,
     group_digest_paths: Vec<AttrPath>,
+    user_digest_texts: Vec<String>,
+    group_digest_texts: Vec<String>,
+    user_create_precondition: Precondition,
+    group_create_precondition: Precondition,
     user_unique_rules: Vec<usize>,
     group_unique_rules: Vec<usize>,
     changes: Vec<(u8, Change)>,
@@ -240,11 +245,11 @@ impl<'a> Planner<'a> {
         for (pos, g) in assignment.groups.iter().enumerate() {
             group_assigned[*g] = Some(pos);
         }
-        let mut user_by_id = HashMap::with_capacity(desired.users.len());
+        let mut user_by_id = map_with_capacity(desired.users.len());
         for (i, u) in desired.users.iter().enumerate() {
             user_by_id.entry(u.id.as_str()).or_insert(i);
         }
-        let mut live_user_by_id = HashMap::with_capacity(observed.users.len());
+        let mut live_user_by_id = map_with_capacity(observed.users.len());
         for (i, u) in observed.users.iter().enumerate() {
             live_user_by_id.entry(u.id.as_str()).or_insert(i);
         }
@@ -334,6 +339,13 @@ impl<'a> Planner<'a> {
                 group_digest_paths.push(r.clone());
             }
         }
+        let absent = |paths: &[AttrPath]| Precondition {
+            version: None,
+            digest: precondition_digest(&Value::Null, &paths.iter().collect::<Vec<_>>()),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        };
+        let user_create_precondition = absent(&user_digest_paths);
+        let group_create_precondition = absent(&group_digest_paths);
         let user_unique_rules = [
             rule_for(&compiled.user, "userName"),
             email_rule(&compiled.user),
@@ -376,6 +388,10 @@ impl<'a> Planner<'a> {
             live_user_by_id,
             in_live_mark: vec![0; observed.users.len()],
             wanted_mark: vec![0; observed.users.len()],
+            user_digest_texts: user_create_precondition.paths.clone(),
+            group_digest_texts: group_create_precondition.paths.clone(),
+            user_create_precondition,
+            group_create_precondition,
             user_digest_paths,
             group_digest_paths,
             user_unique_rules,
@@ -669,15 +685,19 @@ impl<'a> Planner<'a> {
             ObjectKind::User => &self.user_digest_paths,
             ObjectKind::Group => &self.group_digest_paths,
         };
-        let refs: Vec<&AttrPath> = paths.iter().collect();
-        let (resource, version) = match live {
-            Some((r, v)) => (r, v.cloned()),
-            None => (&Value::Null, None),
+        let (texts, create) = match kind {
+            ObjectKind::User => (&self.user_digest_texts, &self.user_create_precondition),
+            ObjectKind::Group => (&self.group_digest_texts, &self.group_create_precondition),
         };
+        let Some((resource, version)) = live else {
+            // Every create reads the same nothing: computed once.
+            return create.clone();
+        };
+        let refs: Vec<&AttrPath> = paths.iter().collect();
         Precondition {
-            version,
+            version: version.cloned(),
             digest: precondition_digest(resource, &refs),
-            paths: paths.iter().map(|p| p.to_string()).collect(),
+            paths: texts.clone(),
         }
     }
 
