@@ -167,6 +167,16 @@ fn peak_mib() -> String {
     )
 }
 
+/// This thread's time on a CPU (`/proc/thread-self/schedstat`): unlike wall time, it does not
+/// grow when other processes share the machine.
+fn cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
 /// Reset VmHWM to the current RSS (Linux: `5` to clear_refs), so the next reading is the peak
 /// of what follows rather than of building the fixture.
 fn reset_peak() {
@@ -218,19 +228,23 @@ fn main() {
     // The machine is shared: take the best of a few runs, and show them all.
     reset_peak();
     let mut runs = Vec::new();
+    let mut cpu = Vec::new();
     for _ in 0..RUNS {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), cpu_time());
         let same = plan_target(&desired, target, &live, &opts).expect("plans");
         runs.push(t.elapsed());
+        cpu.push(cpu_time().saturating_sub(c));
         assert!(same.changes.is_empty(), "{:?}", same.changes.first());
     }
     let total = runs.iter().min().copied().unwrap_or_default();
+    let list = |v: &[Duration]| v.iter().map(|r| ms(*r)).collect::<Vec<_>>().join(", ");
     println!(
-        "in sync: 0 changes; best of {RUNS} {} = render {} + match/diff {} (runs: {}); {}",
+        "in sync: 0 changes; best of {RUNS} {} = render {} + match/diff {}; wall {}; cpu {}; {}",
         ms(total),
         ms(render),
         ms(total.saturating_sub(render)),
-        runs.iter().map(|r| ms(*r)).collect::<Vec<_>>().join(", "),
+        list(&runs),
+        list(&cpu),
         peak_mib()
     );
 
@@ -239,14 +253,15 @@ fn main() {
         u.resource["name"]["familyName"] = json!("Changed");
     }
     reset_peak();
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_time());
     let changed = plan_target(&desired, target, &live, &opts).expect("plans");
     let total = t.elapsed();
     println!(
-        "10% drift: {} changes, {} writes in {}; {}",
+        "10% drift: {} changes, {} writes in {} (cpu {}); {}",
         changed.changes.len(),
         changed.requests.writes,
         ms(total),
+        ms(cpu_time().saturating_sub(c)),
         peak_mib()
     );
     assert_eq!(changed.changes.len(), USERS.div_ceil(10));
@@ -255,13 +270,14 @@ fn main() {
 
     // The first sync: everything created, 500,000 members in create bodies.
     reset_peak();
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_time());
     let first = plan_target(&desired, target, &Observed::default(), &opts).expect("plans");
     println!(
-        "first sync (empty target): {} changes, {} writes in {}; {}",
+        "first sync (empty target): {} changes, {} writes in {} (cpu {}); {}",
         first.changes.len(),
         first.requests.writes,
         ms(t.elapsed()),
+        ms(cpu_time().saturating_sub(c)),
         peak_mib()
     );
     assert_eq!(first.summary.add as usize, USERS + GROUPS);
