@@ -167,14 +167,23 @@ fn peak_mib() -> String {
     )
 }
 
-/// This thread's time on a CPU (`/proc/thread-self/schedstat`): unlike wall time, it does not
-/// grow when other processes share the machine.
+/// This thread's CPU time (user + system, from `/proc/thread-self/stat`, in clock ticks of
+/// 10 ms): unlike wall time, it does not grow when other processes share the machine.
 fn cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the first, utime the
+    // 12th and stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// Reset VmHWM to the current RSS (Linux: `5` to clear_refs), so the next reading is the peak
