@@ -67,9 +67,17 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The Fx mix leaves high input bits out of the low output bits, and hashbrown picks
+    /// buckets by the low bits: ids that differ only near their end ("e000123", "e000124")
+    /// would collide. murmur3's finaliser spreads every bit over the whole word.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -89,5 +97,19 @@ mod tests {
         assert_eq!(m.len(), 6);
         assert_eq!(m.get("abcdefghi"), Some(&4));
         assert_eq!(m.get("e000124"), None);
+    }
+
+    #[test]
+    fn ids_differing_at_the_end_spread_over_buckets() {
+        use std::hash::BuildHasher;
+        let b = BuildHasherDefault::<FxHasher>::default();
+        let buckets: std::collections::HashSet<u64> = (0..1000)
+            .map(|i| b.hash_one(format!("e{i:06}")) & 1023)
+            .collect();
+        assert!(
+            buckets.len() > 500,
+            "{} buckets of 1024 used",
+            buckets.len()
+        );
     }
 }
