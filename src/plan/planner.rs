@@ -299,25 +299,35 @@ impl<'a> Planner<'a> {
         let live_user_ignored = observed
             .users
             .iter()
-            .map(|u| lists.ignore_users.matching(u.user_name()).is_some())
+            .map(|u| {
+                !lists.ignore_users.is_empty()
+                    && lists.ignore_users.matching(u.user_name()).is_some()
+            })
             .collect();
         let live_user_released = observed
             .users
             .iter()
-            .map(|u| lists.release_users.contains(u.external_id(), u.user_name()))
+            .map(|u| {
+                !lists.release_users.is_empty()
+                    && lists.release_users.contains(u.external_id(), u.user_name())
+            })
             .collect();
         let live_group_ignored = observed
             .groups
             .iter()
-            .map(|g| lists.ignore_groups.matching(g.display_name()).is_some())
+            .map(|g| {
+                !lists.ignore_groups.is_empty()
+                    && lists.ignore_groups.matching(g.display_name()).is_some()
+            })
             .collect();
         let live_group_released = observed
             .groups
             .iter()
             .map(|g| {
-                lists
-                    .release_groups
-                    .contains(g.external_id(), g.display_name())
+                !lists.release_groups.is_empty()
+                    && lists
+                        .release_groups
+                        .contains(g.external_id(), g.display_name())
             })
             .collect();
 
