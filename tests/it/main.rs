@@ -5,3 +5,4 @@ mod common;
 mod config;
 mod plan;
 mod plan_props;
+mod scim_client;
