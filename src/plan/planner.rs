@@ -113,18 +113,6 @@ fn rule_for(rules: &[CompiledRule], attr: &str) -> Option<usize> {
     rules.iter().position(|r| r.path.is_simple(attr))
 }
 
-/// The rule writing the primary email's value.
-fn email_rule(rules: &[CompiledRule]) -> Option<usize> {
-    rules.iter().position(|r| {
-        r.path.schema.is_none()
-            && r.path.attr.eq_ignore_ascii_case("emails")
-            && r.path
-                .sub
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case("value"))
-    })
-}
-
 /// Attribute-level differences of one object.
 #[derive(Default)]
 struct AttrDiff {
@@ -356,13 +344,10 @@ impl<'a> Planner<'a> {
         };
         let user_create_precondition = absent(&user_digest_paths);
         let group_create_precondition = absent(&group_digest_paths);
-        let user_unique_rules = [
-            rule_for(&compiled.user, "userName"),
-            email_rule(&compiled.user),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let user_unique_rules = [rule_for(&compiled.user, "userName"), compiled.email_rule()]
+            .into_iter()
+            .flatten()
+            .collect();
         let group_unique_rules = group_name_rule.into_iter().collect();
 
         Ok(Planner {
@@ -452,7 +437,7 @@ impl<'a> Planner<'a> {
         let rule_of = |k: UserMatchKey| match k {
             UserMatchKey::ExternalId => rule_for(rules, "externalId"),
             UserMatchKey::UserName => rule_for(rules, "userName"),
-            UserMatchKey::Email => email_rule(rules),
+            UserMatchKey::Email => self.compiled.email_rule(),
         };
         let key_rules: Vec<Option<usize>> = self
             .target
