@@ -1641,3 +1641,112 @@ fn select(changes: Vec<Change>, opts: &PlanOptions, target: &str) -> Vec<Change>
         .filter_map(|(c, k)| k.then_some(c))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn desired(yaml: &str) -> Desired {
+        let doc = crate::config::load::parse_document(yaml, 0).expect("parses");
+        let mut diags = Vec::new();
+        let d = crate::config::resolve(
+            vec![(0, doc)],
+            crate::diag::SourceMap::default(),
+            ".".into(),
+            &mut diags,
+        );
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        d
+    }
+
+    fn plan(yaml: &str, live: serde_json::Value) -> TargetPlan {
+        let d = desired(yaml);
+        let obs = Observed::from_value(live).expect("live");
+        plan_target(&d, &d.targets[0], &obs, &PlanOptions::default()).expect("plans")
+    }
+
+    const BASE: &str = r#"
+version: 1
+users:
+  - { id: e1, user_name: a@example.com, given_name: A, family_name: B }
+targets:
+  t:
+    type: embedded
+    assign: { all: true }
+    policy:
+      owns: { external_id: "^e[0-9]+$" }
+      unmanaged: delete
+      limits: { max_destroy: 100, max_destroy_percent: 1000 }
+"#;
+
+    fn user(id: &str, ext: Option<&str>, name: &str) -> serde_json::Value {
+        let mut u = json!({"id": id, "userName": name, "displayName": "A B",
+            "name": {"givenName": "A", "familyName": "B"}, "active": true});
+        if let Some(e) = ext {
+            u["externalId"] = json!(e);
+        }
+        u
+    }
+
+    #[test]
+    fn an_owned_object_in_a_conflict_is_not_deprovisioned() {
+        // e1's userName matches s2, whose externalId e7 (owned by `owns`) differs: a conflict,
+        // and s2 is neither deactivated as removed nor deleted as unmanaged.
+        let p = plan(
+            BASE,
+            json!({"users": [user("s2", Some("e7"), "a@example.com")]}),
+        );
+        assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
+        assert_eq!(p.changes[0].reason, Reason::Conflict);
+        assert!(p.changes[0].operations.is_empty());
+    }
+
+    #[test]
+    fn a_released_object_is_never_touched_even_when_owned() {
+        let yaml = BASE.replace(
+            "unmanaged: delete",
+            "unmanaged: delete\n      release: { users: [e7, x@example.com] }",
+        );
+        let p = plan(
+            &yaml,
+            json!({"users": [user("s1", Some("e1"), "a@example.com"),
+                             user("s7", Some("e7"), "gone@example.com"),
+                             user("s8", None, "X@example.com")]}),
+        );
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert_eq!(p.not_touching.released, 2);
+    }
+
+    #[test]
+    fn unmanaged_delete_never_reaches_ignored_objects() {
+        let yaml = BASE.replace(
+            "unmanaged: delete",
+            "unmanaged: delete\n      ignore: { users: [\"svc-*\"] }",
+        );
+        let p = plan(
+            &yaml,
+            json!({"users": [user("s1", Some("e1"), "a@example.com"),
+                             user("s9", None, "SVC-backup"),
+                             user("s10", None, "temp@example.com")]}),
+        );
+        let touched: Vec<_> = p.changes.iter().filter_map(|c| c.id.as_deref()).collect();
+        assert_eq!(touched, vec!["s10"]);
+        assert_eq!(p.summary.ignored, 1);
+    }
+
+    #[test]
+    fn a_protected_leaver_is_counted_not_deactivated() {
+        let yaml = BASE.replace(
+            "unmanaged: delete",
+            "protect: { users: [gone@example.com] }",
+        );
+        let p = plan(
+            &yaml,
+            json!({"users": [user("s1", Some("e1"), "a@example.com"),
+                             user("s7", Some("e7"), "Gone@example.com")]}),
+        );
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert_eq!(p.not_touching.protected, 1);
+    }
+}
