@@ -257,6 +257,11 @@ fn main() {
         peak_mib()
     );
 
+    // `PLANNER_BENCH_ONLY=sync` stops here, for profiling the in-sync plan alone.
+    if std::env::var("PLANNER_BENCH_ONLY").is_ok_and(|v| v == "sync") {
+        return;
+    }
+
     // 10% of users changed out of band.
     for u in live.users.iter_mut().step_by(10) {
         u.resource["name"]["familyName"] = json!("Changed");
