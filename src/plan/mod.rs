@@ -22,7 +22,7 @@ pub use observed::{LiveGroup, LiveUser, Observed, ObservedError};
 pub use planner::plan_target;
 
 use crate::config::Desired;
-use crate::mapping::{AttrPath, RenderError};
+use crate::mapping::{AttrPath, CompiledTarget, RenderError};
 use serde_json::{Map, Value};
 
 /// What to plan.
@@ -94,15 +94,28 @@ pub fn precondition_digest(live: &Value, paths: &[&AttrPath]) -> String {
     sha256_hex(canonical_json(&Value::Object(m)).as_bytes())
 }
 
-/// [`precondition_digest`] over paths as written in a [`Precondition`]; unparsable paths (from a
-/// hand-edited plan) are an error.
-pub fn precondition_digest_of(live: &Value, paths: &[String]) -> Result<String, String> {
-    let parsed = paths
-        .iter()
-        .map(|p| AttrPath::parse(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&AttrPath> = parsed.iter().collect();
-    Ok(precondition_digest(live, &refs))
+/// The attributes a precondition digest covers for changes of `kind`: every mapped attribute
+/// (each path once), and `active` for users. Apply recomputes the digest over these on its
+/// re-read, from the same configuration (the plan's `config_digest` guarantees that).
+pub fn digest_paths(compiled: &CompiledTarget, kind: ObjectKind) -> Vec<AttrPath> {
+    let rules = match kind {
+        ObjectKind::User => &compiled.user,
+        ObjectKind::Group => &compiled.group,
+    };
+    let active = AttrPath {
+        schema: None,
+        attr: "active".into(),
+        filter: Vec::new(),
+        sub: None,
+    };
+    let extra = (kind == ObjectKind::User).then_some(&active);
+    let mut out: Vec<AttrPath> = Vec::new();
+    for p in rules.iter().map(|r| &r.path).chain(extra) {
+        if !out.iter().any(|o| o.key() == p.key()) {
+            out.push(p.clone());
+        }
+    }
+    out
 }
 
 /// `sha256:` over the resolved configuration: each source file's display path and text, in
@@ -163,12 +176,5 @@ mod tests {
         assert_eq!(a, b);
         let c = precondition_digest(&json!({"title": "Eng"}), &paths);
         assert_ne!(a, c);
-        assert_eq!(
-            precondition_digest_of(
-                &json!({"title": "Eng"}),
-                &["title".into(), "name.givenName".into()]
-            ),
-            Ok(c)
-        );
     }
 }

@@ -20,7 +20,7 @@ use super::fasthash::{map_with_capacity, FastMap};
 use super::matching::{self, Conflict, KeySpec, Keys, Matching, Outcome};
 use super::observed::Observed;
 use super::policy::Lists;
-use super::{precondition_digest, same_value, shape, PlanError, PlanOptions};
+use super::{digest_paths, precondition_digest, same_value, shape, PlanError, PlanOptions};
 use crate::config::assign::assigned;
 use crate::config::model::{GroupMatchKey, MembersMode, Unmanaged, UserMatchKey, When};
 use crate::config::{Desired, Endpoint, Target};
@@ -168,8 +168,6 @@ struct Planner<'a> {
     wanted_mark: Vec<u32>,
     user_digest_paths: Vec<AttrPath>,
     group_digest_paths: Vec<AttrPath>,
-    user_digest_texts: Vec<String>,
-    group_digest_texts: Vec<String>,
     user_create_precondition: Precondition,
     group_create_precondition: Precondition,
     user_unique_rules: Vec<usize>,
@@ -319,28 +317,11 @@ impl<'a> Planner<'a> {
             })
             .collect();
 
-        let active = AttrPath {
-            schema: None,
-            attr: "active".into(),
-            filter: Vec::new(),
-            sub: None,
-        };
-        let mut user_digest_paths: Vec<AttrPath> = Vec::new();
-        for r in compiled.user.iter().map(|r| &r.path).chain([&active]) {
-            if !user_digest_paths.iter().any(|p| p.key() == r.key()) {
-                user_digest_paths.push(r.clone());
-            }
-        }
-        let mut group_digest_paths: Vec<AttrPath> = Vec::new();
-        for r in compiled.group.iter().map(|r| &r.path) {
-            if !group_digest_paths.iter().any(|p| p.key() == r.key()) {
-                group_digest_paths.push(r.clone());
-            }
-        }
+        let user_digest_paths = digest_paths(&compiled, ObjectKind::User);
+        let group_digest_paths = digest_paths(&compiled, ObjectKind::Group);
         let absent = |paths: &[AttrPath]| Precondition {
             version: None,
             digest: precondition_digest(&Value::Null, &paths.iter().collect::<Vec<_>>()),
-            paths: paths.iter().map(|p| p.to_string()).collect(),
         };
         let user_create_precondition = absent(&user_digest_paths);
         let group_create_precondition = absent(&group_digest_paths);
@@ -383,8 +364,6 @@ impl<'a> Planner<'a> {
             live_user_by_id,
             in_live_mark: vec![0; observed.users.len()],
             wanted_mark: vec![0; observed.users.len()],
-            user_digest_texts: user_create_precondition.paths.clone(),
-            group_digest_texts: group_create_precondition.paths.clone(),
             user_create_precondition,
             group_create_precondition,
             user_digest_paths,
@@ -680,9 +659,9 @@ impl<'a> Planner<'a> {
             ObjectKind::User => &self.user_digest_paths,
             ObjectKind::Group => &self.group_digest_paths,
         };
-        let (texts, create) = match kind {
-            ObjectKind::User => (&self.user_digest_texts, &self.user_create_precondition),
-            ObjectKind::Group => (&self.group_digest_texts, &self.group_create_precondition),
+        let create = match kind {
+            ObjectKind::User => &self.user_create_precondition,
+            ObjectKind::Group => &self.group_create_precondition,
         };
         let Some((resource, version)) = live else {
             // Every create reads the same nothing: computed once.
@@ -692,7 +671,6 @@ impl<'a> Planner<'a> {
         Precondition {
             version: version.cloned(),
             digest: precondition_digest(resource, &refs),
-            paths: texts.clone(),
         }
     }
 
