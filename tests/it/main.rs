@@ -6,4 +6,6 @@ mod config;
 mod emulator;
 mod invalid_corpus;
 mod render;
+mod plan;
+mod plan_props;
 mod scim_client;
