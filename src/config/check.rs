@@ -15,5 +15,6 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
             );
         }
     }
+    out.extend(crate::mapping::check::check(desired));
     out
 }

@@ -5,6 +5,7 @@
 //! checks `roster validate` reports. None of it does I/O beyond reading the configuration files
 //! through `load`.
 
+pub mod assign;
 pub mod check;
 pub mod load;
 pub mod model;

@@ -237,6 +237,10 @@ pub struct Precondition {
     pub version: Option<String>,
     /// `sha256:` of the canonical JSON of the attributes the change reads or writes.
     pub digest: String,
+    /// The attribute paths `digest` covers, so apply recomputes it over exactly these on its
+    /// re-read (`plan::precondition_digest`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
 /// One safety gate and whether it tripped.

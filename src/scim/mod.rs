@@ -1,3 +1,18 @@
-//! The SCIM 2.0 protocol: resources, patch operations, filters, paging, errors, and the HTTP client.
+//! The SCIM 2.0 protocol: resources, patch operations, filters, paging, errors, the HTTP client
+//! (auth, retry, rate limit, read-only mode) and the dialects (generic, AWS).
 
+pub mod auth;
+pub mod client;
+pub mod dialect;
+pub mod error;
+pub mod filter;
+pub mod membership;
+pub mod paging;
+pub mod ratelimit;
 pub mod resource;
+
+pub use auth::{redact, Credentials};
+pub use client::{ClientOptions, ReadOnlyClient, RequestCounts, ScimClient};
+pub use dialect::{Capabilities, PagingKind, ResourceKind};
+pub use error::{PagingError, ScimClientError};
+pub use filter::Filter;

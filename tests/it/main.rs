@@ -4,3 +4,4 @@
 mod common;
 mod config;
 mod render;
+mod plan;

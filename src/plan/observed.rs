@@ -1,0 +1,286 @@
+//! Observed state: the live users and groups of one target, as the planner sees them.
+//!
+//! The planner compares attributes by path on each resource's full SCIM JSON, so a live object
+//! keeps its whole resource rather than a typed view. Group membership is held apart from the
+//! resource because it is read separately (AWS answers `members: []`), and `None` says it was
+//! not read at all, which the planner refuses to diff against.
+//!
+//! The same JSON file format (`{"users": [...], "groups": [...]}` of SCIM resources, groups with
+//! `"members": [{"value": ID}]`) serves planner fixtures and the emulator's `--seed`.
+
+use serde_json::{Map, Value};
+
+/// A live user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveUser {
+    /// The SCIM id.
+    pub id: String,
+    /// The full SCIM resource as the server returned it.
+    pub resource: Value,
+    /// `meta.version`, when the server has ETags.
+    pub version: Option<String>,
+}
+
+/// A live group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveGroup {
+    pub id: String,
+    /// The full SCIM resource (its `members`, if any, are in `members` below).
+    pub resource: Value,
+    pub version: Option<String>,
+    /// Ids of the member users; `None` when membership was not read.
+    pub members: Option<Vec<String>>,
+}
+
+/// Everything read from one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    pub users: Vec<LiveUser>,
+    pub groups: Vec<LiveGroup>,
+}
+
+/// A live-state file that cannot be read as one.
+#[derive(Debug, thiserror::Error)]
+pub enum ObservedError {
+    #[error("live state is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("live state: {0}")]
+    Shape(String),
+}
+
+impl LiveUser {
+    /// A user from its SCIM resource; the resource must carry a string `id`.
+    pub fn from_resource(resource: Value) -> Result<LiveUser, ObservedError> {
+        let id = resource_id(&resource, "user")?;
+        let version = meta_version(&resource);
+        Ok(LiveUser {
+            id,
+            resource,
+            version,
+        })
+    }
+
+    /// `active`, where absence means active (RFC 7643 leaves the default to the server, and
+    /// every server roster targets treats a user without it as enabled).
+    pub fn active(&self) -> bool {
+        !matches!(get_ci(&self.resource, "active"), Some(Value::Bool(false)))
+    }
+
+    pub fn user_name(&self) -> &str {
+        get_ci(&self.resource, "userName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        non_empty(get_ci(&self.resource, "externalId"))
+    }
+
+    /// The primary email (or the only/first one when none is marked primary).
+    pub fn primary_email(&self) -> Option<&str> {
+        let emails = get_ci(&self.resource, "emails")?.as_array()?;
+        let primary = emails.iter().find(|e| {
+            e.as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("primary")))
+                .is_some_and(|(_, v)| v == &Value::Bool(true))
+        });
+        let e = primary.or_else(|| emails.first())?;
+        non_empty(get_ci(e, "value"))
+    }
+}
+
+impl LiveGroup {
+    /// A group from its SCIM resource; `members` (a list of `{"value": id}`) is taken out of
+    /// the resource into [`LiveGroup::members`]. A resource without `members` has none.
+    pub fn from_resource(mut resource: Value) -> Result<LiveGroup, ObservedError> {
+        let id = resource_id(&resource, "group")?;
+        let version = meta_version(&resource);
+        let mut members = Vec::new();
+        if let Some(obj) = resource.as_object_mut() {
+            let key = obj
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("members"))
+                .cloned();
+            if let Some(list) = key.and_then(|k| obj.remove(&k)) {
+                match list {
+                    Value::Null => {}
+                    Value::Array(items) => {
+                        for m in items {
+                            match non_empty(get_ci(&m, "value")) {
+                                Some(v) => members.push(v.to_string()),
+                                None => {
+                                    return Err(ObservedError::Shape(format!(
+                                        "group {id:?} has a member without a string `value`"
+                                    )))
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(ObservedError::Shape(format!(
+                            "group {id:?}: `members` must be a list"
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(LiveGroup {
+            id,
+            resource,
+            version,
+            members: Some(members),
+        })
+    }
+
+    pub fn display_name(&self) -> &str {
+        get_ci(&self.resource, "displayName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn external_id(&self) -> Option<&str> {
+        non_empty(get_ci(&self.resource, "externalId"))
+    }
+}
+
+impl Observed {
+    /// Read the live-state file format.
+    pub fn from_json(text: &str) -> Result<Observed, ObservedError> {
+        Observed::from_value(serde_json::from_str(text)?)
+    }
+
+    pub fn from_value(v: Value) -> Result<Observed, ObservedError> {
+        let Value::Object(mut top) = v else {
+            return Err(ObservedError::Shape(
+                "expected an object with `users` and `groups`".into(),
+            ));
+        };
+        let list = |top: &mut Map<String, Value>, key: &str| -> Result<Vec<Value>, ObservedError> {
+            match top.remove(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(a)) => Ok(a),
+                Some(_) => Err(ObservedError::Shape(format!("`{key}` must be a list"))),
+            }
+        };
+        let users = list(&mut top, "users")?
+            .into_iter()
+            .map(LiveUser::from_resource)
+            .collect::<Result<Vec<_>, _>>()?;
+        let groups = list(&mut top, "groups")?
+            .into_iter()
+            .map(LiveGroup::from_resource)
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(k) = top.keys().next() {
+            return Err(ObservedError::Shape(format!(
+                "unknown key `{k}` (expected `users` and `groups`)"
+            )));
+        }
+        Ok(Observed { users, groups })
+    }
+
+    /// The file format again, groups with their members: what `from_json` reads.
+    pub fn to_value(&self) -> Value {
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| {
+                let mut r = g.resource.clone();
+                if let (Some(o), Some(members)) = (r.as_object_mut(), &g.members) {
+                    o.insert(
+                        "members".into(),
+                        Value::Array(
+                            members
+                                .iter()
+                                .map(|m| serde_json::json!({ "value": m }))
+                                .collect(),
+                        ),
+                    );
+                }
+                r
+            })
+            .collect();
+        serde_json::json!({
+            "users": self.users.iter().map(|u| u.resource.clone()).collect::<Vec<_>>(),
+            "groups": Value::Array(groups),
+        })
+    }
+}
+
+fn resource_id(resource: &Value, kind: &str) -> Result<String, ObservedError> {
+    match resource.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(ObservedError::Shape(format!(
+            "a {kind} without a string `id`: {}",
+            truncate(&resource.to_string(), 120)
+        ))),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn meta_version(resource: &Value) -> Option<String> {
+    get_ci(get_ci(resource, "meta")?, "version")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A top-level attribute, its name compared ignoring case (RFC 7643 §2.1).
+pub(crate) fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let o = v.as_object()?;
+    o.get(key).or_else(|| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn non_empty(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_seed_format() {
+        let o = Observed::from_json(
+            r#"{"users":[{"id":"u1","userName":"A","active":false,"meta":{"version":"W/\"2\""},
+                "emails":[{"value":"x@e"},{"value":"p@e","primary":true}]}],
+                "groups":[{"id":"g1","displayName":"G","members":[{"value":"u1"}]},
+                          {"id":"g2","displayName":"H"}]}"#,
+        )
+        .expect("reads");
+        assert_eq!(o.users[0].version.as_deref(), Some("W/\"2\""));
+        assert!(!o.users[0].active());
+        assert_eq!(o.users[0].primary_email(), Some("p@e"));
+        assert_eq!(
+            o.groups[0].members.as_deref(),
+            Some(&["u1".to_string()][..])
+        );
+        assert!(o.groups[0].resource.get("members").is_none());
+        assert_eq!(o.groups[1].members.as_deref(), Some(&[][..]));
+        let back = Observed::from_value(o.to_value()).expect("round trip");
+        assert_eq!(back, o);
+    }
+
+    #[test]
+    fn refuses_objects_without_ids_and_unknown_keys() {
+        assert!(Observed::from_value(json!({"users":[{"userName":"a"}]})).is_err());
+        assert!(Observed::from_value(json!({"people":[]})).is_err());
+        assert!(Observed::from_value(json!({"groups":[{"id":"g","members":[{"x":1}]}]})).is_err());
+    }
+
+    #[test]
+    fn absent_active_means_active() {
+        let u = LiveUser::from_resource(json!({"id":"u","userName":"a"})).expect("user");
+        assert!(u.active());
+        assert_eq!(u.external_id(), None);
+    }
+}

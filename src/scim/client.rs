@@ -1,0 +1,942 @@
+//! The HTTP client roster speaks SCIM with. Everything that touches the network goes through
+//! one function, `ScimClient::send`, so that the rules that keep a target safe hold everywhere:
+//! a read-only client refuses any method but GET before anything is sent; requests wait for
+//! their budget (reads, writes, membership operations) and for a slot among `parallelism`;
+//! 429 and 5xx and transport failures are retried with jittered exponential backoff honouring
+//! `Retry-After`, other 4xx never; and every text that goes into an error is scrubbed of the
+//! credentials.
+//!
+//! A create (POST) is not retried after a 5xx or a timeout, because it may have taken effect:
+//! `apply` looks the object up by its match keys first (SPEC §5). It is retried on 429 and when
+//! the connection could not be opened, when the server cannot have seen it.
+
+use crate::config::model::Dialect;
+use crate::config::RateLimits;
+use crate::scim::auth::{redact, Credentials};
+use crate::scim::dialect::{self, Capabilities, ResourceKind};
+use crate::scim::error::ScimClientError;
+use crate::scim::filter::Filter;
+use crate::scim::paging::{encode_query_value, Identified, Pager};
+use crate::scim::ratelimit::RateLimiter;
+use crate::scim::resource::{Group, ListResponse, PatchRequest, ScimError, User};
+use rand::Rng;
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+const SCIM_JSON: &str = "application/scim+json";
+/// How much of a non-JSON error body is shown.
+const MAX_DETAIL: usize = 500;
+
+/// How to reach and treat one target.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The SCIM base URL, e.g. `https://scim.us-east-1.amazonaws.com/TENANT/scim/v2`.
+    pub base_url: String,
+    pub credentials: Credentials,
+    pub dialect: Dialect,
+    /// Requests in flight at most (`--parallelism`, default 8).
+    pub parallelism: usize,
+    /// Budgets per second; `None` = adaptive only.
+    pub rate: RateLimits,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// An extra PEM root certificate (`--ca-cert`).
+    pub ca_cert: Option<PathBuf>,
+    /// Allow plain http:// to a host that is not loopback (`--insecure-http`).
+    pub insecure_http: bool,
+    /// Sends of one request at most, the first included.
+    pub max_attempts: u32,
+    /// First backoff step; doubles each attempt, with full jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A `Retry-After` longer than this is cut to it (a server asking for an hour is not waited
+    /// for by a CI job).
+    pub max_retry_after: Duration,
+    /// Items per page; default from the dialect.
+    pub page_size: Option<u32>,
+    /// Refuse every method but GET at the single place requests are sent.
+    pub read_only: bool,
+}
+
+impl ClientOptions {
+    /// Defaults for a target: 8 in flight, 30 s timeout, 6 attempts, the dialect's page size.
+    pub fn new(base_url: impl Into<String>, credentials: Credentials, dialect: Dialect) -> Self {
+        ClientOptions {
+            base_url: base_url.into(),
+            credentials,
+            dialect,
+            parallelism: 8,
+            rate: RateLimits::default(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            ca_cert: None,
+            insecure_http: false,
+            max_attempts: 6,
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+            page_size: None,
+            read_only: false,
+        }
+    }
+}
+
+/// Requests sent so far, by kind (retries included), for benchmarks and plan estimates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    pub get: u64,
+    pub post: u64,
+    pub put: u64,
+    pub patch: u64,
+    pub delete: u64,
+    /// Sends that were repeats of an earlier attempt.
+    pub retries: u64,
+    /// Answers with status 429.
+    pub throttled: u64,
+    /// Member operations sent in group creates and patches.
+    pub member_ops: u64,
+    /// Requests refused by the read-only guard (never sent).
+    pub refused: u64,
+}
+
+impl RequestCounts {
+    pub fn reads(&self) -> u64 {
+        self.get
+    }
+    pub fn writes(&self) -> u64 {
+        self.post + self.put + self.patch + self.delete
+    }
+    pub fn total(&self) -> u64 {
+        self.reads() + self.writes()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    get: AtomicU64,
+    post: AtomicU64,
+    put: AtomicU64,
+    patch: AtomicU64,
+    delete: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+    member_ops: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// An answer with a 2xx status.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// `None` for an empty body (204, or a PATCH answered without content).
+    pub body: Option<Value>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base: String,
+    host: String,
+    credentials: Credentials,
+    secrets: Vec<String>,
+    dialect: Dialect,
+    caps: Capabilities,
+    page_size: u32,
+    slots: Semaphore,
+    reads: RateLimiter,
+    writes: RateLimiter,
+    members: RateLimiter,
+    counters: Counters,
+    /// Set by a 429 with `Retry-After`: nothing is sent before then.
+    paused_until: Mutex<Option<Instant>>,
+    opts: ClientOptions,
+}
+
+/// A SCIM client for one target. Cheap to clone; clones share budgets, slots and counters.
+#[derive(Debug, Clone)]
+pub struct ScimClient {
+    inner: Arc<Inner>,
+    read_only: bool,
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+impl ScimClient {
+    /// Builds a client; checks the URL (https unless loopback or `insecure_http`), the CA
+    /// certificate and the credentials' header form. Sends nothing.
+    pub fn new(opts: ClientOptions) -> Result<ScimClient, ScimClientError> {
+        let url = url::Url::parse(opts.base_url.trim()).map_err(|e| {
+            ScimClientError::Setup(format!(
+                "the target URL {:?} is not a URL: {e}",
+                opts.base_url
+            ))
+        })?;
+        let host = url
+            .host()
+            .ok_or_else(|| ScimClientError::Setup(format!("the target URL {url} has no host")))?;
+        let host_text = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&host) || opts.insecure_http => {}
+            "http" => {
+                return Err(ScimClientError::InsecureUrl {
+                    host: host.to_string(),
+                })
+            }
+            s => {
+                return Err(ScimClientError::Setup(format!(
+                    "the target URL must be https:// (got {s}://)"
+                )))
+            }
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ScimClientError::Setup(format!(
+                "the target URL {url} must not have a query or fragment"
+            )));
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .pool_max_idle_per_host(opts.parallelism.max(1))
+            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &opts.ca_cert {
+            let pem = fs_err::read(path).map_err(|e| {
+                ScimClientError::Setup(format!("cannot read the CA certificate: {e}"))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                ScimClientError::Setup(format!("{} is not a PEM certificate: {e}", path.display()))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ScimClientError::Setup(format!("cannot set up HTTP: {e}")))?;
+        // Validate the credentials' header form now, so the first request cannot fail on it.
+        opts.credentials.header()?;
+        let caps = dialect::capabilities(opts.dialect);
+        let page_size = opts.page_size.unwrap_or(caps.page_size).max(1);
+        let read_only = opts.read_only;
+        let inner = Inner {
+            http,
+            base: url.as_str().trim_end_matches('/').to_string(),
+            host: host_text,
+            secrets: opts.credentials.secrets(),
+            credentials: opts.credentials.clone(),
+            dialect: opts.dialect,
+            caps,
+            page_size,
+            slots: Semaphore::new(opts.parallelism.max(1)),
+            reads: RateLimiter::new(opts.rate.reads_per_second),
+            writes: RateLimiter::new(opts.rate.writes_per_second),
+            members: RateLimiter::new(opts.rate.member_operations_per_second),
+            counters: Counters::default(),
+            paused_until: Mutex::new(None),
+            opts,
+        };
+        Ok(ScimClient {
+            inner: Arc::new(inner),
+            read_only,
+        })
+    }
+
+    /// A read-only view sharing this client's budgets and counters.
+    pub fn reader(&self) -> ReadOnlyClient {
+        ReadOnlyClient(ScimClient {
+            inner: Arc::clone(&self.inner),
+            read_only: true,
+        })
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.inner.caps
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// Requests in flight at most.
+    pub fn parallelism(&self) -> usize {
+        self.inner.opts.parallelism.max(1)
+    }
+
+    /// The read budget's current rate (after any slowdown); `None` = unlimited.
+    pub fn read_rate(&self) -> Option<f64> {
+        self.inner.reads.effective_rate()
+    }
+
+    /// The write budget's current rate (after any slowdown); `None` = unlimited.
+    pub fn write_rate(&self) -> Option<f64> {
+        self.inner.writes.effective_rate()
+    }
+
+    /// Requests sent so far (shared by clones and readers).
+    pub fn counts(&self) -> RequestCounts {
+        let c = &self.inner.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RequestCounts {
+            get: l(&c.get),
+            post: l(&c.post),
+            put: l(&c.put),
+            patch: l(&c.patch),
+            delete: l(&c.delete),
+            retries: l(&c.retries),
+            throttled: l(&c.throttled),
+            member_ops: l(&c.member_ops),
+            refused: l(&c.refused),
+        }
+    }
+
+    /// Scrubs the credentials out of a text that might echo them.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.inner.secrets)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let o = &self.inner.opts;
+        let exp = o
+            .backoff_base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let cap = exp.min(o.backoff_max);
+        // Full jitter: concurrent clients that failed together do not retry together.
+        let ms = cap.as_millis().min(u128::from(u64::MAX)) as u64;
+        Duration::from_millis(rand::rng().random_range(ms / 2..=ms.max(1)))
+    }
+
+    async fn wait_for_pause(&self) {
+        loop {
+            let until = *self
+                .inner
+                .paused_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn pause_until(&self, t: Instant) {
+        let mut p = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if p.is_none_or(|old| old < t) {
+            *p = Some(t);
+        }
+    }
+
+    /// Sends one request and returns a 2xx answer; the single place requests leave roster.
+    /// `path` is relative to the base URL and starts with `/` (it may carry a query);
+    /// `member_ops` is how many membership operations it carries (for that budget).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        member_ops: u32,
+    ) -> Result<RawResponse, ScimClientError> {
+        let inner = &self.inner;
+        let url = format!("{}{}", inner.base, path);
+        let m = method.as_str().to_string();
+        if self.read_only && method != Method::GET {
+            inner.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ScimClientError::ReadOnly { method: m, url });
+        }
+        let is_post = method == Method::POST;
+        let max_attempts = inner.opts.max_attempts.max(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.wait_for_pause().await;
+            let budget = if method == Method::GET {
+                &inner.reads
+            } else {
+                &inner.writes
+            };
+            budget.acquire(1).await;
+            if member_ops > 0 {
+                inner.members.acquire(member_ops).await;
+            }
+            let permit = inner
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| ScimClientError::Setup("the client was shut down".into()))?;
+            self.count(&method, attempt, member_ops);
+
+            let mut req = inner
+                .http
+                .request(method.clone(), &url)
+                .header(ACCEPT, SCIM_JSON);
+            if let Some((name, value)) = inner.credentials.header()? {
+                req = req.header(name, value);
+            }
+            if let Some(b) = body {
+                let bytes = serde_json::to_vec(b).map_err(|e| {
+                    ScimClientError::Setup(format!("cannot encode the request body: {e}"))
+                })?;
+                req = req.header(CONTENT_TYPE, SCIM_JSON).body(bytes);
+            }
+            let result = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(b) => Ok((status, headers, b)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            drop(permit);
+
+            let (status, headers, bytes) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    // Connection never opened: the server cannot have acted, so even a POST may
+                    // go again. Otherwise only requests that are safe to repeat do.
+                    let retryable = e.is_connect() || !is_post;
+                    if retryable && attempt < max_attempts {
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(if e.is_timeout() {
+                        ScimClientError::Timeout {
+                            method: m,
+                            url,
+                            host: inner.host.clone(),
+                            attempts: attempt,
+                        }
+                    } else {
+                        ScimClientError::Network {
+                            method: m,
+                            url,
+                            host: inner.host.clone(),
+                            reason: self.redact(&error_chain(&e)),
+                            attempts: attempt,
+                        }
+                    });
+                }
+            };
+
+            if (200..300).contains(&status) {
+                budget.on_success();
+                let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    None
+                } else {
+                    Some(
+                        serde_json::from_slice(&bytes).map_err(|e| ScimClientError::Decode {
+                            method: m.clone(),
+                            url: url.clone(),
+                            host: inner.host.clone(),
+                            reason: e.to_string(),
+                        })?,
+                    )
+                };
+                return Ok(RawResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+
+            let retry_after = headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after)
+                .map(|d| d.min(inner.opts.max_retry_after));
+            let retryable = match status {
+                429 => {
+                    inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    budget.on_throttled();
+                    true
+                }
+                s if s >= 500 => !is_post,
+                _ => false,
+            };
+            if retryable && attempt < max_attempts {
+                let wait = match retry_after {
+                    Some(d) => {
+                        // Everyone waits, not only this request: the server asked for a pause.
+                        if status == 429 {
+                            self.pause_until(Instant::now() + d);
+                        }
+                        d
+                    }
+                    None => self.backoff(attempt),
+                };
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let err: ScimError = serde_json::from_str(&text).unwrap_or_else(|_| ScimError {
+                detail: (!text.trim().is_empty()).then(|| truncate(text.trim(), MAX_DETAIL)),
+                ..ScimError::default()
+            });
+            return Err(ScimClientError::Http {
+                method: m,
+                url,
+                status,
+                scim_type: err.scim_type.map(|t| self.redact(&t)),
+                detail: err.detail.map(|d| self.redact(&d)),
+                attempts: attempt,
+            });
+        }
+    }
+
+    fn count(&self, method: &Method, attempt: u32, member_ops: u32) {
+        let c = &self.inner.counters;
+        let counter = match *method {
+            Method::GET => &c.get,
+            Method::POST => &c.post,
+            Method::PUT => &c.put,
+            Method::PATCH => &c.patch,
+            Method::DELETE => &c.delete,
+            _ => &c.get,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if attempt > 1 {
+            c.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        c.member_ops
+            .fetch_add(u64::from(member_ops), Ordering::Relaxed);
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        resp: RawResponse,
+    ) -> Result<T, ScimClientError> {
+        let url = format!("{}{}", self.inner.base, path);
+        let body = resp.body.ok_or_else(|| ScimClientError::Decode {
+            method: method.into(),
+            url: url.clone(),
+            host: self.inner.host.clone(),
+            reason: format!("status {} with an empty body", resp.status),
+        })?;
+        serde_json::from_value(body).map_err(|e| ScimClientError::Decode {
+            method: method.into(),
+            url,
+            host: self.inner.host.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ScimClientError> {
+        let resp = self.send(Method::GET, path, None, 0).await?;
+        self.decode("GET", path, resp)
+    }
+
+    async fn write_json<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        member_ops: u32,
+    ) -> Result<Option<T>, ScimClientError> {
+        let value = serde_json::to_value(body)
+            .map_err(|e| ScimClientError::Setup(format!("cannot encode the request: {e}")))?;
+        let m = method.as_str().to_string();
+        let resp = self.send(method, path, Some(&value), member_ops).await?;
+        if resp.body.is_none() {
+            return Ok(None);
+        }
+        self.decode(&m, path, resp).map(Some)
+    }
+
+    /// `GET /ServiceProviderConfig`.
+    pub async fn service_provider_config(&self) -> Result<Value, ScimClientError> {
+        self.get_json("/ServiceProviderConfig").await
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<User, ScimClientError> {
+        self.get_json(&format!("/Users/{}", encode_query_value(id)))
+            .await
+    }
+
+    pub async fn get_group(&self, id: &str) -> Result<Group, ScimClientError> {
+        self.get_json(&format!("/Groups/{}", encode_query_value(id)))
+            .await
+    }
+
+    /// Every user (matching `filter`), proven complete or an error.
+    pub async fn list_users(&self, filter: Option<&Filter>) -> Result<Vec<User>, ScimClientError> {
+        let f = filter.map(|f| f.render(self.inner.dialect)).transpose()?;
+        self.list("/Users", "users", f.as_deref()).await
+    }
+
+    /// Every group (matching `filter`), proven complete or an error.
+    pub async fn list_groups(
+        &self,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Group>, ScimClientError> {
+        let f = filter.map(|f| f.render(self.inner.dialect)).transpose()?;
+        self.list("/Groups", "groups", f.as_deref()).await
+    }
+
+    /// Reads a whole collection at `endpoint` (`/Users`), with an already rendered filter.
+    pub async fn list<T: DeserializeOwned + Identified>(
+        &self,
+        endpoint: &str,
+        collection: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<T>, ScimClientError> {
+        let mut pager = Pager::new(self.inner.caps.paging, self.inner.page_size, collection);
+        let mut out = Vec::new();
+        while let Some(q) = pager.query() {
+            let mut path = format!("{endpoint}?{q}");
+            if let Some(f) = filter {
+                path.push_str("&filter=");
+                path.push_str(&encode_query_value(f));
+            }
+            let page: ListResponse<T> = self.get_json(&path).await?;
+            pager
+                .accept(&page)
+                .map_err(|source| ScimClientError::Paging {
+                    url: format!("{}{}", self.inner.base, endpoint),
+                    source,
+                })?;
+            out.extend(page.resources);
+        }
+        Ok(out)
+    }
+
+    /// `POST /Users`.
+    pub async fn create_user(&self, user: &User) -> Result<User, ScimClientError> {
+        self.write_json(Method::POST, "/Users", user, 0)
+            .await?
+            .ok_or_else(|| self.empty_answer("POST", "/Users"))
+    }
+
+    /// `PUT /Users/{id}`: replaces the whole user.
+    pub async fn replace_user(&self, id: &str, user: &User) -> Result<User, ScimClientError> {
+        let path = format!("/Users/{}", encode_query_value(id));
+        match self.write_json(Method::PUT, &path, user, 0).await? {
+            Some(u) => Ok(u),
+            None => self.get_user(id).await,
+        }
+    }
+
+    fn check(&self, kind: ResourceKind, patch: &PatchRequest) -> Result<(), ScimClientError> {
+        dialect::check_patch(self.inner.dialect, kind, patch).map_err(|reason| {
+            ScimClientError::Dialect {
+                dialect: self.inner.dialect.as_str().to_string(),
+                reason,
+            }
+        })
+    }
+
+    /// `PATCH /Users/{id}`. `None` when the server answered 204 without a body
+    /// (scim2-server); use `patch_user_fetch` when the result is needed.
+    pub async fn patch_user(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+    ) -> Result<Option<User>, ScimClientError> {
+        self.check(ResourceKind::User, patch)?;
+        let path = format!("/Users/{}", encode_query_value(id));
+        self.write_json(Method::PATCH, &path, patch, 0).await
+    }
+
+    /// `PATCH /Users/{id}`, then the user as it is now (re-read if the answer had no body).
+    pub async fn patch_user_fetch(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+    ) -> Result<User, ScimClientError> {
+        match self.patch_user(id, patch).await? {
+            Some(u) => Ok(u),
+            None => self.get_user(id).await,
+        }
+    }
+
+    /// `PATCH /Groups/{id}`; member operations count against the membership budget.
+    pub async fn patch_group(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+    ) -> Result<Option<Group>, ScimClientError> {
+        self.check(ResourceKind::Group, patch)?;
+        let ops = dialect::member_op_count(patch) as u32;
+        let path = format!("/Groups/{}", encode_query_value(id));
+        self.write_json(Method::PATCH, &path, patch, ops).await
+    }
+
+    /// `PATCH /Groups/{id}`, then the group as it is now.
+    pub async fn patch_group_fetch(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+    ) -> Result<Group, ScimClientError> {
+        match self.patch_group(id, patch).await? {
+            Some(g) => Ok(g),
+            None => self.get_group(id).await,
+        }
+    }
+
+    /// `POST /Groups` with at most the dialect's member limit (see `create_group_chunked`).
+    pub async fn create_group(&self, group: &Group) -> Result<Group, ScimClientError> {
+        if let Some(max) = self.inner.caps.max_member_ops_per_request {
+            if group.members.len() > max {
+                return Err(ScimClientError::Dialect {
+                    dialect: self.inner.dialect.as_str().into(),
+                    reason: format!(
+                        "a group created with {} members (at most {max} per request)",
+                        group.members.len()
+                    ),
+                });
+            }
+        }
+        let ops = group.members.len() as u32;
+        self.write_json(Method::POST, "/Groups", group, ops)
+            .await?
+            .ok_or_else(|| self.empty_answer("POST", "/Groups"))
+    }
+
+    /// Creates a group with any number of members: the create carries as many as one request
+    /// may, PATCHes add the rest. Returns the created group (members as the create answered).
+    pub async fn create_group_chunked(&self, group: &Group) -> Result<Group, ScimClientError> {
+        let (first, rest) = dialect::group_create_chunks(self.inner.dialect, group);
+        let created = self.create_group(&first).await?;
+        let id = created
+            .id
+            .clone()
+            .ok_or_else(|| self.empty_answer("POST", "/Groups"))?;
+        for patch in &rest {
+            self.patch_group(&id, patch).await?;
+        }
+        Ok(created)
+    }
+
+    pub async fn delete_user(&self, id: &str) -> Result<(), ScimClientError> {
+        let path = format!("/Users/{}", encode_query_value(id));
+        self.send(Method::DELETE, &path, None, 0).await.map(|_| ())
+    }
+
+    pub async fn delete_group(&self, id: &str) -> Result<(), ScimClientError> {
+        let path = format!("/Groups/{}", encode_query_value(id));
+        self.send(Method::DELETE, &path, None, 0).await.map(|_| ())
+    }
+
+    fn empty_answer(&self, method: &str, path: &str) -> ScimClientError {
+        ScimClientError::Decode {
+            method: method.into(),
+            url: format!("{}{}", self.inner.base, path),
+            host: self.inner.host.clone(),
+            reason: "the answer has no resource (or no id)".into(),
+        }
+    }
+}
+
+/// A client that can only read: what `plan`, `import` and `drift` get. It has no write
+/// operations, and its requests go through the same guarded `send` with the read-only flag set,
+/// so even a bug that reached the inner client could not send anything but GET.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyClient(ScimClient);
+
+impl ReadOnlyClient {
+    pub fn new(mut opts: ClientOptions) -> Result<ReadOnlyClient, ScimClientError> {
+        opts.read_only = true;
+        ScimClient::new(opts).map(|c| c.reader())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.0.dialect()
+    }
+    pub fn capabilities(&self) -> &Capabilities {
+        self.0.capabilities()
+    }
+    pub fn base_url(&self) -> &str {
+        self.0.base_url()
+    }
+    pub fn parallelism(&self) -> usize {
+        self.0.parallelism()
+    }
+    pub fn counts(&self) -> RequestCounts {
+        self.0.counts()
+    }
+    pub fn redact(&self, text: &str) -> String {
+        self.0.redact(text)
+    }
+    pub async fn service_provider_config(&self) -> Result<Value, ScimClientError> {
+        self.0.service_provider_config().await
+    }
+    pub async fn get_user(&self, id: &str) -> Result<User, ScimClientError> {
+        self.0.get_user(id).await
+    }
+    pub async fn get_group(&self, id: &str) -> Result<Group, ScimClientError> {
+        self.0.get_group(id).await
+    }
+    pub async fn list_users(&self, filter: Option<&Filter>) -> Result<Vec<User>, ScimClientError> {
+        self.0.list_users(filter).await
+    }
+    pub async fn list_groups(
+        &self,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Group>, ScimClientError> {
+        self.0.list_groups(filter).await
+    }
+    pub async fn list<T: DeserializeOwned + Identified>(
+        &self,
+        endpoint: &str,
+        collection: &str,
+        filter: Option<&str>,
+    ) -> Result<Vec<T>, ScimClientError> {
+        self.0.list(endpoint, collection, filter).await
+    }
+    /// A GET of any path under the base URL (discovery endpoints, raw reads).
+    pub async fn get(&self, path: &str) -> Result<RawResponse, ScimClientError> {
+        self.0.send(Method::GET, path, None, 0).await
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = parse_http_date(v)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(when.saturating_sub(now)))
+}
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers send, as Unix seconds.
+fn parse_http_date(v: &str) -> Option<u64> {
+    let rest = v.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    if parts.len() != 5 || parts[4] != "GMT" {
+        return None;
+    }
+    let day: u64 = parts[0].parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == parts[1])? as u64 + 1;
+    let year: i64 = parts[2].parse().ok()?;
+    let hms: Vec<u64> = parts[3]
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m as i64 + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + (hms[0] * 3600 + hms[1] * 60 + hms[2]) as i64;
+    u64::try_from(secs).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        // A date in the past means "now".
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn refuses_plain_http_to_remote_hosts() {
+        let o = |u: &str| ClientOptions::new(u, Credentials::None, Dialect::Generic);
+        assert!(matches!(
+            ScimClient::new(o("http://scim.example.com/v2")),
+            Err(ScimClientError::InsecureUrl { .. })
+        ));
+        assert!(ScimClient::new(o("http://127.0.0.1:9/v2")).is_ok());
+        assert!(ScimClient::new(o("http://[::1]:9/v2")).is_ok());
+        assert!(ScimClient::new(o("http://localhost:9")).is_ok());
+        let mut insecure = o("http://scim.example.com/v2");
+        insecure.insecure_http = true;
+        assert!(ScimClient::new(insecure).is_ok());
+        assert!(ScimClient::new(o("ftp://x")).is_err());
+    }
+
+    #[tokio::test]
+    async fn read_only_guard_refuses_before_sending() {
+        // Port 9 (discard) on loopback: if anything were sent, it would fail as a network error.
+        let mut o = ClientOptions::new("http://127.0.0.1:9", Credentials::None, Dialect::Generic);
+        o.read_only = true;
+        let c = ScimClient::new(o).expect("client");
+        let e = c
+            .send(Method::DELETE, "/Users/x", None, 0)
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, ScimClientError::ReadOnly { .. }), "{e}");
+        assert_eq!(c.counts().total(), 0);
+        assert_eq!(c.counts().refused, 1);
+    }
+}

@@ -1,0 +1,285 @@
+//! The errors the SCIM client returns, typed so that `apply` can decide what to do (adopt on
+//! 409, skip dependents, stop on 401) and worded so that the message a user finally sees says
+//! what went wrong and what to check. A server's `detail` is always shown; a token never is (the
+//! client redacts every text it puts in an error with `auth::redact`).
+
+use thiserror::Error;
+
+/// Why a list could not be proven complete (SPEC §4: a plan never diffs against partial state).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PagingError {
+    #[error("the server sent the same {collection} again (id {id}) on a later page; refusing to loop or to guess")]
+    RepeatedItem { collection: String, id: String },
+    #[error(
+        "the server sent the cursor {cursor:?} twice while listing {collection}; refusing to loop"
+    )]
+    RepeatedCursor { collection: String, cursor: String },
+    #[error("the server did not say how many {collection} exist (no totalResults), so the list cannot be proven complete")]
+    MissingTotal { collection: String },
+    #[error("the server claimed {claimed} {collection} but sent {received}")]
+    CountMismatch {
+        collection: String,
+        claimed: u64,
+        received: u64,
+    },
+    #[error("the number of {collection} changed while listing ({before} then {after}); run again")]
+    TotalChanged {
+        collection: String,
+        before: u64,
+        after: u64,
+    },
+    #[error("a page of {collection} says itemsPerPage={claimed} but holds {received} resources")]
+    PageSizeMismatch {
+        collection: String,
+        claimed: u64,
+        received: u64,
+    },
+    #[error("a {collection} resource without an id was listed")]
+    MissingId { collection: String },
+    #[error("the server answered the first cursor request with an index-paged list ({total} {collection} in total, {received} sent): it does not support cursor paging, so the list would be truncated")]
+    NoCursorSupport {
+        collection: String,
+        total: u64,
+        received: u64,
+    },
+    #[error("listing {collection} took more than {pages} pages; refusing to go on")]
+    TooManyPages { collection: String, pages: u64 },
+}
+
+/// An error of a SCIM request.
+#[derive(Debug, Error)]
+pub enum ScimClientError {
+    /// The server answered with an error status.
+    #[error("{}", http_message(*.status, .method, .url, .scim_type.as_deref(), .detail.as_deref(), *.attempts))]
+    Http {
+        method: String,
+        /// The request URL (never holds a secret: credentials travel in headers).
+        url: String,
+        status: u16,
+        scim_type: Option<String>,
+        detail: Option<String>,
+        /// How many times the request was sent.
+        attempts: u32,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("cannot reach {host} ({method} {url}) after {attempts} attempt(s): {reason}")]
+    Network {
+        method: String,
+        url: String,
+        host: String,
+        reason: String,
+        attempts: u32,
+    },
+    /// The server did not answer in time.
+    #[error("{host} did not answer {method} {url} in time after {attempts} attempt(s)")]
+    Timeout {
+        method: String,
+        url: String,
+        host: String,
+        attempts: u32,
+    },
+    /// The answer was not the JSON the protocol promises.
+    #[error("{host} sent an answer to {method} {url} that is not valid SCIM: {reason}")]
+    Decode {
+        method: String,
+        url: String,
+        host: String,
+        reason: String,
+    },
+    /// A list could not be proven complete.
+    #[error("cannot read the complete list from {url}: {source}")]
+    Paging {
+        url: String,
+        #[source]
+        source: PagingError,
+    },
+    /// A read-only client was asked to send something other than GET. Nothing was sent.
+    #[error(
+        "refused to send {method} {url}: this command is read-only and sends GET requests only"
+    )]
+    ReadOnly { method: String, url: String },
+    /// Plain HTTP to a host that is not loopback, without `--insecure-http`.
+    #[error("refusing plain http:// to {host}: tokens would travel unencrypted; use https:// or pass --insecure-http")]
+    InsecureUrl { host: String },
+    /// The client could not be set up (bad URL, unreadable CA certificate, ...).
+    #[error("{0}")]
+    Setup(String),
+    /// Credentials could not be read.
+    #[error(transparent)]
+    Auth(#[from] crate::scim::auth::AuthError),
+    /// A filter the dialect cannot express.
+    #[error(transparent)]
+    Filter(#[from] crate::scim::filter::FilterError),
+    /// A request the dialect forbids (checked before sending).
+    #[error("refused to send a request {dialect} does not accept: {reason}")]
+    Dialect { dialect: String, reason: String },
+}
+
+impl ScimClientError {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ScimClientError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The SCIM `scimType` (`uniqueness`, `invalidValue`, ...), when the server sent one.
+    pub fn scim_type(&self) -> Option<&str> {
+        match self {
+            ScimClientError::Http { scim_type, .. } => scim_type.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The server's `detail`, when it sent one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            ScimClientError::Http { detail, .. } => detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+
+    /// True when a write may or may not have taken effect (a 5xx, a timeout or a broken
+    /// connection after the request was sent). `apply` looks the object up before retrying a
+    /// create in that case, so that a retry never duplicates it (SPEC §5).
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ScimClientError::Http { status, .. } => *status >= 500,
+            ScimClientError::Timeout { .. } | ScimClientError::Network { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The attribute a 409 names, if the server's answer tells it.
+    pub fn conflicting_attribute(&self) -> Option<&'static str> {
+        match self {
+            ScimClientError::Http {
+                status: 409,
+                detail,
+                ..
+            } => conflicting_attribute(detail.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+const KNOWN_UNIQUE: &[(&str, &str)] = &[
+    ("username", "userName"),
+    ("user_name", "userName"),
+    ("externalid", "externalId"),
+    ("external_id", "externalId"),
+    ("displayname", "displayName"),
+    ("display_name", "displayName"),
+    ("email", "emails"),
+];
+
+fn conflicting_attribute(detail: Option<&str>) -> Option<&'static str> {
+    let d = detail?.to_ascii_lowercase();
+    KNOWN_UNIQUE
+        .iter()
+        .find(|(needle, _)| d.contains(needle))
+        .map(|(_, attr)| *attr)
+}
+
+fn http_message(
+    status: u16,
+    method: &str,
+    url: &str,
+    scim_type: Option<&str>,
+    detail: Option<&str>,
+    attempts: u32,
+) -> String {
+    let what = match status {
+        401 => "401 Unauthorized: the token was refused. It may be expired or revoked, or the \
+                tenant URL or region may be wrong (AWS answers 401 for a wrong tenant too)"
+            .to_string(),
+        403 => "403 Forbidden: the token is valid but may not do this".to_string(),
+        404 => "404 Not Found: the object does not exist (deleted meanwhile?) or the base URL is \
+                wrong"
+            .to_string(),
+        409 => match conflicting_attribute(detail) {
+            Some(attr) => format!("409 Conflict: another object already has this {attr}"),
+            None => "409 Conflict: the object clashes with an existing one".to_string(),
+        },
+        412 => "412 Precondition Failed: the object changed since it was read".to_string(),
+        429 => format!("429 Too Many Requests: still throttled after {attempts} attempt(s)"),
+        400 => "400 Bad Request: the server refused the request".to_string(),
+        s if s >= 500 => format!("{s} server error, still failing after {attempts} attempt(s)"),
+        s => format!("HTTP {s}"),
+    };
+    let mut msg = format!("{method} {url}: {what}");
+    if let Some(t) = scim_type.filter(|t| !t.is_empty()) {
+        msg.push_str(&format!(" [scimType {t}]"));
+    }
+    match detail.filter(|d| !d.trim().is_empty()) {
+        Some(d) => msg.push_str(&format!("; server says: {}", d.trim())),
+        None => msg.push_str("; the server sent no detail"),
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16, scim_type: Option<&str>, detail: Option<&str>) -> ScimClientError {
+        ScimClientError::Http {
+            method: "POST".into(),
+            url: "https://scim.example/Users".into(),
+            status,
+            scim_type: scim_type.map(Into::into),
+            detail: detail.map(Into::into),
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn unauthorized_mentions_expiry_and_tenant() {
+        let m = http(401, None, Some("Bad token")).to_string();
+        assert!(m.contains("expired or revoked"), "{m}");
+        assert!(m.contains("tenant URL"), "{m}");
+        assert!(m.contains("Bad token"), "{m}");
+    }
+
+    #[test]
+    fn conflict_names_attribute_and_detail() {
+        let e = http(409, Some("uniqueness"), Some("userName already exists"));
+        assert_eq!(e.conflicting_attribute(), Some("userName"));
+        let m = e.to_string();
+        assert!(m.contains("this userName"), "{m}");
+        assert!(m.contains("userName already exists"), "{m}");
+        assert!(m.contains("uniqueness"), "{m}");
+        let aws = http(
+            409,
+            None,
+            Some("Refused to create a new, duplicate resource."),
+        );
+        assert_eq!(aws.conflicting_attribute(), None);
+        assert!(aws.to_string().contains("duplicate resource"));
+    }
+
+    #[test]
+    fn server_error_says_retried() {
+        let mut e = http(503, None, None);
+        if let ScimClientError::Http { attempts, .. } = &mut e {
+            *attempts = 5;
+        }
+        let m = e.to_string();
+        assert!(m.contains("after 5 attempt"), "{m}");
+        assert!(e.outcome_unknown());
+        assert!(!http(400, None, None).outcome_unknown());
+    }
+}

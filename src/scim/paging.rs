@@ -1,0 +1,317 @@
+//! Reading whole collections, page by page, with proof of completeness. A plan diffed against
+//! a partial list would delete or deactivate people who merely fell off a truncated page, so
+//! every rule here fails closed: a repeated page or cursor, a missing `totalResults` on an
+//! index-paged list, or a count that does not add up is an error, never a shorter list.
+//!
+//! `Pager` is the pure state machine (which query next, is this page consistent); the client
+//! drives the HTTP. Index paging is RFC 7644 §3.4.2.4; cursor paging is AWS's: the first request
+//! carries a bare `cursor` parameter (`GET /Users?cursor&count=100`: many URL builders drop an
+//! empty parameter, which silently switches AWS back to its non-paged 50-item answer), the next
+//! ones `cursor=<nextCursor>`, until a page comes without `nextCursor`.
+
+use crate::scim::dialect::PagingKind;
+use crate::scim::error::PagingError;
+use crate::scim::resource::{Group, ListResponse, User};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::collections::HashSet;
+
+/// Characters kept as they are in a query value (RFC 3986 unreserved).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes one query parameter value.
+pub fn encode_query_value(v: &str) -> String {
+    utf8_percent_encode(v, QUERY_VALUE).to_string()
+}
+
+/// Largest page AWS accepts.
+pub const AWS_MAX_COUNT: u32 = 100;
+/// A list longer than this many pages is assumed to be a server bug, not a directory.
+const MAX_PAGES: u64 = 100_000;
+
+/// A resource that has a server-assigned id.
+pub trait Identified {
+    fn scim_id(&self) -> Option<&str>;
+}
+
+impl Identified for User {
+    fn scim_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Identified for Group {
+    fn scim_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Identified for serde_json::Value {
+    fn scim_id(&self) -> Option<&str> {
+        self.get("id").and_then(serde_json::Value::as_str)
+    }
+}
+
+/// The state of one listing.
+#[derive(Debug)]
+pub struct Pager {
+    kind: PagingKind,
+    count: u32,
+    collection: String,
+    next_index: u64,
+    cursor: Option<String>,
+    first: bool,
+    seen_ids: HashSet<String>,
+    seen_cursors: HashSet<String>,
+    total: Option<u64>,
+    received: u64,
+    pages: u64,
+    done: bool,
+}
+
+impl Pager {
+    /// `collection` names what is listed in errors ("users"). Cursor paging clamps `count` to
+    /// AWS's maximum of 100.
+    pub fn new(kind: PagingKind, count: u32, collection: &str) -> Pager {
+        let count = match kind {
+            PagingKind::Cursor => count.clamp(1, AWS_MAX_COUNT),
+            PagingKind::Index => count.max(1),
+        };
+        Pager {
+            kind,
+            count,
+            collection: collection.to_string(),
+            next_index: 1,
+            cursor: None,
+            first: true,
+            seen_ids: HashSet::new(),
+            seen_cursors: HashSet::new(),
+            total: None,
+            received: 0,
+            pages: 0,
+            done: false,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// The paging part of the next request's query string, or `None` when the list is complete.
+    pub fn query(&self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        Some(match self.kind {
+            PagingKind::Index => format!("startIndex={}&count={}", self.next_index, self.count),
+            PagingKind::Cursor => match &self.cursor {
+                // Literally `cursor` with no value: the form AWS needs to switch to cursor mode.
+                None => format!("cursor&count={}", self.count),
+                Some(c) => format!("cursor={}&count={}", encode_query_value(c), self.count),
+            },
+        })
+    }
+
+    /// Checks a page and advances. An `Err` means the list cannot be proven complete.
+    pub fn accept<T: Identified>(&mut self, page: &ListResponse<T>) -> Result<(), PagingError> {
+        let collection = || self.collection.clone();
+        self.pages += 1;
+        if self.pages > MAX_PAGES {
+            return Err(PagingError::TooManyPages {
+                collection: collection(),
+                pages: MAX_PAGES,
+            });
+        }
+        let n = page.resources.len() as u64;
+        if let Some(claimed) = page.items_per_page {
+            if claimed != n {
+                return Err(PagingError::PageSizeMismatch {
+                    collection: collection(),
+                    claimed,
+                    received: n,
+                });
+            }
+        }
+        for r in &page.resources {
+            let id = r.scim_id().ok_or_else(|| PagingError::MissingId {
+                collection: collection(),
+            })?;
+            if !self.seen_ids.insert(id.to_string()) {
+                return Err(PagingError::RepeatedItem {
+                    collection: collection(),
+                    id: id.to_string(),
+                });
+            }
+        }
+        self.received += n;
+        let first = std::mem::replace(&mut self.first, false);
+        match self.kind {
+            PagingKind::Index => self.accept_index(page.total_results, n),
+            PagingKind::Cursor => self.accept_cursor(first, page),
+        }
+    }
+
+    fn accept_index(&mut self, total: Option<u64>, n: u64) -> Result<(), PagingError> {
+        let Some(total) = total else {
+            return Err(PagingError::MissingTotal {
+                collection: self.collection.clone(),
+            });
+        };
+        if let Some(before) = self.total {
+            if before != total {
+                return Err(PagingError::TotalChanged {
+                    collection: self.collection.clone(),
+                    before,
+                    after: total,
+                });
+            }
+        }
+        self.total = Some(total);
+        self.next_index += n;
+        if n == 0 || self.received >= total {
+            self.done = true;
+            if self.received != total {
+                return Err(PagingError::CountMismatch {
+                    collection: self.collection.clone(),
+                    claimed: total,
+                    received: self.received,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn accept_cursor<T>(&mut self, first: bool, page: &ListResponse<T>) -> Result<(), PagingError> {
+        match page.next_cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => {
+                if !self.seen_cursors.insert(c.to_string()) {
+                    return Err(PagingError::RepeatedCursor {
+                        collection: self.collection.clone(),
+                        cursor: c.to_string(),
+                    });
+                }
+                self.cursor = Some(c.to_string());
+            }
+            None => {
+                self.done = true;
+                if let Some(total) = page.total_results {
+                    // An index-paged answer to a cursor request: the server ignored `cursor`.
+                    if first && total > self.received {
+                        return Err(PagingError::NoCursorSupport {
+                            collection: self.collection.clone(),
+                            total,
+                            received: self.received,
+                        });
+                    }
+                    if total != self.received && first {
+                        return Err(PagingError::CountMismatch {
+                            collection: self.collection.clone(),
+                            claimed: total,
+                            received: self.received,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn page(ids: &[&str], total: Option<u64>, cursor: Option<&str>) -> ListResponse<Value> {
+        ListResponse {
+            schemas: vec![],
+            total_results: total,
+            start_index: None,
+            items_per_page: Some(ids.len() as u64),
+            next_cursor: cursor.map(str::to_string),
+            resources: ids.iter().map(|i| json!({"id": i})).collect(),
+        }
+    }
+
+    #[test]
+    fn index_paging_stops_at_total() {
+        let mut p = Pager::new(PagingKind::Index, 2, "users");
+        assert_eq!(p.query().as_deref(), Some("startIndex=1&count=2"));
+        p.accept(&page(&["a", "b"], Some(3), None)).expect("ok");
+        assert_eq!(p.query().as_deref(), Some("startIndex=3&count=2"));
+        p.accept(&page(&["c"], Some(3), None)).expect("ok");
+        assert!(p.is_done());
+        assert_eq!(p.query(), None);
+    }
+
+    #[test]
+    fn index_paging_fails_closed() {
+        let mut p = Pager::new(PagingKind::Index, 2, "users");
+        p.accept(&page(&["a", "b"], Some(5), None)).expect("ok");
+        // A server that returns the first page again (SCIMMY past the end).
+        let e = p
+            .accept(&page(&["a", "b"], Some(5), None))
+            .expect_err("repeat");
+        assert!(matches!(e, PagingError::RepeatedItem { .. }));
+
+        let mut p = Pager::new(PagingKind::Index, 2, "users");
+        p.accept(&page(&["a", "b"], Some(5), None)).expect("ok");
+        let e = p.accept(&page(&[], Some(5), None)).expect_err("truncated");
+        assert!(matches!(
+            e,
+            PagingError::CountMismatch {
+                claimed: 5,
+                received: 2,
+                ..
+            }
+        ));
+
+        let mut p = Pager::new(PagingKind::Index, 2, "users");
+        let e = p.accept(&page(&["a"], None, None)).expect_err("no total");
+        assert!(matches!(e, PagingError::MissingTotal { .. }));
+
+        let mut p = Pager::new(PagingKind::Index, 2, "users");
+        let mut bad = page(&["a", "b"], Some(9), None);
+        bad.items_per_page = Some(5);
+        assert!(matches!(
+            p.accept(&bad),
+            Err(PagingError::PageSizeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn cursor_paging_uses_bare_cursor_first() {
+        let mut p = Pager::new(PagingKind::Cursor, 500, "groups");
+        assert_eq!(p.query().as_deref(), Some("cursor&count=100"));
+        p.accept(&page(&["a"], None, Some("Q3Vy+c29y/=")))
+            .expect("ok");
+        assert_eq!(
+            p.query().as_deref(),
+            Some("cursor=Q3Vy%2Bc29y%2F%3D&count=100")
+        );
+        p.accept(&page(&["b"], None, None)).expect("ok");
+        assert!(p.is_done());
+    }
+
+    #[test]
+    fn cursor_paging_fails_closed() {
+        let mut p = Pager::new(PagingKind::Cursor, 100, "groups");
+        p.accept(&page(&["a"], None, Some("c1"))).expect("ok");
+        p.accept(&page(&["b"], None, Some("c2"))).expect("ok");
+        let e = p.accept(&page(&["c"], None, Some("c1"))).expect_err("loop");
+        assert!(matches!(e, PagingError::RepeatedCursor { .. }));
+        // A server without cursor support answers with the 50-item legacy list.
+        let mut p = Pager::new(PagingKind::Cursor, 100, "users");
+        let e = p
+            .accept(&page(&["a", "b"], Some(70), None))
+            .expect_err("legacy");
+        assert!(matches!(e, PagingError::NoCursorSupport { total: 70, .. }));
+    }
+}

@@ -1,0 +1,129 @@
+//! Planner fixtures: `tests/fixtures/plan/<case>/` holds `roster.yaml` (the configuration),
+//! `live.json` (the observed state of every target, in the emulator's seed format; absent =
+//! empty), optionally `options.json` (`{"only": "users", "resources": [...]}`) and `plan.json`,
+//! the expected plan document. `UPDATE_EXPECT=1 cargo test` rewrites the expectations; every
+//! rewritten file is reviewed by eye before it is committed.
+
+use roster::plan::{plan_document, plan_target, ObjectKind, Observed, PlanOptions};
+use std::path::{Path, PathBuf};
+
+const CREATED_AT: &str = "2026-01-01T00:00:00Z";
+const VERSION: &str = "0.0.0-test";
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new("tests/fixtures/plan");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("fixture directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("roster.yaml").exists())
+        .collect();
+    out.sort();
+    out
+}
+
+fn options(case: &Path) -> PlanOptions {
+    let Ok(text) = std::fs::read_to_string(case.join("options.json")) else {
+        return PlanOptions::default();
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).expect("options.json");
+    PlanOptions {
+        only: v.get("only").and_then(|o| o.as_str()).map(|o| match o {
+            "users" => ObjectKind::User,
+            "groups" => ObjectKind::Group,
+            other => panic!("unknown `only` {other:?}"),
+        }),
+        resources: v
+            .get("resources")
+            .and_then(|r| r.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The plan document of one fixture, as pretty JSON.
+pub fn plan_case(case: &Path) -> Result<String, String> {
+    let resolved = roster::config::read(&case.join("roster.yaml"));
+    let errors: Vec<String> = resolved
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.render(&resolved.desired.sources, false))
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!("configuration errors:\n{}", errors.join("\n")));
+    }
+    let observed = match std::fs::read_to_string(case.join("live.json")) {
+        Ok(text) => Observed::from_json(&text).map_err(|e| e.to_string())?,
+        Err(_) => Observed::default(),
+    };
+    let opts = options(case);
+    let desired = &resolved.desired;
+    let targets = desired
+        .targets
+        .iter()
+        .map(|t| plan_target(desired, t, &observed, &opts).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let doc = plan_document(desired, targets, CREATED_AT, VERSION);
+    let mut s = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    s.push('\n');
+    Ok(s)
+}
+
+#[test]
+fn plan_fixtures() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let cases = cases();
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 fixtures, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let got = match plan_case(case) {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let expect_path = case.join("plan.json");
+        if update {
+            std::fs::write(&expect_path, &got).expect("write plan.json");
+            continue;
+        }
+        let want = std::fs::read_to_string(&expect_path).unwrap_or_default();
+        if want != got {
+            failures.push(format!(
+                "{name}: plan differs from plan.json (UPDATE_EXPECT=1 rewrites it)\n{}",
+                first_difference(&want, &got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        if w != g {
+            return format!("line {}:\n- {w}\n+ {g}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: expected {} lines, got {}",
+        want.lines().count(),
+        got.lines().count()
+    )
+}
+
+#[test]
+fn plans_are_byte_identical_across_runs() {
+    for case in cases().iter().take(10) {
+        assert_eq!(plan_case(case), plan_case(case), "{}", case.display());
+    }
+}
