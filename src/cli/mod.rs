@@ -4,6 +4,7 @@
 //! [`CommandError`]).
 
 mod completions;
+mod emulator;
 mod schema;
 mod show;
 mod ui;
@@ -156,6 +157,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Render a saved plan (text, markdown, json).
     Show(show::ShowArgs),
+    /// Serve a local SCIM 2.0 service provider on loopback
+    Emulator(emulator::EmulatorArgs),
 }
 
 /// Parse arguments, run the command, print any error, and return the exit code.
@@ -182,6 +185,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
+        Command::Emulator(a) => emulator::run(ui, a),
     }
 }
 

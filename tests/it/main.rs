@@ -5,3 +5,4 @@ mod common;
 mod config;
 mod render;
 mod plan;
+mod emulator;

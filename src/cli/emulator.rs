@@ -1,0 +1,143 @@
+//! `roster emulator`: serve roster's own SCIM 2.0 service provider on loopback, for trying roster
+//! without a server and for tests (fault injection, observation endpoints, persistent state).
+
+use super::{CommandError, Exit, Ui};
+use crate::emulator::{Dialect, Faults, Options, Server};
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which server behaviour to emulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DialectArg {
+    /// RFC 7643/7644 as written.
+    Generic,
+    /// AWS IAM Identity Center's SCIM subset and error shapes.
+    #[value(alias = "aws")]
+    AwsIdentityCenter,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Protocol dialect to emulate.
+    #[arg(long, value_enum, default_value_t = DialectArg::Generic)]
+    pub dialect: DialectArg,
+    /// Loopback address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Keep the directory in this file (survives restarts and kill -9).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Require this environment variable's value as bearer token.
+    #[arg(long = "token-env", value_name = "NAME")]
+    pub token_env: Option<String>,
+    /// Milliseconds added to every response.
+    #[arg(long = "latency-ms", value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability (0..1) of answering a request with 429.
+    #[arg(long = "fail-429", value_name = "RATE", default_value_t = 0.0)]
+    pub fail_429: f64,
+    /// Probability (0..1) of answering a request with 500.
+    #[arg(long = "fail-5xx", value_name = "RATE", default_value_t = 0.0)]
+    pub fail_5xx: f64,
+    /// Reads per second before answering 429.
+    #[arg(long = "rate-limit-read", value_name = "N")]
+    pub rate_limit_read: Option<u32>,
+    /// Writes per second before answering 429.
+    #[arg(long = "rate-limit-write", value_name = "N")]
+    pub rate_limit_write: Option<u32>,
+    /// Load users and groups from this JSON file at start.
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+    /// Seed of the fault-injection random numbers.
+    #[arg(long = "fault-seed", value_name = "N", default_value_t = 0)]
+    pub fault_seed: u64,
+    /// After N successful writes, hold further writes until POST /_emulator/release.
+    #[arg(long = "hold-writes-after", value_name = "N")]
+    pub hold_writes_after: Option<u64>,
+}
+
+pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
+    for (name, rate) in [("--fail-429", args.fail_429), ("--fail-5xx", args.fail_5xx)] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(CommandError::error(format!(
+                "{name} must be between 0 and 1"
+            )));
+        }
+    }
+    if !args.listen.ip().is_loopback() {
+        return Err(CommandError::error(format!(
+            "the emulator only listens on loopback addresses, not {}",
+            args.listen
+        ))
+        .hint("use 127.0.0.1:PORT or [::1]:PORT"));
+    }
+    let token = match &args.token_env {
+        None => None,
+        Some(name) => match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
+            _ => {
+                return Err(CommandError::error(format!(
+                    "environment variable {name} (--token-env) is not set"
+                )))
+            }
+        },
+    };
+    let dialect = match args.dialect {
+        DialectArg::Generic => Dialect::Generic,
+        DialectArg::AwsIdentityCenter => Dialect::AwsIdentityCenter,
+    };
+    let options = Options {
+        dialect,
+        token,
+        state: args.state.clone(),
+        seed: args.seed.clone(),
+        faults: Faults {
+            latency: Duration::from_millis(args.latency_ms),
+            fail_429: args.fail_429,
+            fail_5xx: args.fail_5xx,
+            rate_limit_read: args.rate_limit_read,
+            rate_limit_write: args.rate_limit_write,
+            seed: args.fault_seed,
+            hold_writes_after: args.hold_writes_after,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::error(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        let server = Server::start(args.listen, options)
+            .await
+            .map_err(|e| CommandError::error(e.to_string()))?;
+        ui.out(&format!(
+            "roster emulator listening on http://{} (dialect {})",
+            server.addr(),
+            dialect.as_str()
+        ));
+        wait_for_signal().await;
+        server
+            .shutdown()
+            .await
+            .map_err(|e| CommandError::error(e.to_string()))?;
+        Ok(Exit::Ok)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
