@@ -3,6 +3,6 @@
 
 mod common;
 mod config;
-mod render;
-mod plan;
 mod emulator;
+mod plan;
+mod render;
