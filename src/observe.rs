@@ -48,7 +48,7 @@ pub enum ObserveError {
     Scim {
         target: String,
         #[source]
-        source: ScimClientError,
+        source: Box<ScimClientError>,
     },
     #[error("target {target:?}: {message}")]
     Other { target: String, message: String },
@@ -116,7 +116,7 @@ impl Connection {
         opts.read_only = read_only;
         let client = ScimClient::new(opts).map_err(|source| ObserveError::Scim {
             target: name.clone(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(Connection {
             target: name,
@@ -163,7 +163,7 @@ pub async fn observe(
     let started = Instant::now();
     let scim = |source| ObserveError::Scim {
         target: target.name.clone(),
-        source,
+        source: Box::new(source),
     };
     let users = client.list_users(None).await.map_err(scim)?;
     let groups = client.list_groups(None).await.map_err(scim)?;
