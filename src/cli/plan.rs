@@ -33,7 +33,7 @@ pub enum OnlyKind {
 }
 
 pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, CommandError> {
-    let desired = super::read_config(ui, &global.config)?;
+    let desired = super::read_config(ui, global)?;
     let targets = select_targets(&desired, &global.targets)?;
     let opts = PlanOptions {
         only: args.only.map(|o| match o {

@@ -7,7 +7,7 @@ use clap::Args;
 pub struct ValidateArgs {}
 
 pub fn run(ui: &Ui, global: &GlobalArgs, _args: &ValidateArgs) -> Result<Exit, CommandError> {
-    let resolved = crate::config::read(&global.config);
+    let resolved = super::read_resolved(global);
     let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = resolved.diagnostics.len() - errors;
     ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
@@ -15,11 +15,12 @@ pub fn run(ui: &Ui, global: &GlobalArgs, _args: &ValidateArgs) -> Result<Exit, C
         return Err(CommandError::error(count_line(errors, warnings)));
     }
     let d = &resolved.desired;
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     ui.out(&format!(
-        "Configuration is valid: {} users, {} groups, {} targets{}.",
-        d.users.len(),
-        d.groups.len(),
-        d.targets.len(),
+        "Configuration is valid: {}, {}, {}{}.",
+        plural(d.users.len(), "user"),
+        plural(d.groups.len(), "group"),
+        plural(d.targets.len(), "target"),
         match warnings {
             0 => String::new(),
             1 => " (1 warning)".to_string(),

@@ -7,7 +7,6 @@
 
 use super::model::Document;
 use crate::diag::{Diagnostic, FileId, Loc, SourceFile, SourceMap};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The parsed documents of one configuration, in the order they were read (entry first).
@@ -19,37 +18,65 @@ pub struct Loaded {
 }
 
 /// Parse options shared by every file: duplicate keys are errors, `yes`/`no` are strings.
+///
+/// The parser's default budget stops at 250,000 nodes per file, about 20,000 users: a whole
+/// company in one `people.yaml` must still load. The size limits are raised to what a directory
+/// of millions needs; the alias limits (which stop "billion laughs" expansion) stay as they are.
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
-        // The default budget (250,000 nodes) refuses a directory of ~30,000 people; the
-        // alias-expansion limits that stop "billion laughs" documents stay on.
-        budget: None,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        budget: serde_saphyr::budget! {
+            max_nodes: 200_000_000,
+            max_events: 400_000_000,
+            max_total_scalar_bytes: 1 << 30,
+            max_reader_input_bytes: Some(1 << 30),
+        },
     }
 }
 
 /// Parse one YAML text as a configuration document.
 pub fn parse_document(text: &str, file: FileId) -> Result<Document, Diagnostic> {
     serde_saphyr::from_str_with_options::<Document>(text, yaml_options())
-        .map_err(|e| yaml_error(&e, file))
+        .map_err(|e| yaml_error(&e, file, text))
 }
 
-/// Turn a parser error into a diagnostic at its position, with a hint for the common kinds.
-fn yaml_error(e: &serde_saphyr::Error, file: FileId) -> Diagnostic {
+/// Turn a parser error into a diagnostic at its position, in words a configuration author uses
+/// (the parser speaks of "sequences" and "scalars"), with a hint on how to fix it.
+fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
     let inner = e.without_snippet();
-    let loc = inner.location().map(|l| Loc::from_location(file, l));
-    let mut message = clean_message(&inner.to_string());
-    let hint = hint_for(&message);
+    let mut loc = inner.location().map(|l| Loc::from_location(file, l));
+    let raw = clean_message(&inner.to_string());
+    let (mut message, hint) = humanize(&raw);
     if message.is_empty() {
         message = "invalid YAML".into();
+    }
+    // The parser reports a tab at the start of the scalar it was reading, often the line
+    // above; point at the tab itself.
+    if raw.contains("tab") {
+        if let Some(l) = loc {
+            loc = Some(first_tab_from(text, l).unwrap_or(l));
+        }
     }
     let d = Diagnostic::error(loc, message);
     match hint {
         Some(h) => d.hint(h),
         None => d,
     }
+}
+
+/// The first tab character on or after the line of `from`.
+fn first_tab_from(text: &str, from: Loc) -> Option<Loc> {
+    let skip = (from.line as usize).saturating_sub(1);
+    text.lines().enumerate().skip(skip).find_map(|(i, line)| {
+        let col = line.chars().position(|c| c == '\t')?;
+        Some(Loc::new(
+            from.file,
+            u32::try_from(i + 1).ok()?,
+            u32::try_from(col + 1).ok()?,
+        ))
+    })
 }
 
 /// The parser appends " at line L column C" to its messages; the diagnostic shows the position
@@ -63,21 +90,126 @@ fn clean_message(raw: &str) -> String {
     cut.trim_end_matches('.').to_string()
 }
 
-fn hint_for(message: &str) -> Option<String> {
+const SYNTAX_HINT: &str = "this is a YAML syntax error: indent with spaces only, and check the \
+     quotes, brackets and indentation on this line and the lines just above it";
+
+/// A parser message rephrased for configuration authors, and a hint for its kind.
+fn humanize(message: &str) -> (String, Option<String>) {
     let m = message.to_ascii_lowercase();
-    if m.contains("unknown field") {
-        Some("remove the key or fix its spelling; `roster schema` lists every key".into())
-    } else if m.contains("duplicate") {
-        Some("each key may appear once in a mapping; remove or merge the repeated one".into())
-    } else if m.contains("missing field") {
-        Some("add the required key".into())
-    } else if m.contains("invalid type") || m.contains("expected") {
-        Some("check the value's type against `roster schema`".into())
-    } else if m.contains("unknown variant") {
-        Some("use one of the listed values".into())
-    } else {
-        None
+    let same = |hint: &str| (message.to_string(), Some(hint.to_string()));
+    if let Some(rest) = message.strip_prefix("duplicate mapping key") {
+        let key = rest
+            .trim_start_matches(':')
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or("")
+            .trim();
+        let message = if key.is_empty() || key.starts_with(',') {
+            "duplicate key".to_string()
+        } else {
+            format!("duplicate key `{key}`")
+        };
+        return (
+            message,
+            Some("each key may appear once in a mapping; remove or merge the repeated one".into()),
+        );
     }
+    if m.starts_with("unknown field") {
+        return same("remove the key or fix its spelling; `roster schema` lists every key");
+    }
+    if m.starts_with("budget breached") {
+        return (
+            format!("the file exceeds the YAML parser's safety limits ({message})"),
+            Some(
+                "split it into several files with `include:`; anchors and aliases that expand \
+                 to huge documents are refused on purpose"
+                    .into(),
+            ),
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        return (
+            format!("unknown value{rest}"),
+            Some("use one of the listed values".into()),
+        );
+    }
+    if m.contains("found a tab") || m.contains("tabs disallowed") {
+        return (
+            "tab character in the indentation".into(),
+            Some("YAML indents with spaces only: replace the tab with spaces".into()),
+        );
+    }
+    if m.starts_with("missing field") {
+        return same("add the required key");
+    }
+    match m.as_str() {
+        "expected sequence start" => {
+            return (
+                "expected a list here".into(),
+                Some("write a list: `[a, b]`, or one `- item` per line below the key".into()),
+            )
+        }
+        "expected mapping start" => {
+            return (
+                "expected a mapping (`key: value` pairs) here".into(),
+                Some(
+                    "write `key: value` pairs, indented below the key, or `{ key: value }`; \
+                     `roster schema` lists the keys"
+                        .into(),
+                ),
+            )
+        }
+        "expected string scalar" => {
+            return (
+                "expected a single text value here".into(),
+                Some(
+                    "write one value; quote it if it starts with `[`, `{`, `*`, `&` or `!`".into(),
+                ),
+            )
+        }
+        "invalid boolean (strict mode expects true/false)" => {
+            return (
+                "expected true or false".into(),
+                Some("write `true` or `false` (yes/no/on/off are not booleans in roster)".into()),
+            )
+        }
+        _ => {}
+    }
+    if m.contains("expected a user field") {
+        return (
+            "a user field must be text, a number, true/false or a list of texts".into(),
+            Some(
+                "nested mappings are not user fields; flatten them (e.g. `address_city: Paris`)"
+                    .into(),
+            ),
+        );
+    }
+    if let Some(ty) = m.strip_prefix("invalid ") {
+        let ty = ty.trim();
+        if matches!(ty, "u8" | "u16" | "u32" | "u64") {
+            return (
+                "expected a whole number, 0 or more".into(),
+                Some("write a number such as 25, without quotes or a sign".into()),
+            );
+        }
+        if matches!(ty, "i8" | "i16" | "i32" | "i64") {
+            return (
+                "expected a whole number".into(),
+                Some("write a number such as 25, without quotes".into()),
+            );
+        }
+        if matches!(ty, "f32" | "f64") {
+            return (
+                "expected a number".into(),
+                Some("write a number such as 2.5, without quotes".into()),
+            );
+        }
+    }
+    if m.starts_with("invalid type") || m.starts_with("invalid value") {
+        return same("check the value's type against `roster schema`");
+    }
+    // Everything else comes from the scanner or the parser: the text is not well-formed YAML.
+    same(SYNTAX_HINT)
 }
 
 /// Display a path relative to the working directory when it is under it.
@@ -91,110 +223,21 @@ fn display_path(p: &Path) -> String {
 }
 
 /// Load the entry file and everything it includes.
-///
-/// Files are read level by level (the entry, then what it includes, then what those include),
-/// and the files of one level are parsed in parallel: the YAML parser runs at roughly 10 MB/s, so
-/// a directory of 100,000 people split over many files loads several times faster this way.
-/// Every file is read once, however many patterns match it; include cycles are found afterwards
-/// on the graph of includes.
 pub fn load(entry: &Path) -> Loaded {
     let mut out = Loaded::default();
-    let mut seen: HashMap<PathBuf, FileId> = HashMap::new();
-    // (absolute path, display, where it was included from)
-    let mut level: Vec<(PathBuf, String, Option<Loc>)> =
-        vec![(absolute(entry), entry.display().to_string(), None)];
-    // include edges: (from file, to file, position of the pattern)
-    let mut edges: Vec<(FileId, FileId, Loc)> = Vec::new();
-    let mut pending_edges: Vec<(FileId, PathBuf, Loc)> = Vec::new();
-    // every path ever queued, so a file reached twice (even within one level) is read once
-    let mut queued: std::collections::HashSet<PathBuf> =
-        level.iter().map(|(p, _, _)| p.clone()).collect();
-    while !level.is_empty() {
-        let parsed = parse_level(&level);
-        let mut next = Vec::new();
-        for ((path, display, included_at), result) in level.into_iter().zip(parsed) {
-            let (text, doc) = match result {
-                Ok(pair) => pair,
-                Err(e) => {
-                    let msg = format!(
-                        "cannot read configuration file {display}: {}",
-                        io_reason(&e)
-                    );
-                    let d = Diagnostic::error(included_at, msg);
-                    out.diagnostics.push(if included_at.is_none() {
-                        d.hint("pass the entry file with -c/--config (default ./roster.yaml)")
-                    } else {
-                        d
-                    });
-                    continue;
-                }
-            };
-            let file = out.sources.add(SourceFile {
-                display,
-                path: path.clone(),
-                text,
-            });
-            seen.insert(path.clone(), file);
-            let doc = match doc {
-                Ok(doc) => doc,
-                Err(mut d) => {
-                    d.loc = d.loc.map(|l| Loc { file, ..l });
-                    out.diagnostics.push(d);
-                    continue;
-                }
-            };
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            for pattern in &doc.include {
-                let loc = Loc::of(file, pattern);
-                let matches = match glob_files(&dir, &pattern.value) {
-                    Ok(m) => m,
-                    Err(msg) => {
-                        out.diagnostics.push(
-                            Diagnostic::error(
-                                loc,
-                                format!("invalid include pattern {:?}: {msg}", pattern.value),
-                            )
-                            .hint("use a glob such as people/*.yaml, relative to this file"),
-                        );
-                        continue;
-                    }
-                };
-                if matches.is_empty() {
-                    out.diagnostics.push(
-                        Diagnostic::error(
-                            loc,
-                            format!("include pattern {:?} matches no file", pattern.value),
-                        )
-                        .hint(
-                            "an include that matches nothing is refused, so that a missing \
-                             directory never reads as \"everyone left\"; fix the pattern or remove it",
-                        ),
-                    );
-                    continue;
-                }
-                for m in matches {
-                    let canon = absolute(&m);
-                    pending_edges.push((file, canon.clone(), loc));
-                    if !queued.insert(canon.clone()) {
-                        continue;
-                    }
-                    let display = display_path(&canon);
-                    next.push((canon, display, Some(loc)));
-                }
-            }
-            out.documents.push((file, doc));
-        }
-        // edges to files parsed in this round can now be resolved
-        pending_edges.retain(|(from, to, loc)| match seen.get(to) {
-            Some(id) => {
-                edges.push((*from, *id, *loc));
-                false
-            }
-            None => true,
-        });
-        level = next;
-    }
-    report_cycles(&edges, &out.sources, &mut out.diagnostics);
+    let abs = absolute(entry);
+    let mut stack = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let prepared = prepare(&abs);
+    load_file(
+        &abs,
+        entry.display().to_string(),
+        None,
+        prepared,
+        &mut stack,
+        &mut seen,
+        &mut out,
+    );
     out
 }
 
@@ -206,114 +249,180 @@ fn absolute(p: &Path) -> PathBuf {
     })
 }
 
-type ParseResult = std::io::Result<(String, Result<Document, Diagnostic>)>;
+/// A file read and parsed ahead of its turn. Parsing is most of the cost of loading a large
+/// directory and files are independent, so the files one include pattern matches are parsed in
+/// parallel; they are then taken in order, so file ids and diagnostics stay deterministic.
+struct Prepared {
+    text: std::io::Result<String>,
+    /// Parsed with file id 0: the real id is set when the file takes its turn.
+    doc: Option<Result<Document, Diagnostic>>,
+}
 
-/// Read and parse the files of one level, in parallel when there are several.
-fn parse_level(level: &[(PathBuf, String, Option<Loc>)]) -> Vec<ParseResult> {
-    let parse_one = |path: &Path| -> ParseResult {
-        let text = fs_err::read_to_string(path)?;
-        // the file id is patched in by the caller once the file is registered
-        let doc = parse_document(&text, 0);
-        Ok((text, doc))
-    };
+fn prepare(path: &Path) -> Prepared {
+    match fs_err::read_to_string(path) {
+        Ok(text) => {
+            let doc = parse_document(&text, 0);
+            Prepared {
+                text: Ok(text),
+                doc: Some(doc),
+            }
+        }
+        Err(e) => Prepared {
+            text: Err(e),
+            doc: None,
+        },
+    }
+}
+
+/// [`prepare`] every path, on as many threads as there are cores, results in input order.
+fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(level.len());
+        .min(paths.len());
     if workers <= 1 {
-        return level.iter().map(|(p, _, _)| parse_one(p)).collect();
+        return paths.iter().map(|p| prepare(p)).collect();
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<ParseResult>> = (0..level.len()).map(|_| None).collect();
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<Prepared>> = (0..paths.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut mine = Vec::new();
+                    let mut done = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((path, _, _)) = level.get(i) else {
-                            break;
-                        };
-                        mine.push((i, parse_one(path)));
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(p) = paths.get(i) else { break };
+                        done.push((i, prepare(p)));
                     }
-                    mine
+                    done
                 })
             })
             .collect();
         for h in handles {
-            // a panicking parser thread would be a bug in the parser; report it as unreadable
-            if let Ok(mine) = h.join() {
-                for (i, r) in mine {
-                    results[i] = Some(r);
+            if let Ok(done) = h.join() {
+                for (i, p) in done {
+                    slots[i] = Some(p);
                 }
             }
         }
     });
-    results
+    // a slot is empty only if its worker panicked: prepare it here instead
+    slots
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(std::io::Error::other("parser failed"))))
+        .zip(paths)
+        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(p)))
         .collect()
 }
 
-/// Report every include cycle once, at the include that closes it.
-fn report_cycles(
-    edges: &[(FileId, FileId, Loc)],
-    sources: &SourceMap,
-    diags: &mut Vec<Diagnostic>,
+fn load_file(
+    path: &Path,
+    display: String,
+    included_at: Option<Loc>,
+    prepared: Prepared,
+    stack: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Loaded,
 ) {
-    let n = sources.files.len();
-    let mut adj: Vec<Vec<(FileId, Loc)>> = vec![Vec::new(); n];
-    for (from, to, loc) in edges {
-        adj[*from as usize].push((*to, *loc));
-    }
-    // iterative DFS with colours: 0 new, 1 on stack, 2 done
-    let mut colour = vec![0u8; n];
-    let mut stack_files: Vec<FileId> = Vec::new();
-    let mut reported = std::collections::HashSet::new();
-    for start in 0..n {
-        if colour[start] != 0 {
+    let text = match prepared.text {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!(
+                "cannot read configuration file {display}: {}",
+                io_reason(&e)
+            );
+            let d = Diagnostic::error(included_at, msg);
+            out.diagnostics.push(if included_at.is_none() {
+                d.hint("pass the entry file with -c/--config (default ./roster.yaml)")
+            } else {
+                d
+            });
+            return;
+        }
+    };
+    seen.insert(path.to_path_buf());
+    let file = out.sources.add(SourceFile {
+        display,
+        path: path.to_path_buf(),
+        text,
+    });
+    let parsed = match prepared.doc {
+        Some(parsed) => parsed,
+        None => parse_document(&out.sources.files[file as usize].text, file),
+    };
+    let doc = match parsed {
+        Ok(d) => d,
+        Err(mut d) => {
+            if let Some(l) = d.loc.as_mut() {
+                l.file = file;
+            }
+            out.diagnostics.push(d);
+            return;
+        }
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let includes: Vec<_> = doc
+        .include
+        .iter()
+        .map(|p| (p.value.clone(), Loc::of(file, p)))
+        .collect();
+    out.documents.push((file, doc));
+    stack.push(path.to_path_buf());
+    for (pattern, loc) in includes {
+        let matches = match glob_files(&dir, &pattern) {
+            Ok(m) => m,
+            Err(msg) => {
+                out.diagnostics.push(
+                    Diagnostic::error(loc, format!("invalid include pattern {pattern:?}: {msg}"))
+                        .hint("use a glob such as people/*.yaml, relative to this file"),
+                );
+                continue;
+            }
+        };
+        if matches.is_empty() {
+            out.diagnostics.push(
+                Diagnostic::error(loc, format!("include pattern {pattern:?} matches no file"))
+                    .hint(
+                        "an include that matches nothing is refused, so that a missing directory \
+                         never reads as \"everyone left\"; fix the pattern or remove it",
+                    ),
+            );
             continue;
         }
-        let mut stack: Vec<(FileId, usize)> = vec![(start as FileId, 0)];
-        colour[start] = 1;
-        stack_files.push(start as FileId);
-        while let Some((node, idx)) = stack.last_mut() {
-            let node_id = *node;
-            if let Some((to, loc)) = adj[node_id as usize].get(*idx).copied() {
-                *idx += 1;
-                match colour[to as usize] {
-                    0 => {
-                        colour[to as usize] = 1;
-                        stack_files.push(to);
-                        stack.push((to, 0));
-                    }
-                    1 if reported.insert(loc) => {
-                        let from = stack_files.iter().position(|f| *f == to).unwrap_or(0);
-                        let chain: Vec<&str> = stack_files[from..]
-                            .iter()
-                            .chain(std::iter::once(&to))
-                            .map(|f| sources.display(*f))
-                            .collect();
-                        diags.push(
-                            Diagnostic::error(
-                                loc,
-                                format!("include cycle: {}", chain.join(" -> ")),
-                            )
-                            .hint(
-                                "a file must not include itself, directly or through other files",
-                            ),
-                        );
-                    }
-                    _ => {}
-                }
-            } else {
-                colour[node_id as usize] = 2;
-                stack_files.pop();
-                stack.pop();
+        let mut todo = Vec::new();
+        let mut queued = std::collections::HashSet::new();
+        for m in matches {
+            let canon = absolute(&m);
+            if stack.contains(&canon) {
+                let chain: Vec<String> = stack
+                    .iter()
+                    .skip_while(|p| **p != canon)
+                    .map(|p| display_path(p))
+                    .chain(std::iter::once(display_path(&canon)))
+                    .collect();
+                out.diagnostics.push(
+                    Diagnostic::error(loc, format!("include cycle: {}", chain.join(" -> ")))
+                        .hint("a file must not include itself, directly or through other files"),
+                );
+                continue;
             }
+            if seen.contains(&canon) || !queued.insert(canon.clone()) {
+                continue; // already read through another pattern: read once
+            }
+            todo.push(canon);
+        }
+        let prepared = prepare_all(&todo);
+        for (canon, prepared) in todo.into_iter().zip(prepared) {
+            // an earlier file of this batch may have included it already
+            if seen.contains(&canon) {
+                continue;
+            }
+            let display = display_path(&canon);
+            load_file(&canon, display, Some(loc), prepared, stack, seen, out);
         }
     }
+    stack.pop();
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -370,10 +479,56 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let err = parse_document("version: 1\nversion: 1\n", 0).expect_err("duplicate");
-        assert!(
-            err.message.to_lowercase().contains("duplicate"),
-            "{}",
-            err.message
+        assert_eq!(err.message, "duplicate key `version`");
+    }
+
+    #[test]
+    fn user_fields_keep_their_yaml_types() {
+        use super::super::model::FieldValue as F;
+        let doc = parse_document(
+            "users:\n  - id: 1001\n    quoted: \"42\"\n    n: 42\n    x: 2.5\n    b: false\n    \
+             none: null\n    empty:\n    l: [a, b]\n    s: text\n",
+            0,
+        )
+        .expect("parses");
+        let f = &doc.users[0].value.fields;
+        assert_eq!(f["id"].value, F::Int(1001));
+        assert_eq!(f["quoted"].value, F::Text("42".into()));
+        assert_eq!(f["n"].value, F::Int(42));
+        assert_eq!(f["x"].value, F::Float(2.5));
+        assert_eq!(f["b"].value, F::Bool(false));
+        assert_eq!(f["none"].value, F::Null(()));
+        assert_eq!(f["empty"].value, F::Null(()));
+        assert_eq!(f["l"].value, F::List(vec!["a".into(), "b".into()]));
+        assert_eq!(f["s"].value, F::Text("text".into()));
+        let err = parse_document("users:\n  - id: e1\n    address: { city: Paris }\n", 0)
+            .expect_err("a mapping is no field");
+        assert_eq!(err.loc, Some(Loc::new(0, 3, 14)));
+        assert!(err.message.contains("user field"), "{}", err.message);
+    }
+
+    #[test]
+    fn one_file_may_hold_a_large_company() {
+        // 260,001 nodes, beyond the parser's default budget of 250,000 per file
+        let members: Vec<String> = (0..260_000).map(|i| format!("e{i}")).collect();
+        let text = format!(
+            "groups:\n  - name: all\n    members: [{}]\n",
+            members.join(", ")
         );
+        let doc = parse_document(&text, 0).expect("a large file parses");
+        assert_eq!(doc.groups[0].value.members.len(), 260_000);
+    }
+
+    #[test]
+    fn tab_errors_point_at_the_tab() {
+        let err = parse_document("users:\n  - id: e1\n\tuser_name: a\n", 0).expect_err("tab");
+        assert_eq!(err.loc, Some(Loc::new(0, 3, 1)));
+    }
+
+    #[test]
+    fn parser_words_become_configuration_words() {
+        let err = parse_document("users: {}\n", 0).expect_err("not a list");
+        assert_eq!(err.message, "expected a list here");
+        assert!(err.hint.is_some());
     }
 }

@@ -203,23 +203,103 @@ pub struct Resolved {
 /// Read, resolve and check a configuration: what `validate` runs, and what every other command
 /// runs before it does anything else.
 pub fn read(entry: &Path) -> Resolved {
+    read_with(entry, check::CheckOptions::default())
+}
+
+/// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
+pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
+    let started = std::time::Instant::now();
     let loaded = load::load(entry);
+    tracing::debug!(
+        files = loaded.sources.files.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "configuration parsed"
+    );
     let mut diagnostics = loaded.diagnostics;
     let base_dir = entry
         .parent()
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
+    let resolving = std::time::Instant::now();
     let mut desired = resolve(loaded.documents, loaded.sources, base_dir, &mut diagnostics);
+    tracing::debug!(
+        users = desired.users.len(),
+        groups = desired.groups.len(),
+        elapsed_ms = resolving.elapsed().as_millis() as u64,
+        "configuration resolved"
+    );
     // Semantic checks only make sense on what parsed; they still run when some file failed, so
     // that one run shows as much as it can.
-    diagnostics.extend(check::check(&desired));
+    let checking = std::time::Instant::now();
+    diagnostics.extend(check::check_with(&desired, options));
+    tracing::debug!(
+        elapsed_ms = checking.elapsed().as_millis() as u64,
+        "configuration checked"
+    );
     sort_diagnostics(&mut diagnostics);
+    // Diagnostics quote the lines they point at; an inline secret must not be shown again.
+    mask_inline_secrets(&mut desired);
     desired.sources.files.shrink_to_fit();
     Resolved {
         desired,
         diagnostics,
     }
+}
+
+/// Replace every inline secret's text in the kept sources with `*`, so that no diagnostic that
+/// quotes its line (the inline-secret error itself included) prints it.
+fn mask_inline_secrets(desired: &mut Desired) {
+    let locs: Vec<Loc> = desired
+        .targets
+        .iter()
+        .flat_map(|t| t.inline_secrets.iter().map(|(_, loc)| *loc))
+        .collect();
+    for loc in locs {
+        let Some(file) = desired.sources.files.get_mut(loc.file as usize) else {
+            continue;
+        };
+        file.text = mask_token(&file.text, loc);
+    }
+}
+
+/// `text` with the scalar starting at `loc` (a quoted string, or a plain scalar up to a flow
+/// indicator, a comment or the end of the line) replaced by as many `*`.
+fn mask_token(text: &str, loc: Loc) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i + 1 != loc.line as usize {
+            out.push_str(line);
+            continue;
+        }
+        let start = (loc.col.max(1) - 1) as usize;
+        let chars: Vec<char> = line.chars().collect();
+        let mut end = start;
+        match chars.get(start) {
+            Some(&q) if q == '"' || q == '\'' => {
+                end += 1;
+                while end < chars.len() && chars[end] != q {
+                    end += if chars[end] == '\\' && q == '"' { 2 } else { 1 };
+                }
+                end = (end + 1).min(chars.len());
+            }
+            _ => {
+                while end < chars.len()
+                    && !matches!(chars[end], ',' | '}' | ']' | '\n' | '\r')
+                    && !(chars[end] == '#' && end > 0 && chars[end - 1] == ' ')
+                {
+                    end += 1;
+                }
+                while end > start && chars[end - 1] == ' ' {
+                    end -= 1;
+                }
+            }
+        }
+        for (k, ch) in chars.iter().enumerate() {
+            out.push(if k >= start && k < end { '*' } else { *ch });
+        }
+    }
+    out
 }
 
 /// Order diagnostics by file, then position, so output is stable.
@@ -246,6 +326,14 @@ pub fn resolve(
     let mut raw_targets = Vec::new();
     let mut target_names: IndexMap<String, Loc> = IndexMap::new();
     for (file, doc) in documents {
+        // The entry file is read first and is file 0; included files may omit `version`.
+        if file == 0 && doc.version.is_none() {
+            diags.push(
+                Diagnostic::error(Loc::new(file, 1, 1), "the entry file has no `version`").hint(
+                    "add `version: 1` as the first line, so that a future format is never misread",
+                ),
+            );
+        }
         if let Some(v) = &doc.version {
             if v.value != 1 {
                 diags.push(
@@ -309,7 +397,7 @@ fn resolve_user(
     let loc = Loc::of(file, &raw);
     let mut fields = IndexMap::with_capacity(raw.value.fields.len());
     for (k, v) in raw.value.fields {
-        let floc = Loc::of(file, &v);
+        let floc = Loc::new(file, v.line, v.col);
         fields.insert(
             k,
             Field {
@@ -329,7 +417,13 @@ fn resolve_user(
                         f.loc,
                         format!("field `{name}` must be text, found {}", kind_of(other)),
                     )
-                    .hint("quote the value"),
+                    .hint(match other {
+                        FieldValue::List(_) => {
+                            format!("write one value: `{name}: VALUE`, not a list")
+                        }
+                        FieldValue::Null(()) => format!("give `{name}` a value, or remove the key"),
+                        _ => format!("quote the value: `{name}: \"...\"`"),
+                    }),
                 );
                 None
             }
@@ -378,9 +472,11 @@ fn resolve_user(
     };
     missing("id", diags);
     missing("user_name", diags);
+    // A user with an id but no usable user_name is kept (its problem is already reported), so
+    // that references to its id do not cascade into "unknown member" errors.
     Some(User {
         id: id?,
-        user_name: user_name?,
+        user_name: user_name.unwrap_or_default(),
         active,
         manager,
         fields,
@@ -410,15 +506,22 @@ fn resolve_group(file: FileId, raw: model::S<model::Group>) -> Group {
         id,
         name: g.name.value,
         description: g.description.map(|d| d.value),
+        // moved, not cloned: half a million members are common
         members: g
             .members
-            .iter()
-            .map(|m| (m.value.clone(), Loc::of(file, m)))
+            .into_iter()
+            .map(|m| {
+                let loc = Loc::of(file, &m);
+                (m.value, loc)
+            })
             .collect(),
         include: g
             .include
-            .iter()
-            .map(|m| (m.value.clone(), Loc::of(file, m)))
+            .into_iter()
+            .map(|m| {
+                let loc = Loc::of(file, &m);
+                (m.value, loc)
+            })
             .collect(),
         loc,
         id_loc,
@@ -575,23 +678,62 @@ fn resolve_target(
     };
 
     let r = t.rate.clone().unwrap_or_default();
+    let mut rate_value = |key: &str, v: Option<model::S<f64>>, default: Option<f64>| {
+        let Some(v) = v else { return default };
+        // NaN fails this test too
+        if !(v.value > 0.0 && v.value.is_finite()) {
+            diags.push(
+                Diagnostic::error(
+                    Loc::of(file, &v),
+                    format!("`rate.{key}` must be a positive number, found {}", v.value),
+                )
+                .hint("write requests per second above 0 (e.g. 25), or remove it to use the preset's rate"),
+            );
+            return default;
+        }
+        Some(v.value)
+    };
     let rate = RateLimits {
-        reads_per_second: r.reads_per_second.or(preset.reads_per_second),
-        writes_per_second: r.writes_per_second.or(preset.writes_per_second),
-        member_operations_per_second: r
-            .member_operations_per_second
-            .or(preset.member_operations_per_second),
+        reads_per_second: rate_value(
+            "reads_per_second",
+            r.reads_per_second,
+            preset.reads_per_second,
+        ),
+        writes_per_second: rate_value(
+            "writes_per_second",
+            r.writes_per_second,
+            preset.writes_per_second,
+        ),
+        member_operations_per_second: rate_value(
+            "member_operations_per_second",
+            r.member_operations_per_second,
+            preset.member_operations_per_second,
+        ),
     };
 
     let mk = t.match_keys.clone().unwrap_or_default();
-    let match_users = mk
-        .users
-        .map(|v| v.into_iter().map(|k| k.value).collect())
-        .unwrap_or_else(|| preset.match_users.to_vec());
-    let match_groups = mk
-        .groups
-        .map(|v| v.into_iter().map(|k| k.value).collect())
-        .unwrap_or_else(|| preset.match_groups.to_vec());
+    let mut empty_match = |what: &str, loc: Loc| {
+        diags.push(
+            Diagnostic::error(loc, format!("`match.{what}` is empty"))
+                .hint("list at least one key (e.g. [externalId, userName]), or remove it to use the preset's"),
+        );
+    };
+    let match_users = match mk.users {
+        Some(v) if v.value.is_empty() => {
+            empty_match("users", Loc::of(file, &v));
+            preset.match_users.to_vec()
+        }
+        Some(v) => v.value.into_iter().map(|k| k.value).collect(),
+        None => preset.match_users.to_vec(),
+    };
+    let match_groups = match mk.groups {
+        Some(v) if v.value.is_empty() => {
+            empty_match("groups", Loc::of(file, &v));
+            preset.match_groups.to_vec()
+        }
+        Some(v) => v.value.into_iter().map(|k| k.value).collect(),
+        None => preset.match_groups.to_vec(),
+    };
 
     let (written_user, written_group) = match t.mapping {
         Some(m) => (m.user, m.group),
@@ -661,9 +803,23 @@ fn resolve_target(
         release_users,
         release_groups,
         max_destroy: limits.max_destroy.unwrap_or(preset.max_destroy),
-        max_destroy_percent: limits
-            .max_destroy_percent
-            .unwrap_or(preset.max_destroy_percent),
+        max_destroy_percent: match &limits.max_destroy_percent {
+            Some(v) if (0.0..=100.0).contains(&v.value) => v.value,
+            Some(v) => {
+                diags.push(
+                    Diagnostic::error(
+                        Loc::of(file, v),
+                        format!(
+                            "`limits.max_destroy_percent` must be between 0 and 100, found {}",
+                            v.value
+                        ),
+                    )
+                    .hint("it is a percentage of the owned live objects, e.g. 10"),
+                );
+                preset.max_destroy_percent
+            }
+            None => preset.max_destroy_percent,
+        },
     };
 
     Target {
@@ -793,4 +949,23 @@ pub fn schema_json() -> String {
     let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_plain_and_quoted_secrets_only() {
+        let text = "a: 1\n    auth: { bearer_token: abc123 }\nb: \"x\"\n";
+        let masked = mask_token(text, Loc::new(0, 2, 27));
+        assert_eq!(
+            masked,
+            "a: 1\n    auth: { bearer_token: ****** }\nb: \"x\"\n"
+        );
+        let quoted = mask_token("  password: \"s3 #cr\\\"et\" # note\n", Loc::new(0, 1, 13));
+        assert_eq!(quoted, "  password: ************ # note\n");
+        let block = mask_token("  token: abc # c\n", Loc::new(0, 1, 10));
+        assert_eq!(block, "  token: *** # c\n");
+    }
 }

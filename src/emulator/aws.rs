@@ -142,6 +142,25 @@ pub fn check_group_create(res: &Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
+/// AWS accepts only `eq` (joined by `and`) inside a PATCH path's value filter.
+fn check_path_filter(op: &PatchOp) -> Result<(), String> {
+    let Some(path) = op.path.as_deref().filter(|p| p.contains('[')) else {
+        return Ok(());
+    };
+    let parsed = super::filter::parse_patch_path(path).map_err(|_| UNPARSABLE.to_string())?;
+    fn eq_only(f: &Filter) -> bool {
+        match f {
+            Filter::Compare { op: CompOp::Eq, .. } => true,
+            Filter::And(a, b) => eq_only(a) && eq_only(b),
+            _ => false,
+        }
+    }
+    match parsed.filter {
+        Some(f) if !eq_only(&f) => Err(UNPARSABLE.into()),
+        _ => Ok(()),
+    }
+}
+
 fn path_attr(op: &PatchOp) -> String {
     op.path
         .as_deref()
@@ -162,6 +181,7 @@ pub fn check_user_patch(ops: &[PatchOp]) -> Result<(), String> {
     let mut user_name = 0;
     for op in ops {
         let name = op_name(op).map_err(|e| e.detail)?;
+        check_path_filter(op)?;
         let attrs: Vec<String> = match (&op.path, &op.value) {
             (Some(_), _) => vec![path_attr(op)],
             (None, Some(Value::Object(m))) => m.keys().map(|k| k.to_ascii_lowercase()).collect(),
@@ -200,6 +220,7 @@ pub fn check_group_patch(ops: &[PatchOp]) -> Result<(), String> {
     let mut member_ops = 0usize;
     for op in ops {
         let name = op_name(op).map_err(|e| e.detail)?;
+        check_path_filter(op)?;
         let (attrs, values): (Vec<String>, Option<&Value>) = match (&op.path, &op.value) {
             (Some(_), v) => (vec![path_attr(op)], v.as_ref()),
             (None, Some(Value::Object(m))) => (
@@ -310,6 +331,18 @@ mod tests {
         ))
         .is_err());
         assert!(check_group_patch(&ops(json!([{"op": "remove", "path": "members"}]))).is_err());
+        assert!(check_group_patch(&ops(
+            json!([{"op": "remove", "path": "members[value ne \"u\"]"}])
+        ))
+        .is_err());
+        assert!(check_user_patch(&ops(
+            json!([{"op": "replace", "path": "emails[type co \"w\"].value", "value": "x"}])
+        ))
+        .is_err());
+        assert!(check_user_patch(&ops(
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x"}])
+        ))
+        .is_ok());
         let many: Vec<Value> = (0..101)
             .map(|i| json!({"value": format!("u{i}")}))
             .collect();

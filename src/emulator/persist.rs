@@ -165,12 +165,18 @@ impl Persist {
     }
 }
 
-/// Resources of a seed file: `{"users": [...], "groups": [...]}`.
-pub fn seed_items(doc: &Value, key: &str) -> Vec<Map<String, Value>> {
-    doc.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_object().cloned()).collect())
-        .unwrap_or_default()
+/// Take the resources of a seed file (`{"users": [...], "groups": [...]}`) out of it.
+pub fn take_items(doc: &mut Value, key: &str) -> Vec<Map<String, Value>> {
+    match doc.get_mut(key).map(Value::take) {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Object(o) => Some(o),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

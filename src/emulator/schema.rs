@@ -173,16 +173,18 @@ pub fn resource_types(base: &str) -> Vec<Value> {
     ]
 }
 
-/// `GET /ServiceProviderConfig` for the generic dialect. Sorting and bulk are not offered.
+/// `GET /ServiceProviderConfig`. Sorting, bulk and password changes are not offered.
 pub fn service_provider_config(base: &str, aws: bool) -> Value {
+    // AWS still advertises maxResults 50 although cursor pages hold up to 100 (captured
+    // response in aws-scim-samples/ServiceProviderConfig.json); say what AWS says.
     let (etag, max_results, doc) = if aws {
         (
             false,
-            100,
+            50,
             "https://docs.aws.amazon.com/singlesignon/latest/developerguide/what-is-scim.html",
         )
     } else {
-        (true, 1000, "https://github.com/roster/roster")
+        (true, 1000, "https://www.rfc-editor.org/rfc/rfc7644")
     };
     json!({
         "schemas": [crate::scim::resource::SERVICE_PROVIDER_CONFIG_SCHEMA],

@@ -302,11 +302,12 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         message,
     };
     let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-    let doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+    let mut doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
+    drop(text);
     let style = if aws { IdStyle::Aws } else { IdStyle::Uuid };
     // Users first: groups refer to them. Members are added after all groups exist so that
     // groups may contain groups listed later.
-    for u in persist::seed_items(&doc, "users") {
+    for u in persist::take_items(&mut doc, "users") {
         let id = u.get("id").and_then(Value::as_str).map(str::to_string);
         if id
             .as_deref()
@@ -314,14 +315,14 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
         {
             continue;
         }
-        inner
-            .store
-            .create(Kind::User, u, true, style)
-            .map_err(|e| err(format!("user: {e:?}")))?;
+        match inner.store.insert_new(Kind::User, u, true, style) {
+            // Already there (a restart with the same --seed and --state): keep the stored one.
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(err(format!("user: {e:?}"))),
+        }
     }
-    let groups = persist::seed_items(&doc, "groups");
     let mut with_members = Vec::new();
-    for mut g in groups {
+    for mut g in persist::take_items(&mut doc, "groups") {
         let id = g.get("id").and_then(Value::as_str).map(str::to_string);
         if id
             .as_deref()
@@ -330,10 +331,11 @@ fn load_seed(inner: &mut Inner, path: &std::path::Path, aws: bool) -> Result<(),
             continue;
         }
         let members = g.remove("members");
-        let (created, _) = inner
-            .store
-            .create(Kind::Group, g, true, style)
-            .map_err(|e| err(format!("group: {e:?}")))?;
+        let created = match inner.store.create(Kind::Group, g, true, style) {
+            Ok((created, _)) => created,
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(err(format!("group: {e:?}"))),
+        };
         if let Some(members) = members {
             with_members.push((created, members));
         }
@@ -544,7 +546,7 @@ async fn handle(
                 "The bearer token is missing or invalid.",
             );
             r.status = StatusCode::UNAUTHORIZED;
-            let mut resp = r.into_response();
+            let mut resp = delayed(&app, r).await;
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return resp;
@@ -1368,7 +1370,7 @@ fn create(app: &App, kind: Kind, body: &[u8], uri: &Uri, base: &str) -> Reply {
     if let Some(fail) = persist_or_fail(app, &mut inner, &muts) {
         return fail;
     }
-    one(
+    let mut reply = one(
         app,
         &inner.store,
         kind,
@@ -1376,7 +1378,14 @@ fn create(app: &App, kind: Kind, body: &[u8], uri: &Uri, base: &str) -> Reply {
         uri,
         base,
         StatusCode::CREATED,
-    )
+    );
+    if app.aws && kind == Kind::Group {
+        // CreateGroup answers without a members attribute (aws-scim-samples/CreateGroupResponse.json).
+        if let Some(Value::Object(o)) = reply.body.as_mut() {
+            o.remove("members");
+        }
+    }
+    reply
 }
 
 fn put(
@@ -1462,6 +1471,10 @@ fn patch(
     };
     if let Some(fail) = persist_or_fail(app, &mut inner, &muts) {
         return fail;
+    }
+    if app.aws && kind == Kind::Group {
+        // PatchGroup answers 204 with no body (AWS developer guide, PatchGroup example).
+        return Reply::empty(StatusCode::NO_CONTENT);
     }
     one(app, &inner.store, kind, &res, uri, base, StatusCode::OK)
 }

@@ -42,21 +42,28 @@ fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>)
     let mut known: Vec<&str> = fields.iter().map(String::as_str).collect();
     known.sort_unstable();
     for (rules, is_user) in [(&t.user_mapping, true), (&t.group_mapping, false)] {
-        let mut emails: Vec<&MappingRule> = Vec::new();
+        // AWS's single-valued "multi-valued" attributes: the distinct elements mapped into each
+        // (rules with the same filter write one element).
+        let mut singles: Vec<(&str, Vec<(String, &MappingRule)>)> =
+            AWS_SINGLE_VALUED.iter().map(|a| (*a, Vec::new())).collect();
         for rule in rules.iter() {
+            if let (true, Ok(p)) = (is_user, AttrPath::parse(&rule.path)) {
+                let slot = singles
+                    .iter_mut()
+                    .find(|(a, _)| p.schema.is_none() && p.attr.eq_ignore_ascii_case(a));
+                if let Some((_, elems)) = slot {
+                    let key = AttrPath { sub: None, ..p }.key();
+                    if !renders_nothing(&rule.source) && !elems.iter().any(|(k, _)| *k == key) {
+                        elems.push((key, rule));
+                    }
+                }
+            }
             // Preset rules are roster's own and always fit their dialect.
             let Some(loc) = rule.loc else { continue };
             let path = AttrPath::parse(&rule.path).ok();
             if let Some(p) = &path {
                 if let Some((message, hint)) = unsupported(p, t.dialect, is_user) {
                     out.push(Diagnostic::error(loc, message).hint(hint));
-                }
-                if is_user
-                    && p.schema.is_none()
-                    && p.attr.eq_ignore_ascii_case("emails")
-                    && !renders_nothing(&rule.source)
-                {
-                    emails.push(rule);
                 }
             }
             if !is_user && matches!(rule.source, MappingSource::UserRef(_)) {
@@ -86,45 +93,56 @@ fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>)
                 } else {
                     GROUP_FIELDS.to_vec()
                 };
-                let hint = match closest(&f, &candidates) {
-                    Some(c) => format!("did you mean `{c}`? Otherwise define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
-                    None if is_user => format!("define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
-                    None => "group templates can use `id`, `name` and `description`".to_string(),
+                let hint = match (closest(&f, &candidates), is_user) {
+                    (Some(c), true) => format!("did you mean `{c}`? Otherwise define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
+                    (None, true) => format!("define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
+                    (Some(c), false) => format!("did you mean `{c}`? Group templates can use `id`, `name` and `description`"),
+                    (None, false) => "group templates can use `id`, `name` and `description`".to_string(),
                 };
-                let what = if is_user {
-                    "no user defines"
-                } else {
-                    "groups have no field"
-                };
-                out.push(
-                    Diagnostic::error(
-                        loc,
-                        format!("the template of `{}` uses `{f}`, which {what}", rule.path),
+                let message = if is_user {
+                    format!(
+                        "the template of `{}` uses `{f}`, which no user defines",
+                        rule.path
                     )
-                    .hint(hint),
-                );
+                } else {
+                    format!(
+                        "the group template of `{}` uses `{f}`, which is not a group field",
+                        rule.path
+                    )
+                };
+                out.push(Diagnostic::error(loc, message).hint(hint));
             }
         }
-        if t.dialect == Dialect::AwsIdentityCenter && emails.len() > 1 {
-            for extra in &emails[1..] {
-                let Some(loc) = extra.loc.or(emails[0].loc) else {
+        if t.dialect == Dialect::AwsIdentityCenter {
+            for (attr, elems) in &singles {
+                let Some(((_, first), rest)) = elems.split_first() else {
                     continue;
                 };
-                let mut d = Diagnostic::error(
-                    loc,
-                    format!(
-                        "target {:?} maps more than one email (`{}` and `{}`); AWS IAM Identity Center accepts one",
-                        t.name, emails[0].path, extra.path
-                    ),
-                )
-                .hint(format!(
-                    "keep one email mapping; to replace the preset's, write `\"{}\": \"\"`",
-                    emails[0].path
-                ));
-                if let (Some(first), true) = (emails[0].loc, emails[0].loc != extra.loc) {
-                    d = d.note(first, "the other email mapping");
+                for (_, extra) in rest {
+                    let Some(loc) = extra.loc.or(first.loc) else {
+                        continue;
+                    };
+                    let hint = match first.loc {
+                        None => format!(
+                            "keep one; to replace the preset's, also write `\"{}\": \"\"`",
+                            first.path
+                        ),
+                        Some(_) => format!("keep one of the `{attr}` mappings"),
+                    };
+                    let mut d = Diagnostic::error(
+                        loc,
+                        format!(
+                            "target {:?} maps more than one of `{attr}` (`{}` and `{}`); AWS IAM \
+                             Identity Center accepts a single value",
+                            t.name, first.path, extra.path
+                        ),
+                    )
+                    .hint(hint);
+                    if let (Some(l), true) = (first.loc, first.loc != extra.loc) {
+                        d = d.note(l, format!("the other `{attr}` mapping"));
+                    }
+                    out.push(d);
                 }
-                out.push(d);
             }
         }
     }
@@ -172,18 +190,30 @@ fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     best.map(|(_, c)| c)
 }
 
+/// Optimal string alignment distance: a swapped pair of letters, the commonest typo, counts 1.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// Sub-attributes of the multi-valued attributes of RFC 7643 §4.1.2 / §2.4.
@@ -236,6 +266,8 @@ const USER_MULTI: &[&str] = &[
     "roles",
     "x509Certificates",
 ];
+/// Multi-valued attributes AWS IAM Identity Center takes one value of.
+const AWS_SINGLE_VALUED: &[&str] = &["emails", "phoneNumbers", "addresses", "roles"];
 /// What AWS IAM Identity Center refuses (SPEC 6; scim_anchors §1.6).
 const AWS_REFUSED: &[&str] = &[
     "password",
@@ -416,34 +448,6 @@ fn core_user(p: &AttrPath, aws: bool, server: &str) -> Option<(String, String)> 
 // ---------------------------------------------------------------------------------------------
 // Checks on rendered values.
 
-/// Index of the first rule writing `path` (compared as lowercase keys).
-fn rule_for(rules: &[CompiledRule], path: &str) -> Option<usize> {
-    let key = AttrPath::parse(path).ok()?.key();
-    rules.iter().position(|r| r.path.key() == key)
-}
-
-/// The rule of the primary email: `emails[primary eq true].value`, else the first email rule.
-fn email_rule(rules: &[CompiledRule]) -> Option<usize> {
-    let is_email = |r: &CompiledRule| {
-        r.path.schema.is_none()
-            && r.path.attr.eq_ignore_ascii_case("emails")
-            && r.path
-                .sub
-                .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case("value"))
-    };
-    rules
-        .iter()
-        .position(|r| {
-            is_email(r)
-                && r.path
-                    .filter
-                    .iter()
-                    .any(|(k, v)| k.eq_ignore_ascii_case("primary") && *v == Value::Bool(true))
-        })
-        .or_else(|| rules.iter().position(is_email))
-}
-
 /// For each rule, the fields its template reads (to point at a user's own line).
 fn rule_fields(rules: &[CompiledRule], target_rules: &[MappingRule]) -> Vec<Vec<String>> {
     rules
@@ -610,7 +614,7 @@ fn check_required(
         Dialect::Generic => "SCIM",
     };
     for attr in &t.required_user_attributes {
-        let Some(ri) = rule_for(&c.user, attr) else {
+        let Some(ri) = c.user_rule(attr) else {
             if !users.is_empty() {
                 out.push(
                     Diagnostic::error(
@@ -673,10 +677,10 @@ fn check_user_values(
     ufields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let user_name = rule_for(&c.user, "userName");
-    let display = rule_for(&c.user, "displayName");
-    let external = rule_for(&c.user, "externalId");
-    let email = email_rule(&c.user);
+    let user_name = c.user_rule("userName");
+    let display = c.user_rule("displayName");
+    let external = c.user_rule("externalId");
+    let email = c.email_rule();
     let aws = t.dialect == Dialect::AwsIdentityCenter;
 
     // AWS's userName length, one diagnostic per target.
@@ -785,8 +789,8 @@ fn check_group_values(
     gfields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
-    let display = rule_for(&c.group, "displayName");
-    let external = rule_for(&c.group, "externalId");
+    let display = c.group_rule("displayName");
+    let external = c.group_rule("externalId");
     let group_loc = |gi: usize, ri: usize| {
         let g = &desired.groups[gi];
         match gfields[ri].first().map(String::as_str) {
@@ -877,9 +881,9 @@ fn check_match_keys(
         .match_users
         .iter()
         .map(|k| match k {
-            UserMatchKey::ExternalId => rule_for(&c.user, "externalId"),
-            UserMatchKey::UserName => rule_for(&c.user, "userName"),
-            UserMatchKey::Email => email_rule(&c.user),
+            UserMatchKey::ExternalId => c.user_rule("externalId"),
+            UserMatchKey::UserName => c.user_rule("userName"),
+            UserMatchKey::Email => c.email_rule(),
         })
         .collect();
     let names: Vec<&str> = t
@@ -916,8 +920,8 @@ fn check_match_keys(
         .match_groups
         .iter()
         .map(|k| match k {
-            GroupMatchKey::ExternalId => rule_for(&c.group, "externalId"),
-            GroupMatchKey::DisplayName => rule_for(&c.group, "displayName"),
+            GroupMatchKey::ExternalId => c.group_rule("externalId"),
+            GroupMatchKey::DisplayName => c.group_rule("displayName"),
         })
         .collect();
     let gnames: Vec<&str> = t
@@ -954,5 +958,231 @@ fn all_empty(names: &[&str]) -> String {
         [] => "the target has no match keys".to_string(),
         [one] => format!("{one} renders empty"),
         [rest @ .., last] => format!("{} and {last} render empty", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::Document;
+
+    fn desired(yaml: &str) -> Desired {
+        let doc: Document = crate::config::load::parse_document(yaml, 0).unwrap();
+        let mut diags = Vec::new();
+        let d = crate::config::resolve(
+            vec![(0, doc)],
+            crate::diag::SourceMap::default(),
+            ".".into(),
+            &mut diags,
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        d
+    }
+
+    fn messages(yaml: &str) -> Vec<String> {
+        check(&desired(yaml))
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    }
+
+    const USERS: &str = r#"
+users:
+  - { id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell, email: alice@example.com, manager: e2 }
+  - { id: e2, user_name: bob@example.com, given_name: Bob, family_name: Builder, email: bob@example.com }
+groups:
+  - { id: g-eng, name: engineering, members: [e1, e2] }
+"#;
+
+    fn aws(mapping: &str) -> String {
+        format!(
+            "{USERS}targets:\n  aws:\n    type: aws-identity-center\n    url: https://x.example/scim/v2\n    auth: {{ bearer_token_env: T }}\n    assign: {{ all: true }}\n{mapping}"
+        )
+    }
+
+    fn generic(mapping: &str) -> String {
+        format!(
+            "{USERS}targets:\n  crm:\n    type: generic\n    url: https://x.example/scim/v2\n    auth: {{ bearer_token_env: T }}\n    assign: {{ all: true }}\n{mapping}"
+        )
+    }
+
+    #[test]
+    fn presets_and_optional_fields_are_clean() {
+        assert_eq!(messages(&aws("")), Vec::<String>::new());
+        assert_eq!(messages(&generic("")), Vec::<String>::new());
+        let m = "    mapping:\n      user:\n        title: { template: \"{{ title | default('') }}\", on: create }\n        \"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\": { value: CC-100 }\n";
+        assert_eq!(messages(&aws(m)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unknown_fields_suggest_the_nearest() {
+        let d = check(&desired(&aws(
+            "    mapping:\n      user:\n        title: \"{{ famly_name }}\"\n",
+        )));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("`famly_name`, which no user defines"));
+        assert!(d[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `family_name`"));
+    }
+
+    #[test]
+    fn unsupported_attributes_per_dialect() {
+        let user = |path: &str| {
+            format!("    mapping:\n      user:\n        '{path}': \"{{{{ email }}}}\"\n")
+        };
+        for path in [
+            "password",
+            "entitlements[type eq \"x\"].value",
+            "x509Certificates.value",
+            "emails[type eq \"work\"].display",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
+            "urn:acme:ext:User:badge",
+            "active",
+            "groups.value",
+            "name.nickname",
+            "userName.value",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:team",
+        ] {
+            let m = messages(&aws(&user(path)));
+            assert!(!m.is_empty(), "AWS accepted {path}");
+        }
+        for path in [
+            "password",
+            "emails[type eq \"work\"].display",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
+            "urn:acme:ext:User:badge",
+            "phoneNumbers[type eq \"work\"].value",
+            "addresses[type eq \"work\"].locality",
+            "nickName",
+        ] {
+            assert_eq!(
+                messages(&generic(&user(path))),
+                Vec::<String>::new(),
+                "{path}"
+            );
+        }
+        for path in ["nickname2", "active", "id", "name.nickname"] {
+            assert!(
+                !messages(&generic(&user(path))).is_empty(),
+                "generic accepted {path}"
+            );
+        }
+        let group = |path: &str| {
+            format!("    mapping:\n      group:\n        '{path}': \"{{{{ name }}}}\"\n")
+        };
+        assert!(!messages(&aws(&group("members"))).is_empty());
+        assert!(!messages(&aws(&group("description"))).is_empty());
+        assert!(!messages(&aws(&group("urn:acme:ext:Group:x"))).is_empty());
+        assert!(messages(&generic(&group("urn:acme:ext:Group:x"))).is_empty());
+    }
+
+    #[test]
+    fn aws_takes_one_email() {
+        let m = messages(&aws(
+            "    mapping:\n      user:\n        'emails[type eq \"home\"].value': \"{{ email }}\"\n",
+        ));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("more than one of `emails`"), "{m:?}");
+        // switching the preset's email off makes room for another
+        let m = messages(&aws(
+            "    mapping:\n      user:\n        'emails[primary eq true].value': \"\"\n        'emails[type eq \"home\"].value': \"{{ email }}\"\n",
+        ));
+        assert_eq!(m, Vec::<String>::new());
+        // several sub-attributes of one address are one value
+        let m = messages(&aws(
+            "    mapping:\n      user:\n        'addresses[type eq \"work\"].locality': \"{{ email }}\"\n        'addresses[type eq \"work\"].country': { value: NL }\n        'addresses[type eq \"home\"].country': { value: BE }\n",
+        ));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("more than one of `addresses`"), "{m:?}");
+    }
+
+    #[test]
+    fn user_ref_in_group_mapping_is_refused() {
+        let m = messages(&generic(
+            "    mapping:\n      group:\n        externalId: { user_ref: \"{{ id }}\" }\n",
+        ));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("`user_ref` in the group mapping"));
+    }
+
+    #[test]
+    fn a_required_attribute_nobody_maps() {
+        let yaml = "users:\n  - { id: e1, user_name: a, family_name: A }\ntargets:\n  aws:\n    type: embedded\n    dialect: aws-identity-center\n    assign: { all: true }\n";
+        let m = messages(yaml);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("no mapping for `name.givenName`"), "{m:?}");
+    }
+
+    #[test]
+    fn required_empty_counts_users() {
+        let yaml = "users:\n  - { id: e1, user_name: a, given_name: A, family_name: A }\n  - { id: e2, user_name: b, family_name: B }\n  - { id: e3, user_name: c, family_name: C }\ntargets:\n  aws:\n    type: embedded\n    dialect: aws-identity-center\n    assign: { all: true }\n";
+        let m = messages(yaml);
+        assert_eq!(
+            m,
+            vec![
+                r#"`name.givenName` renders empty for user "e2" and 1 more assigned to target "aws"; AWS IAM Identity Center requires it"#
+            ]
+        );
+    }
+
+    #[test]
+    fn unassigned_users_are_not_checked() {
+        let yaml = "users:\n  - { id: e1, user_name: a, given_name: A, family_name: A }\n  - { id: e2, user_name: Administrator }\ntargets:\n  aws:\n    type: embedded\n    dialect: aws-identity-center\n    assign: { users: [e1] }\n";
+        assert_eq!(messages(yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rendered_duplicates_only_when_the_mapping_makes_them() {
+        // the same user_name twice is the directory's duplicate: not repeated per target
+        let yaml = "users:\n  - { id: e1, user_name: a }\n  - { id: e2, user_name: A }\ntargets:\n  t:\n    type: embedded\n    assign: { all: true }\n";
+        assert_eq!(messages(yaml), Vec::<String>::new());
+        let yaml = "users:\n  - { id: e1, user_name: a.x }\n  - { id: e2, user_name: a.y }\ntargets:\n  t:\n    type: embedded\n    assign: { all: true }\n    mapping:\n      user:\n        userName: \"{{ user_name | replace('.x', '') | replace('.y', '') }}\"\n        externalId: { value: same }\n";
+        let d = check(&desired(yaml));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d.iter().all(|d| d.notes.len() == 1));
+        assert!(d[0].message.contains("both render userName \"a\""), "{d:?}");
+        assert!(
+            d[1].message.contains("both render externalId \"same\""),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn render_errors_are_reported_once_per_rule() {
+        let yaml = "users:\n  - { id: e1, user_name: a }\n  - { id: e2, user_name: b }\ntargets:\n  t:\n    type: embedded\n    assign: { all: true }\n    mapping:\n      user:\n        title: \"{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}\"\n";
+        let m = messages(yaml);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("fails for user \"e1\" and 1 more"), "{m:?}");
+    }
+
+    #[test]
+    fn groups_without_match_key_and_reserved_group_names() {
+        let yaml = "users: []\ngroups:\n  - { name: AWSAdministrators }\ntargets:\n  aws:\n    type: embedded\n    dialect: aws-identity-center\n    assign: { all: true }\n    mapping:\n      group:\n        externalId: \"\"\n        displayName: \"{{ description }}\"\n";
+        let m = messages(yaml);
+        assert!(
+            m.iter()
+                .any(|m| m.contains("no match key: externalId and displayName render empty")),
+            "{m:?}"
+        );
+        let yaml = "users: []\ngroups:\n  - { name: awsadministrators }\ntargets:\n  aws:\n    type: embedded\n    dialect: aws-identity-center\n    assign: { all: true }\n";
+        let m = messages(yaml);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("a name target \"aws\" reserves"), "{m:?}");
+    }
+
+    #[test]
+    fn edit_distance_and_default_guard() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(closest("emial", &["email", "id"]), Some("email"));
+        assert_eq!(closest("zzz", &["email"]), None);
+        assert!(guarded_by_default("{{ title | default('') }}", "title"));
+        assert!(guarded_by_default("{{ title|d('x') }}", "title"));
+        assert!(!guarded_by_default(
+            "{{ subtitle | default('') }} {{ title }}",
+            "title"
+        ));
     }
 }

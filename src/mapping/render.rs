@@ -61,7 +61,7 @@ impl CompiledRule {
 
 /// A target's mapping, compiled once: user and group rules in the order the configuration
 /// resolved them (preset rules first, overridden in place; then the target's own additions).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CompiledTarget {
     pub dialect: Dialect,
     pub user: Vec<CompiledRule>,
@@ -113,6 +113,39 @@ impl CompiledTarget {
             group,
             templates,
         })
+    }
+
+    /// Index of the user rule writing `path` (e.g. "userName"), compared ignoring case.
+    pub fn user_rule(&self, path: &str) -> Option<usize> {
+        rule_for(&self.user, path)
+    }
+
+    /// Index of the group rule writing `path` (e.g. "displayName"), compared ignoring case.
+    pub fn group_rule(&self, path: &str) -> Option<usize> {
+        rule_for(&self.group, path)
+    }
+
+    /// Index of the user rule of the primary email (the `email` match key):
+    /// `emails[primary eq true].value`, else the first rule writing an email value.
+    pub fn email_rule(&self) -> Option<usize> {
+        let is_email = |r: &CompiledRule| {
+            r.path.schema.is_none()
+                && r.path.attr.eq_ignore_ascii_case("emails")
+                && r.path
+                    .sub
+                    .as_deref()
+                    .is_none_or(|s| s.eq_ignore_ascii_case("value"))
+        };
+        let primary = |r: &CompiledRule| {
+            r.path
+                .filter
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("primary") && *v == Value::Bool(true))
+        };
+        self.user
+            .iter()
+            .position(|r| is_email(r) && primary(r))
+            .or_else(|| self.user.iter().position(is_email))
     }
 
     /// Render every user rule.
@@ -173,6 +206,11 @@ impl CompiledTarget {
     pub fn group_resource(&self, r: &Rendered) -> Map<String, Value> {
         build(&self.group, r, GROUP_SCHEMA, &|id| Some(id.to_string()))
     }
+}
+
+fn rule_for(rules: &[CompiledRule], path: &str) -> Option<usize> {
+    let key = AttrPath::parse(path).ok()?.key();
+    rules.iter().position(|r| r.path.key() == key)
 }
 
 fn compile_rules(
@@ -374,6 +412,13 @@ targets:
 "#;
 
     #[test]
+    fn compiled_targets_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<CompiledTarget>();
+        shareable::<Rendered>();
+    }
+
+    #[test]
     fn renders_the_spec_example() {
         let d = desired(SPEC_EXAMPLE);
         let c = CompiledTarget::compile(&d.targets[0]).unwrap();
@@ -419,6 +464,11 @@ targets:
                 "active": true
             })
         );
+
+        assert_eq!(c.user_rule("USERNAME"), Some(0));
+        assert_eq!(c.group_rule("displayName"), Some(0));
+        let email = c.email_rule().unwrap();
+        assert_eq!(c.user[email].path_text, "emails[primary eq true].value");
 
         let g = c.render_group(&d.groups[0]).unwrap();
         assert_eq!(

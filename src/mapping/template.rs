@@ -91,6 +91,7 @@ enum Segment {
     Expr(Expr),
 }
 
+#[derive(Clone)]
 struct Entry {
     name: String,
     /// `None`: only MiniJinja can render it.
@@ -98,6 +99,7 @@ struct Entry {
 }
 
 /// Every template of one target, compiled once.
+#[derive(Clone)]
 pub struct Templates {
     env: Environment<'static>,
     entries: Vec<Entry>,
@@ -170,12 +172,12 @@ impl Templates {
         };
         if let Some(segs) = &entry.fast {
             if let Some(s) = render_fast(segs, obj) {
-                return Ok(non_empty(&s));
+                return Ok(non_empty(s));
             }
         }
         let ctx = ctx.get_or_insert_with(|| self.context(obj));
         let out = self.env.get_template(&entry.name)?.render(&*ctx)?;
-        Ok(non_empty(&out))
+        Ok(non_empty(out))
     }
 
     /// Render with MiniJinja only (the reference the fast path is tested against).
@@ -191,7 +193,7 @@ impl Templates {
             .env
             .get_template(&entry.name)?
             .render(self.context(obj))?;
-        Ok(non_empty(&out))
+        Ok(non_empty(out))
     }
 
     fn context<F: Fields + ?Sized>(&self, obj: &F) -> JValue {
@@ -209,9 +211,17 @@ impl Templates {
     }
 }
 
-fn non_empty(s: &str) -> Option<String> {
+/// Trimmed, `None` when empty; reuses the string when there is nothing to trim (the common
+/// case), since this runs for every attribute of every user.
+fn non_empty(s: String) -> Option<String> {
     let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
+    if t.is_empty() {
+        None
+    } else if t.len() == s.len() {
+        Some(s)
+    } else {
+        Some(t.to_string())
+    }
 }
 
 fn without_globals(
@@ -583,6 +593,37 @@ mod tests {
                 let fast = t.render(*id, u, &mut None).unwrap();
                 let slow = t.render_slow(*id, u).unwrap();
                 assert_eq!(fast, slow, "template {src:?} for {:?}", u.fields.keys());
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(200))]
+        /// Arbitrary text (unicode, spaces, braces) in any subset of fields renders the same on
+        /// both paths.
+        #[test]
+        fn fast_path_agrees_on_arbitrary_text(
+            given in proptest::option::of(".{0,12}"),
+            family in proptest::option::of(".{0,12}"),
+            display in proptest::option::of("[ a-zA-ZÀ-ÿ{}|~']{0,12}"),
+        ) {
+            let mut fields = Vec::new();
+            for (k, v) in [("given_name", &given), ("family_name", &family), ("display_name", &display)] {
+                if let Some(v) = v {
+                    fields.push((k, FieldValue::Text(v.clone())));
+                }
+            }
+            let u = user(&fields);
+            let mut t = Templates::new();
+            for src in [
+                "{{ given_name }} {{ family_name }}",
+                "{{ display_name | default(given_name ~ \" \" ~ family_name) }}",
+                "{{ given_name | lower }}.{{ family_name | upper | trim }}",
+                "{{ display_name | trim | default('none') }}",
+            ] {
+                let id = t.add(src).unwrap();
+                proptest::prop_assert!(t.is_fast(id));
+                proptest::prop_assert_eq!(t.render(id, &u, &mut None).unwrap(), t.render_slow(id, &u).unwrap(), "{}", src);
             }
         }
     }

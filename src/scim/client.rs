@@ -33,6 +33,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 const SCIM_JSON: &str = "application/scim+json";
+/// What roster accepts back: some servers answer plain JSON.
+const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
 
@@ -91,6 +93,38 @@ impl ClientOptions {
     }
 }
 
+impl ClientOptions {
+    /// Options for a resolved target: its URL, dialect and rate, credentials read from where its
+    /// `auth` says, and the command-line settings. An `embedded` target has no URL: the caller
+    /// starts the in-process provider and uses `ClientOptions::new` with its address.
+    pub fn for_target(
+        target: &crate::config::Target,
+        parallelism: usize,
+        ca_cert: Option<PathBuf>,
+        insecure_http: bool,
+    ) -> Result<ClientOptions, ScimClientError> {
+        let url = match &target.endpoint {
+            crate::config::Endpoint::Url(u) => u.clone(),
+            crate::config::Endpoint::Embedded { .. } => {
+                return Err(ScimClientError::Setup(format!(
+                    "target {} is embedded and has no URL",
+                    target.name
+                )))
+            }
+        };
+        let credentials = match &target.auth {
+            Some(source) => Credentials::from_source(source)?,
+            None => Credentials::None,
+        };
+        let mut o = ClientOptions::new(url, credentials, target.dialect);
+        o.parallelism = parallelism.max(1);
+        o.rate = target.rate;
+        o.ca_cert = ca_cert;
+        o.insecure_http = insecure_http;
+        Ok(o)
+    }
+}
+
 /// Requests sent so far, by kind (retries included), for benchmarks and plan estimates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RequestCounts {
@@ -143,13 +177,22 @@ pub struct RawResponse {
     pub body: Option<Value>,
 }
 
+/// The strings `redact` scrubs; its `Debug` shows none of them.
+struct Secrets(Vec<String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} redacted]", self.0.len())
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
     base: String,
     host: String,
     credentials: Credentials,
-    secrets: Vec<String>,
+    secrets: Secrets,
     dialect: Dialect,
     caps: Capabilities,
     page_size: u32,
@@ -220,14 +263,26 @@ impl ScimClient {
             .connect_timeout(opts.connect_timeout)
             .pool_max_idle_per_host(opts.parallelism.max(1))
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
+        // HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured (reqwest's default), except for a
+        // loopback target (the emulator, a local test server), which no proxy can reach.
+        if is_loopback(&host) {
+            builder = builder.no_proxy();
+        }
         if let Some(path) = &opts.ca_cert {
             let pem = fs_err::read(path).map_err(|e| {
                 ScimClientError::Setup(format!("cannot read the CA certificate: {e}"))
             })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                ScimClientError::Setup(format!("{} is not a PEM certificate: {e}", path.display()))
-            })?;
-            builder = builder.add_root_certificate(cert);
+            // A bundle may hold several roots; a file with none is a mistake, not "no extra
+            // root" (reqwest would accept it silently).
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ScimClientError::Setup(format!("{} holds no PEM certificate", path.display()))
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let http = builder
             .build()
@@ -241,7 +296,7 @@ impl ScimClient {
             http,
             base: url.as_str().trim_end_matches('/').to_string(),
             host: host_text,
-            secrets: opts.credentials.secrets(),
+            secrets: Secrets(opts.credentials.secrets()),
             credentials: opts.credentials.clone(),
             dialect: opts.dialect,
             caps,
@@ -318,7 +373,7 @@ impl ScimClient {
 
     /// Scrubs the credentials out of a text that might echo them.
     pub fn redact(&self, text: &str) -> String {
-        redact(text, &self.inner.secrets)
+        redact(text, &self.inner.secrets.0)
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -367,7 +422,23 @@ impl ScimClient {
         body: Option<&Value>,
         member_ops: u32,
     ) -> Result<RawResponse, ScimClientError> {
+        self.send_if_match(method, path, body, member_ops, None)
+            .await
+    }
+
+    /// `send` with an `If-Match` precondition (a `meta.version` read earlier). It is dropped for
+    /// a dialect without ETags (AWS), where preconditions are checked by digest instead; a stale
+    /// version comes back as a 412 error.
+    pub async fn send_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        member_ops: u32,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ScimClientError> {
         let inner = &self.inner;
+        let if_match = if_match.filter(|_| inner.caps.etags);
         let url = format!("{}{}", inner.base, path);
         let m = method.as_str().to_string();
         if self.read_only && method != Method::GET {
@@ -399,9 +470,12 @@ impl ScimClient {
             let mut req = inner
                 .http
                 .request(method.clone(), &url)
-                .header(ACCEPT, SCIM_JSON);
+                .header(ACCEPT, ACCEPT_JSON);
             if let Some((name, value)) = inner.credentials.header()? {
                 req = req.header(name, value);
+            }
+            if let Some(v) = if_match {
+                req = req.header(reqwest::header::IF_MATCH, v);
             }
             if let Some(b) = body {
                 let bytes = serde_json::to_vec(b).map_err(|e| {
@@ -524,6 +598,7 @@ impl ScimClient {
             Method::PUT => &c.put,
             Method::PATCH => &c.patch,
             Method::DELETE => &c.delete,
+            // roster sends no other method; anything else is a read-like probe.
             _ => &c.get,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -567,10 +642,24 @@ impl ScimClient {
         body: &B,
         member_ops: u32,
     ) -> Result<Option<T>, ScimClientError> {
+        self.write_json_if(method, path, body, member_ops, None)
+            .await
+    }
+
+    async fn write_json_if<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        member_ops: u32,
+        if_match: Option<&str>,
+    ) -> Result<Option<T>, ScimClientError> {
         let value = serde_json::to_value(body)
             .map_err(|e| ScimClientError::Setup(format!("cannot encode the request: {e}")))?;
         let m = method.as_str().to_string();
-        let resp = self.send(method, path, Some(&value), member_ops).await?;
+        let resp = self
+            .send_if_match(method, path, Some(&value), member_ops, if_match)
+            .await?;
         if resp.body.is_none() {
             return Ok(None);
         }
@@ -705,6 +794,50 @@ impl ScimClient {
             Some(g) => Ok(g),
             None => self.get_group(id).await,
         }
+    }
+
+    /// `PATCH /Users/{id}` only if the user's version is still `version` (412 otherwise).
+    pub async fn patch_user_if_match(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+        version: Option<&str>,
+    ) -> Result<Option<User>, ScimClientError> {
+        self.check(ResourceKind::User, patch)?;
+        let path = format!("/Users/{}", encode_query_value(id));
+        self.write_json_if(Method::PATCH, &path, patch, 0, version)
+            .await
+    }
+
+    /// `PUT /Users/{id}` only if the user's version is still `version` (412 otherwise).
+    pub async fn replace_user_if_match(
+        &self,
+        id: &str,
+        user: &User,
+        version: Option<&str>,
+    ) -> Result<User, ScimClientError> {
+        let path = format!("/Users/{}", encode_query_value(id));
+        match self
+            .write_json_if(Method::PUT, &path, user, 0, version)
+            .await?
+        {
+            Some(u) => Ok(u),
+            None => self.get_user(id).await,
+        }
+    }
+
+    /// `PATCH /Groups/{id}` only if the group's version is still `version` (412 otherwise).
+    pub async fn patch_group_if_match(
+        &self,
+        id: &str,
+        patch: &PatchRequest,
+        version: Option<&str>,
+    ) -> Result<Option<Group>, ScimClientError> {
+        self.check(ResourceKind::Group, patch)?;
+        let ops = dialect::member_op_count(patch) as u32;
+        let path = format!("/Groups/{}", encode_query_value(id));
+        self.write_json_if(Method::PATCH, &path, patch, ops, version)
+            .await
     }
 
     /// `POST /Groups` with at most the dialect's member limit (see `create_group_chunked`).
@@ -923,6 +1056,20 @@ mod tests {
         insecure.insecure_http = true;
         assert!(ScimClient::new(insecure).is_ok());
         assert!(ScimClient::new(o("ftp://x")).is_err());
+    }
+
+    #[test]
+    fn ca_certificate_must_be_readable_pem() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bad = dir.path().join("ca.pem");
+        std::fs::write(&bad, "not a certificate").expect("write");
+        let mut o = ClientOptions::new("https://scim.example", Credentials::None, Dialect::Generic);
+        o.ca_cert = Some(bad.clone());
+        let e = ScimClient::new(o.clone()).expect_err("bad pem");
+        assert!(e.to_string().contains("ca.pem"), "{e}");
+        o.ca_cert = Some(dir.path().join("missing.pem"));
+        let e = ScimClient::new(o).expect_err("missing");
+        assert!(e.to_string().contains("missing.pem"), "{e}");
     }
 
     #[tokio::test]

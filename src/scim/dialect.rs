@@ -358,4 +358,55 @@ mod tests {
         assert_eq!(all.members.len(), 250);
         assert!(none.is_empty());
     }
+
+    /// Applies member patches the way a server would.
+    fn apply(members: &mut std::collections::BTreeSet<String>, p: &PatchRequest) {
+        for op in &p.operations {
+            match (op.op.as_str(), op.path.as_deref()) {
+                ("add", Some("members")) => {
+                    for v in op
+                        .value
+                        .as_ref()
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        members.insert(v["value"].as_str().expect("value").to_string());
+                    }
+                }
+                ("remove", Some(path)) => {
+                    let lit = path
+                        .strip_prefix("members[value eq ")
+                        .and_then(|r| r.strip_suffix(']'))
+                        .expect("filter path");
+                    let id: String = serde_json::from_str(lit).expect("json string");
+                    members.remove(&id);
+                }
+                other => panic!("unexpected op {other:?}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn member_patches_reach_the_target_within_limits(
+            start in proptest::collection::btree_set("[a-z0-9\"\\\\]{1,6}", 0..150),
+            add in proptest::collection::btree_set("[a-z0-9]{1,6}", 0..250),
+        ) {
+            let aws = Dialect::AwsIdentityCenter;
+            let add: Vec<String> = add.into_iter().filter(|a| !start.contains(a)).collect();
+            let remove: Vec<String> = start.iter().filter(|s| s.len() % 2 == 0).cloned().collect();
+            let mut live = start.clone();
+            for p in member_patches(aws, "g", &add, &remove) {
+                proptest::prop_assert!(member_op_count(&p) <= AWS_MAX_MEMBER_OPS);
+                proptest::prop_assert!(check_patch(aws, ResourceKind::Group, &p).is_ok());
+                apply(&mut live, &p);
+            }
+            let mut want = start.clone();
+            want.extend(add.iter().cloned());
+            for r in &remove { want.remove(r); }
+            proptest::prop_assert_eq!(live, want);
+        }
+    }
 }

@@ -28,12 +28,6 @@ pub enum PagingError {
         before: u64,
         after: u64,
     },
-    #[error("a page of {collection} says itemsPerPage={claimed} but holds {received} resources")]
-    PageSizeMismatch {
-        collection: String,
-        claimed: u64,
-        received: u64,
-    },
     #[error("a {collection} resource without an id was listed")]
     MissingId { collection: String },
     #[error("the server answered the first cursor request with an index-paged list ({total} {collection} in total, {received} sent): it does not support cursor paging, so the list would be truncated")]

@@ -176,4 +176,12 @@ mod tests {
         let f = Filter::eq("userName eq \"x\" or id", "a");
         assert!(f.render(Dialect::Generic).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn quoted_value_decodes_to_itself(v in "\\PC*") {
+            let back: String = serde_json::from_str(&quote(&v)).expect("valid JSON string");
+            proptest::prop_assert_eq!(back, v);
+        }
+    }
 }

@@ -6,3 +6,5 @@ mod config;
 mod emulator;
 mod plan;
 mod render;
+mod scim_client;
+mod invalid_corpus;
