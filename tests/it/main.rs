@@ -4,7 +4,7 @@
 mod common;
 mod config;
 mod emulator;
+mod invalid_corpus;
 mod plan;
 mod render;
 mod scim_client;
-mod invalid_corpus;
