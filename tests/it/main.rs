@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area has its own module; shared helpers live in
 //! `common`.
 
+mod cli_plan;
 mod common;
 mod config;
 mod emulator;
