@@ -13,6 +13,7 @@ pub mod config;
 pub mod diag;
 pub mod emulator;
 pub mod mapping;
+pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod scim;

@@ -5,6 +5,7 @@
 
 mod completions;
 mod emulator;
+mod plan;
 mod schema;
 mod show;
 mod ui;
@@ -155,6 +156,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     /// Print shell completions.
     Completions(completions::CompletionsArgs),
+    /// Read live state (GET only), diff it against the configuration, print the plan.
+    Plan(plan::PlanArgs),
     /// Render a saved plan (text, markdown, json).
     Show(show::ShowArgs),
     /// Serve a local SCIM 2.0 service provider on loopback
@@ -184,6 +187,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Validate(a) => validate::run(ui, &cli.global, a),
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
+        Command::Plan(a) => plan::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
     }
@@ -210,4 +214,53 @@ pub fn read_config(ui: &Ui, global: &GlobalArgs) -> Result<crate::config::Desire
         return Err(CommandError::error(validate::count_line(errors, warnings)));
     }
     Ok(resolved.desired)
+}
+
+/// The async runtime commands that talk to servers run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::error(format!("cannot start the async runtime: {e}")))
+}
+
+/// Now, as RFC 3339 in UTC (the `created_at` of plans).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Write a file only its owner can read (plans hold personal data), atomically: a temporary
+/// file in the same directory, then a rename, so a reader never sees half a plan.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CommandError> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let fail =
+        |e: std::io::Error| CommandError::error(format!("cannot write {}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = fs_err::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    drop(f);
+    fs_err::rename(&tmp, path).map_err(fail)
+}
+
+/// A failure to read live state, as the user sees it.
+pub fn observe_error(e: crate::observe::ObserveError) -> CommandError {
+    CommandError::error(e.to_string())
 }

@@ -96,6 +96,13 @@ impl Ui {
         }
     }
 
+    /// Detail shown with `-v`.
+    pub fn debug(&self, text: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
         let (y, bold, reset) = if self.color_err {

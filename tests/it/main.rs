@@ -1,10 +1,12 @@
 //! The one integration-test binary. Each area has its own module; shared helpers live in
 //! `common`.
 
+mod cli_plan;
 mod common;
 mod config;
 mod emulator;
 mod invalid_corpus;
+mod plan;
 mod render;
 mod plan;
 mod plan_props;

@@ -1,0 +1,242 @@
+//! `roster plan` end to end: the quickstart on a fresh copy, a real `roster emulator` process that
+//! proves plan sends nothing but GET, `--detailed-exitcode`, and `--out` with `show`.
+
+use crate::common::{root, roster};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A `roster emulator` process, killed by pid when dropped.
+struct Emulator {
+    child: Child,
+    url: String,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Emulator {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["emulator", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("EMU_TOKEN", "plan-test-token")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("emulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no url in {line:?}"))
+            .to_string();
+        Emulator { child, url }
+    }
+
+    fn stats(&self) -> Value {
+        let out = Command::new("curl")
+            .args(["-s", &format!("{}/_emulator/stats", self.url)])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).expect("stats json"),
+            _ => {
+                // no curl: ask with a plain HTTP/1.0 request
+                use std::io::{Read, Write};
+                let addr = self.url.trim_start_matches("http://").trim_end_matches('/');
+                let mut s = std::net::TcpStream::connect(addr).expect("connect");
+                write!(s, "GET /_emulator/stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
+                let mut body = String::new();
+                s.read_to_string(&mut body).expect("read");
+                let json = body.split("\r\n\r\n").nth(1).expect("body");
+                serde_json::from_str(json).expect("stats json")
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let p = e.path();
+        let name = e.file_name();
+        if name == ".roster" {
+            continue; // state of an earlier run: a fresh clone has none
+        }
+        if p.is_dir() {
+            copy_dir(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn quickstart_plans_against_the_embedded_provider_on_a_fresh_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&root().join("examples/quickstart"), dir.path());
+    let out = roster()
+        .args(["plan", "--detailed-exitcode", "-c"])
+        .arg(dir.path().join("roster.yaml"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes present: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Plan: 12 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("will be created"), "{stdout}");
+}
+
+/// A configuration with one generic target at `url`, token from EMU_TOKEN.
+fn generic_config(dir: &Path, url: &str, users: &str) -> std::path::PathBuf {
+    let text = format!(
+        "version: 1\nusers:\n{users}\ngroups:\n  - {{ name: engineering, members: [e1, e2] }}\ntargets:\n  crm:\n    type: generic\n    url: {url}\n    auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    policy: {{ owns: {{ external_id: \"^e[0-9]+$\" }} }}\n"
+    );
+    let path = dir.join("roster.yaml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+const TWO_USERS: &str = "  - { id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell, email: alice@example.com }\n  - { id: e2, user_name: bob@example.com, given_name: Bob, family_name: Builder, email: bob@example.com }";
+
+#[test]
+fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // live: alice exactly as configured, bob with an outdated family name, a stranger not ours,
+    // and engineering with alice only.
+    let seed = json!({
+        "users": [
+            {"id": "u-alice", "userName": "alice@example.com", "externalId": "e1", "displayName": "Alice Liddell",
+             "name": {"givenName": "Alice", "familyName": "Liddell"},
+             "emails": [{"value": "alice@example.com", "primary": true}], "active": true},
+            {"id": "u-bob", "userName": "bob@example.com", "externalId": "e2", "displayName": "Bob Builder",
+             "name": {"givenName": "Bob", "familyName": "Old"},
+             "emails": [{"value": "bob@example.com", "primary": true}], "active": true},
+            {"id": "u-x", "userName": "stranger@example.com", "displayName": "Stranger",
+             "name": {"givenName": "S", "familyName": "X"}, "active": true}
+        ],
+        "groups": [
+            {"id": "g-eng", "displayName": "engineering", "externalId": "engineering",
+             "members": [{"value": "u-alice"}]}
+        ]
+    });
+    let seed_path = dir.path().join("seed.json");
+    std::fs::write(&seed_path, seed.to_string()).expect("seed");
+    let emu = Emulator::start(&[
+        "--token-env",
+        "EMU_TOKEN",
+        "--seed",
+        seed_path.to_str().expect("utf8"),
+    ]);
+    let config = generic_config(dir.path(), &emu.url, TWO_USERS);
+    let plan_file = dir.path().join("plan.json");
+
+    let out = roster()
+        .env("EMU_TOKEN", "plan-test-token")
+        .args(["plan", "--detailed-exitcode", "--out"])
+        .arg(&plan_file)
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Plan: 0 to add, 2 to change, 0 to destroy (0 deactivate, 0 delete); 1 unmanaged and 0 ignored not touched."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bob@example.com"), "{stdout}");
+    assert!(!stdout.contains("plan-test-token") && !stderr.contains("plan-test-token"));
+
+    // the server saw reads only
+    let stats = emu.stats();
+    assert_eq!(stats["writes"], 0, "{stats}");
+    let by_method = stats["by_method"].as_object().expect("by_method");
+    for (method, n) in by_method {
+        assert!(
+            method == "GET" || n.as_u64() == Some(0),
+            "plan sent {n} {method} requests: {stats}"
+        );
+    }
+    assert!(stats["reads"].as_u64().unwrap_or(0) >= 2, "{stats}");
+
+    // the saved plan: owner-only, and `show` renders the same summary
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&plan_file)
+        .expect("plan file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "plan file mode {mode:o}");
+    let shown = roster().arg("show").arg(&plan_file).output().expect("show");
+    assert!(shown.status.success());
+    assert!(String::from_utf8_lossy(&shown.stdout)
+        .contains("Plan: 0 to add, 2 to change, 0 to destroy"));
+
+    // a configuration that matches live state exactly: exit 0 and the no-changes line
+    let alice_only = "  - { id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell, email: alice@example.com }\n  - { id: e2, user_name: bob@example.com, given_name: Bob, family_name: Old, display_name: Bob Builder, email: bob@example.com, active: true }";
+    let config = generic_config(dir.path(), &emu.url, alice_only);
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .expect("config")
+            .replace("members: [e1, e2]", "members: [e1]"),
+    )
+    .expect("config");
+    let out = roster()
+        .env("EMU_TOKEN", "plan-test-token")
+        .args(["plan", "--detailed-exitcode", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("No changes. Live state matches the configuration."),
+        "{stdout}"
+    );
+    assert_eq!(emu.stats()["writes"], 0);
+}
+
+#[test]
+fn plan_against_an_unreachable_target_fails_with_exit_1_and_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // a port nothing listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let config = generic_config(dir.path(), &format!("http://127.0.0.1:{port}"), TWO_USERS);
+    let out = roster()
+        .env("EMU_TOKEN", "plan-test-token")
+        .args(["plan", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("crm"), "{stderr}");
+    assert!(!stderr.contains("plan-test-token"));
+}
