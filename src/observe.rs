@@ -246,7 +246,7 @@ pub fn groups_to_read(
             .collect::<Vec<_>>()
             .join("; ")
     })?;
-    let lists = Lists::new(&target.policy).map_err(|e| e.to_string())?;
+    let lists = Lists::new(&target.policy, desired).map_err(|e| e.to_string())?;
     let rule = |name: &str| {
         compiled
             .group

@@ -33,7 +33,6 @@ fn user_update(n: usize) -> Change {
         precondition: Some(Precondition {
             version: None,
             digest: "sha256:abc".into(),
-            paths: vec![],
         }),
         depends_on: vec![],
         detail: None,
