@@ -8,6 +8,5 @@ mod emulator;
 mod invalid_corpus;
 mod plan;
 mod render;
-mod plan;
 mod plan_props;
 mod scim_client;
