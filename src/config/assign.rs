@@ -175,20 +175,8 @@ pub fn assigned(desired: &Desired, target: &Target) -> Assignment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Document;
 
-    fn desired(yaml: &str) -> Desired {
-        let doc: Document = crate::config::load::parse_document(yaml, 0).unwrap();
-        let mut diags = Vec::new();
-        let d = crate::config::resolve(
-            vec![(0, doc)],
-            crate::diag::SourceMap::default(),
-            ".".into(),
-            &mut diags,
-        );
-        assert!(diags.is_empty(), "{diags:?}");
-        d
-    }
+    use crate::config::test_support::desired;
 
     const DIR: &str = r#"
 users:

@@ -10,6 +10,8 @@ pub mod check;
 pub mod load;
 pub mod model;
 pub mod preset;
+#[cfg(test)]
+pub mod test_support;
 
 use crate::diag::{Diagnostic, FileId, Loc, SourceMap};
 use indexmap::IndexMap;

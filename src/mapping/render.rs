@@ -349,24 +349,12 @@ fn shape_aws_emails(m: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Document;
     use serde_json::json;
 
     const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
     /// Resolve a configuration text the way `roster` does (presets merged).
-    fn desired(yaml: &str) -> crate::config::Desired {
-        let doc: Document = crate::config::load::parse_document(yaml, 0).unwrap();
-        let mut diags = Vec::new();
-        let d = crate::config::resolve(
-            vec![(0, doc)],
-            crate::diag::SourceMap::default(),
-            ".".into(),
-            &mut diags,
-        );
-        assert!(diags.is_empty(), "{diags:?}");
-        d
-    }
+    use crate::config::test_support::desired;
 
     const SPEC_EXAMPLE: &str = r#"
 users:

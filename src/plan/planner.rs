@@ -1049,14 +1049,20 @@ impl<'a> Planner<'a> {
                 }
                 continue;
             }
+            // Objects `unmanaged` claims are roster's by policy: they count in the population
+            // the percentage gate measures against, so destroying them all reads as 100%.
             match policy.unmanaged {
                 Unmanaged::Ignore => self.untouched.unmanaged_users += 1,
                 Unmanaged::Deactivate => {
+                    self.owned_users += 1;
                     if u.active() {
                         self.deactivate_user(None, l, Reason::UnmanagedPolicy);
                     }
                 }
-                Unmanaged::Delete => self.delete_user(l, Reason::UnmanagedPolicy),
+                Unmanaged::Delete => {
+                    self.owned_users += 1;
+                    self.delete_user(l, Reason::UnmanagedPolicy);
+                }
             }
         }
     }
@@ -1435,7 +1441,10 @@ impl<'a> Planner<'a> {
             match policy.unmanaged {
                 // Groups cannot be deactivated: `deactivate` leaves them as they are.
                 Unmanaged::Ignore | Unmanaged::Deactivate => self.untouched.unmanaged_groups += 1,
-                Unmanaged::Delete => self.delete_group(None, l, Reason::UnmanagedPolicy),
+                Unmanaged::Delete => {
+                    self.owned_groups += 1;
+                    self.delete_group(None, l, Reason::UnmanagedPolicy);
+                }
             }
         }
     }
@@ -1625,18 +1634,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn desired(yaml: &str) -> Desired {
-        let doc = crate::config::load::parse_document(yaml, 0).expect("parses");
-        let mut diags = Vec::new();
-        let d = crate::config::resolve(
-            vec![(0, doc)],
-            crate::diag::SourceMap::default(),
-            ".".into(),
-            &mut diags,
-        );
-        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        d
-    }
+    use crate::config::test_support::desired;
 
     fn plan(yaml: &str, live: serde_json::Value) -> TargetPlan {
         let d = desired(yaml);
@@ -1655,7 +1653,7 @@ targets:
     policy:
       owns: { external_id: "^e[0-9]+$" }
       unmanaged: delete
-      limits: { max_destroy: 100, max_destroy_percent: 1000 }
+      limits: { max_destroy: 100, max_destroy_percent: 100 }
 "#;
 
     fn user(id: &str, ext: Option<&str>, name: &str) -> serde_json::Value {

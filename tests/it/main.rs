@@ -7,6 +7,6 @@ mod config;
 mod emulator;
 mod invalid_corpus;
 mod plan;
-mod render;
 mod plan_props;
+mod render;
 mod scim_client;

@@ -241,7 +241,7 @@ fn yaml(s: &Scenario) -> String {
         "    policy:\n      deactivate: {}\n      delete: {}\n      unmanaged: {}\n      \
          groups: {{ delete: {}, members: {} }}\n      \
          ignore: {{ users: [\"admin-*\"], groups: [\"legacy-*\"] }}\n      \
-         limits: {{ max_destroy: 1000, max_destroy_percent: 100000 }}\n",
+         limits: {{ max_destroy: 1000, max_destroy_percent: 100 }}\n",
         p.deactivate,
         p.delete,
         ["ignore", "deactivate", "delete"][p.unmanaged],
