@@ -135,8 +135,17 @@ pub(crate) fn header(c: &Change) -> String {
     format!("{} ({}) {}", c.address, c.name, Fate::of(c).phrase())
 }
 
-/// A value as it appears in a plan: strings quoted, everything else as compact JSON.
+/// A value as it appears in a plan: strings quoted, everything else as compact JSON. The id of a
+/// user this plan creates is not known yet: it reads as Terraform's "(known after apply)".
 pub(crate) fn show_value(v: &Value) -> String {
+    if let Some(addr) = v
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.get("$user_ref"))
+        .and_then(Value::as_str)
+    {
+        return format!("(id of {addr}, known after apply)");
+    }
     serde_json::to_string(v).unwrap_or_else(|_| "?".to_string())
 }
 
@@ -299,5 +308,24 @@ fn member_lines(out: &mut Vec<Line>, mark: Mark, members: &[MemberRef]) {
             text.push_str(" (created by this plan)");
         }
         out.push(Line::new(mark, 1, text));
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::show_value;
+    use serde_json::json;
+
+    #[test]
+    fn ids_of_users_this_plan_creates_read_as_known_after_apply() {
+        assert_eq!(
+            show_value(&json!({"$user_ref": "aws:user.e1000"})),
+            "(id of aws:user.e1000, known after apply)"
+        );
+        assert_eq!(show_value(&json!("Engineer")), "\"Engineer\"");
+        assert_eq!(
+            show_value(&json!({"$user_ref": "x", "other": 1})),
+            r#"{"$user_ref":"x","other":1}"#
+        );
     }
 }
