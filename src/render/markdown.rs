@@ -436,8 +436,8 @@ mod tests {
             > [!WARNING]
             > **aws**: Safety gate max_destroy tripped: 1 destructive change, limit 0. Apply is blocked; pass --allow-destroy to override.
 
-            - **aws**: Apply will send 4 requests (0 reads, 4 writes, 3 membership operations), about 0.16 s at the target's rate. Not touching: 14 unmanaged users.
-            - **okta**: Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            - **aws**: Apply will send 4 requests (0 reads, 4 writes, 3 membership operations); about 0.16 s at the target's rate. Not touching: 14 unmanaged users.
+            - **okta**: Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             <details><summary>aws: users (3 changes)</summary>
 

@@ -137,13 +137,22 @@ pub fn not_touching_line(t: &TargetPlan) -> Option<String> {
 /// target's rate.`
 pub fn requests_line(t: &TargetPlan) -> String {
     let r = &t.requests;
+    // A target with no fixed rate (generic, embedded) has no time to estimate: it is as fast as
+    // the server answers, slowing down only if it says 429.
+    let when = if r.seconds_at_rate > 0.0 {
+        format!(
+            "about {} s at the target's rate",
+            seconds(r.seconds_at_rate)
+        )
+    } else {
+        "the target has no fixed rate".to_string()
+    };
     format!(
-        "Apply will send {} ({}, {}, {}), about {} s at the target's rate.",
+        "Apply will send {} ({}, {}, {}); {when}.",
         count(r.reads + r.writes, "request"),
         count(r.reads, "read"),
         count(r.writes, "write"),
         count(r.member_operations, "membership operation"),
-        seconds(r.seconds_at_rate)
     )
 }
 
@@ -340,7 +349,7 @@ mod tests {
                   + active      = true
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -373,7 +382,7 @@ mod tests {
                     # (6 unchanged attributes hidden)
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -410,7 +419,7 @@ mod tests {
                     EOT
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -435,7 +444,7 @@ mod tests {
                     # (7 unchanged attributes hidden)
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -464,7 +473,7 @@ mod tests {
                     # (7 unchanged attributes hidden)
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 0 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -511,7 +520,7 @@ mod tests {
                   - externalId  = "old"
                 }
 
-            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations), about 0.08 s at the target's rate.
+            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations); about 0.08 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 2 to destroy (0 deactivate, 2 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -537,7 +546,7 @@ mod tests {
                   - member "dave@example.com"
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 3 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 3 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -575,7 +584,7 @@ mod tests {
                   + member "bob@example.com" (created by this plan)
                 }
 
-            Apply will send 1 request (0 reads, 1 write, 2 membership operations), about 0.04 s at the target's rate.
+            Apply will send 1 request (0 reads, 1 write, 2 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 
@@ -673,7 +682,7 @@ mod tests {
                 }
 
             Not touching: 14 unmanaged users, 2 ignored groups, 1 protected.
-            Apply will send 3 requests (0 reads, 3 writes, 0 membership operations), about 0.12 s at the target's rate.
+            Apply will send 3 requests (0 reads, 3 writes, 0 membership operations); about 0.12 s at the target's rate.
             Safety gate max_destroy tripped: 3 destructive changes, limit 2. Apply is blocked; pass --allow-destroy to override.
             Safety gate max_destroy_percent tripped: 37.5% of owned objects destroyed, limit 10%. Apply is blocked; pass --allow-destroy to override.
 
@@ -739,7 +748,7 @@ mod tests {
                     # (7 unchanged attributes hidden)
                 }
 
-            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations), about 0.08 s at the target's rate.
+            Apply will send 2 requests (0 reads, 2 writes, 0 membership operations); about 0.08 s at the target's rate.
 
             Target okta (https://scim.example.com/okta/scim/v2, aws-identity-center):
 
@@ -758,7 +767,7 @@ mod tests {
                   - member "dave@example.com"
                 }
 
-            Apply will send 2 requests (0 reads, 2 writes, 3 membership operations), about 0.08 s at the target's rate.
+            Apply will send 2 requests (0 reads, 2 writes, 3 membership operations); about 0.08 s at the target's rate.
 
             Plan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
 

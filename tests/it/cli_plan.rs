@@ -240,3 +240,53 @@ fn plan_against_an_unreachable_target_fails_with_exit_1_and_names_it() {
     assert!(stderr.contains("crm"), "{stderr}");
     assert!(!stderr.contains("plan-test-token"));
 }
+
+#[test]
+fn a_tripped_gate_prints_the_whole_plan_and_exits_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // three owned users (externalId e7..e9) that the directory no longer has
+    let users: Vec<Value> = (7..10)
+        .map(|i| {
+            json!({"id": format!("u{i}"), "userName": format!("gone{i}@example.com"),
+                   "externalId": format!("e{i}"), "displayName": format!("Gone {i}"),
+                   "name": {"givenName": "Gone", "familyName": format!("{i}")}, "active": true})
+        })
+        .collect();
+    let seed_path = dir.path().join("seed.json");
+    std::fs::write(&seed_path, json!({ "users": users }).to_string()).expect("seed");
+    let emu = Emulator::start(&["--seed", seed_path.to_str().expect("utf8")]);
+    let config = dir.path().join("roster.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1\nusers:\n  - {{ id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell }}\ntargets:\n  crm:\n    type: generic\n    url: {}\n    auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    policy:\n      owns: {{ external_id: \"^e[0-9]+$\" }}\n      limits: {{ max_destroy: 2 }}\n",
+            emu.url
+        ),
+    )
+    .expect("config");
+    let out = roster()
+        .env("EMU_TOKEN", "unused")
+        .args(["plan", "--detailed-exitcode", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 7..10 {
+        assert!(stdout.contains(&format!("gone{i}@example.com")), "{stdout}");
+    }
+    assert!(
+        stdout.contains("Safety gate max_destroy tripped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Plan: 1 to add, 0 to change, 3 to destroy (3 deactivate, 0 delete)"),
+        "{stdout}"
+    );
+    assert_eq!(emu.stats()["writes"], 0);
+}

@@ -1,7 +1,7 @@
 //! Planner fixtures: `tests/fixtures/plan/<case>/` holds `roster.yaml` (the configuration),
 //! `live.json` (the observed state of every target, in the emulator's seed format; absent =
-//! empty), optionally `options.json` (`{"only": "users", "resources": [...]}`) and `plan.json`,
-//! the expected plan document. `UPDATE_EXPECT=1 cargo test` rewrites the expectations; every
+//! empty), optionally `options.json` (`{"only": "users", "resources": [...]}`), `plan.json`,
+//! the expected plan document, and `plan.txt`, its text rendering without colour. `UPDATE_EXPECT=1 cargo test` rewrites the expectations; every
 //! rewritten file is reviewed by eye before it is committed.
 
 use roster::plan::{plan_document, plan_target, ObjectKind, Observed, PlanOptions};
@@ -44,8 +44,8 @@ fn options(case: &Path) -> PlanOptions {
     }
 }
 
-/// The plan document of one fixture, as pretty JSON.
-pub fn plan_case(case: &Path) -> Result<String, String> {
+/// The plan document of one fixture, as pretty JSON and as text.
+pub fn plan_case(case: &Path) -> Result<(String, String), String> {
     let resolved = roster::config::read(&case.join("roster.yaml"));
     let errors: Vec<String> = resolved
         .diagnostics
@@ -70,7 +70,15 @@ pub fn plan_case(case: &Path) -> Result<String, String> {
     let doc = plan_document(desired, targets, CREATED_AT, VERSION);
     let mut s = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     s.push('\n');
-    Ok(s)
+    let text = roster::render::text::render_plan(
+        &doc,
+        &roster::render::text::TextOptions {
+            color: false,
+            targeting: !opts.resources.is_empty(),
+            saved_to: None,
+        },
+    );
+    Ok((s, text))
 }
 
 #[test]
@@ -85,24 +93,26 @@ fn plan_fixtures() {
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let got = match plan_case(case) {
+        let (json, text) = match plan_case(case) {
             Ok(g) => g,
             Err(e) => {
                 failures.push(format!("{name}: {e}"));
                 continue;
             }
         };
-        let expect_path = case.join("plan.json");
-        if update {
-            std::fs::write(&expect_path, &got).expect("write plan.json");
-            continue;
-        }
-        let want = std::fs::read_to_string(&expect_path).unwrap_or_default();
-        if want != got {
-            failures.push(format!(
-                "{name}: plan differs from plan.json (UPDATE_EXPECT=1 rewrites it)\n{}",
-                first_difference(&want, &got)
-            ));
+        for (file, got) in [("plan.json", &json), ("plan.txt", &text)] {
+            let expect_path = case.join(file);
+            if update {
+                std::fs::write(&expect_path, got).expect("write expectation");
+                continue;
+            }
+            let want = std::fs::read_to_string(&expect_path).unwrap_or_default();
+            if want != *got {
+                failures.push(format!(
+                    "{name}: plan differs from {file} (UPDATE_EXPECT=1 rewrites it)\n{}",
+                    first_difference(&want, got)
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
