@@ -40,36 +40,8 @@ impl fmt::Display for AttrPath {
     }
 }
 
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompOp {
-    Eq,
-    Ne,
-    Co,
-    Sw,
-    Ew,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl CompOp {
-    fn parse(word: &str) -> Option<CompOp> {
-        Some(match word.to_ascii_lowercase().as_str() {
-            "eq" => CompOp::Eq,
-            "ne" => CompOp::Ne,
-            "co" => CompOp::Co,
-            "sw" => CompOp::Sw,
-            "ew" => CompOp::Ew,
-            "gt" => CompOp::Gt,
-            "ge" => CompOp::Ge,
-            "lt" => CompOp::Lt,
-            "le" => CompOp::Le,
-            _ => return None,
-        })
-    }
-}
+/// A comparison operator: the protocol's own, shared with the client's filter builder.
+pub use crate::scim::filter::FilterOp as CompOp;
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]

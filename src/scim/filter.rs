@@ -21,6 +21,22 @@ pub enum FilterOp {
 }
 
 impl FilterOp {
+    /// The operator a filter word names, ignoring case (RFC 7644 operators are case-insensitive).
+    pub fn parse(word: &str) -> Option<FilterOp> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => FilterOp::Eq,
+            "ne" => FilterOp::Ne,
+            "co" => FilterOp::Co,
+            "sw" => FilterOp::Sw,
+            "ew" => FilterOp::Ew,
+            "gt" => FilterOp::Gt,
+            "ge" => FilterOp::Ge,
+            "lt" => FilterOp::Lt,
+            "le" => FilterOp::Le,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FilterOp::Eq => "eq",
