@@ -85,19 +85,29 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
 }
 
 /// Every problem in the configuration.
+///
+/// The mapping checks (which render every assigned user) read the same configuration as the
+/// directory checks and share nothing with them, so they run on a second thread meanwhile.
 pub fn check_with(desired: &Desired, options: CheckOptions) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let users = UserIndex::build(&desired.users, &mut out);
-    let groups = GroupIndex::build(&desired.groups, &mut out);
-    check_managers(&desired.users, &users, &mut out);
-    check_members(&desired.groups, &users, &mut out);
-    check_includes(&desired.groups, &groups, &mut out);
-    for t in &desired.targets {
-        check_target(t, &users, &groups, options, &mut out);
-    }
-    check_endpoints(&desired.targets, &mut out);
-    out.extend(crate::mapping::check::check(desired));
-    out
+    std::thread::scope(|scope| {
+        let mapping = scope.spawn(|| crate::mapping::check::check(desired));
+        let mut out = Vec::new();
+        let users = UserIndex::build(&desired.users, &mut out);
+        let groups = GroupIndex::build(&desired.groups, &mut out);
+        check_managers(&desired.users, &users, &mut out);
+        check_members(&desired.groups, &users, &mut out);
+        check_includes(&desired.groups, &groups, &mut out);
+        for t in &desired.targets {
+            check_target(t, &users, &groups, options, &mut out);
+        }
+        check_endpoints(&desired.targets, &mut out);
+        // a panic in the mapping checks is re-raised on this thread, as before
+        match mapping.join() {
+            Ok(d) => out.extend(d),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
 }
 
 /// Lookups over the directory users, built once.

@@ -14,25 +14,49 @@ use crate::config::assign::assigned;
 use crate::config::model::{Dialect, GroupMatchKey, UserMatchKey};
 use crate::config::{defined_fields, Desired, MappingRule, MappingSource, Target, User};
 use crate::diag::{Diagnostic, Loc};
+use crate::plan::fasthash::{map_with_capacity, FastMap};
 use crate::scim::resource::ENTERPRISE_USER_SCHEMA;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// AWS's longest userName.
 const AWS_MAX_USER_NAME: usize = 128;
 
 /// Every mapping problem of every target.
+///
+/// Targets are independent, so each is checked on its own thread (rendering 100,000 users is
+/// most of `validate`'s check time); each thread's rendered values are freed when it ends, and
+/// the diagnostics are joined in target order so the output does not depend on scheduling.
 pub fn check(desired: &Desired) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
     let fields = defined_fields(&desired.users);
-    for t in &desired.targets {
+    let one = |t: &Target| {
+        let mut out = Vec::new();
         check_static(t, &fields, &mut out);
         match CompiledTarget::compile(t) {
             Ok(c) => check_rendered(desired, t, &c, &mut out),
             Err(d) => out.extend(d),
         }
+        out
+    };
+    if desired.targets.len() <= 1 {
+        return desired.targets.iter().flat_map(one).collect();
     }
-    out
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = desired
+            .targets
+            .iter()
+            .map(|t| scope.spawn(move || one(t)))
+            .collect();
+        handles
+            .into_iter()
+            // a panic in one target's checks is re-raised here, as without threads
+            .flat_map(|h| match h.join() {
+                Ok(d) => d,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,11 +539,17 @@ fn text(v: &Option<Value>) -> Option<&str> {
 }
 
 /// A value comparable across objects: strings lowercased unless `exact`, other JSON as text.
-fn comparable(v: &Option<Value>, exact: bool) -> Option<String> {
+///
+/// Borrowed when it needs no change (exact, or already lower-case ASCII): the duplicate checks
+/// compare every assigned user, and a copy of each value was most of their cost.
+fn comparable(v: &Option<Value>, exact: bool) -> Option<Cow<'_, str>> {
     match v.as_ref()? {
-        Value::String(s) if exact => Some(s.clone()),
-        Value::String(s) => Some(s.to_lowercase()),
-        other => Some(other.to_string()),
+        Value::String(s) if exact => Some(Cow::Borrowed(s)),
+        Value::String(s) if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => {
+            Some(Cow::Borrowed(s))
+        }
+        Value::String(s) => Some(Cow::Owned(s.to_lowercase())),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -740,7 +770,7 @@ fn check_user_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.user_mapping, &c.user[ri]);
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(users.len());
+        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(users.len());
         for (ui, r) in users {
             let Some(key) = comparable(&r.values[ri], exact) else {
                 continue;
@@ -826,7 +856,7 @@ fn check_group_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.group_mapping, &c.group[ri]);
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(groups.len());
+        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(groups.len());
         for (gi, r) in groups {
             let Some(key) = comparable(&r.values[ri], exact) else {
                 continue;
