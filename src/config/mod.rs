@@ -222,6 +222,7 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
     tracing::debug!(
         files = loaded.sources.files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        peak_rss_mb = peak_rss_mb(),
         "configuration parsed"
     );
     let mut diagnostics = loaded.diagnostics;
@@ -236,6 +237,7 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
         users = desired.users.len(),
         groups = desired.groups.len(),
         elapsed_ms = resolving.elapsed().as_millis() as u64,
+        peak_rss_mb = peak_rss_mb(),
         "configuration resolved"
     );
     // Semantic checks only make sense on what parsed; they still run when some file failed, so
@@ -244,6 +246,7 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
     diagnostics.extend(check::check_with(&desired, options));
     tracing::debug!(
         elapsed_ms = checking.elapsed().as_millis() as u64,
+        peak_rss_mb = peak_rss_mb(),
         "configuration checked"
     );
     sort_diagnostics(&mut diagnostics);
@@ -254,6 +257,22 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
         desired,
         diagnostics,
     }
+}
+
+/// The process's peak resident memory so far, in MB, for the phase timings of `-vv`: which
+/// phase sets the peak is what memory work on large directories needs to know. Linux only
+/// (0 elsewhere); read only when debug logging is on.
+fn peak_rss_mb() -> u64 {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return 0;
+    }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 /// Replace every inline secret's text in the kept sources with `*`, so that no diagnostic that
