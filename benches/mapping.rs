@@ -31,7 +31,7 @@ fn user(i: usize) -> User {
         value: FieldValue::Text(s),
         loc,
     };
-    let mut fields = indexmap::IndexMap::new();
+    let mut fields = roster::config::FieldMap::default();
     fields.insert("id".to_string(), text(format!("e{i}")));
     fields.insert(
         "user_name".to_string(),

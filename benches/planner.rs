@@ -60,7 +60,7 @@ fn directory() -> Desired {
             let id = format!("e{i:06}");
             let user_name = format!("user{i:06}@example.com");
             let manager = (i > 0).then(|| format!("e{:06}", i / 10));
-            let mut fields = indexmap::IndexMap::new();
+            let mut fields = roster::config::FieldMap::default();
             fields.insert("id".to_string(), field(id.clone()));
             fields.insert("user_name".to_string(), field(user_name.clone()));
             fields.insert("given_name".to_string(), field(format!("Given{i}")));

@@ -8,6 +8,9 @@ pub struct ValidateArgs {}
 
 pub fn run(ui: &Ui, global: &GlobalArgs, _args: &ValidateArgs) -> Result<Exit, CommandError> {
     let resolved = super::read_resolved(global);
+    // The process ends right after this command: freeing a large directory object by object
+    // (about a tenth of a second for 100,000 users) would only delay the exit.
+    let resolved = std::mem::ManuallyDrop::new(resolved);
     let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = resolved.diagnostics.len() - errors;
     ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);

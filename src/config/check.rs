@@ -11,6 +11,7 @@
 use super::{Desired, Endpoint, Group, Target, User};
 use crate::config::model::{FieldValue, TargetType, Unmanaged};
 use crate::diag::{Diagnostic, Loc};
+use std::borrow::Cow;
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -85,19 +86,39 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
 }
 
 /// Every problem in the configuration.
+///
+/// The mapping checks (which render every assigned user) read the same configuration as the
+/// directory checks and share nothing with them, so they run on a second thread meanwhile.
 pub fn check_with(desired: &Desired, options: CheckOptions) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let users = UserIndex::build(&desired.users, &mut out);
-    let groups = GroupIndex::build(&desired.groups, &mut out);
-    check_managers(&desired.users, &users, &mut out);
-    check_members(&desired.groups, &users, &mut out);
-    check_includes(&desired.groups, &groups, &mut out);
-    for t in &desired.targets {
-        check_target(t, &users, &groups, options, &mut out);
+    std::thread::scope(|scope| {
+        let mapping = scope.spawn(|| crate::mapping::check::check(desired));
+        let mut out = Vec::new();
+        let users = UserIndex::build(&desired.users, &mut out);
+        let groups = GroupIndex::build(&desired.groups, &mut out);
+        check_managers(&desired.users, &users, &mut out);
+        check_members(&desired.groups, &users, &mut out);
+        check_includes(&desired.groups, &groups, &mut out);
+        for t in &desired.targets {
+            check_target(t, &users, &groups, options, &mut out);
+        }
+        check_endpoints(&desired.targets, &mut out);
+        // a panic in the mapping checks is re-raised on this thread, as before
+        match mapping.join() {
+            Ok(d) => out.extend(d),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
+}
+
+/// `s.to_lowercase()`, borrowed when that changes nothing (lower-case ASCII, the usual user
+/// name and email): the indexes hold one key per user, and a copy of each was megabytes.
+fn folded(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
-    check_endpoints(&desired.targets, &mut out);
-    out.extend(crate::mapping::check::check(desired));
-    out
 }
 
 /// Lookups over the directory users, built once.
@@ -105,7 +126,7 @@ struct UserIndex<'a> {
     by_id: HashMap<&'a str, usize>,
     /// Lower-cased user names, for references written as a user name by mistake and for
     /// `protect` (which accepts either).
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<Cow<'a, str>, usize>,
     users: &'a [User],
 }
 
@@ -113,8 +134,8 @@ impl<'a> UserIndex<'a> {
     /// Index the users, reporting duplicate ids, user names and emails on the way.
     fn build(users: &'a [User], out: &mut Vec<Diagnostic>) -> Self {
         let mut by_id: HashMap<&str, usize> = map_with_capacity(users.len());
-        let mut by_name: HashMap<String, usize> = map_with_capacity(users.len());
-        let mut by_email: HashMap<String, usize> = map_with_capacity(users.len());
+        let mut by_name: HashMap<Cow<str>, usize> = map_with_capacity(users.len());
+        let mut by_email: HashMap<Cow<str>, usize> = map_with_capacity(users.len());
         for (i, u) in users.iter().enumerate() {
             if u.id.trim().is_empty() {
                 out.push(
@@ -144,7 +165,7 @@ impl<'a> UserIndex<'a> {
                     );
                 }
             } else {
-                let key = u.user_name.to_lowercase();
+                let key = folded(&u.user_name);
                 match by_name.get(&key) {
                     Some(&first) => out.push(
                         Diagnostic::error(
@@ -165,7 +186,7 @@ impl<'a> UserIndex<'a> {
 
             if let Some(FieldValue::Text(email)) = u.fields.get("email").map(|f| &f.value) {
                 if !email.trim().is_empty() {
-                    let key = email.to_lowercase();
+                    let key = folded(email);
                     match by_email.get(&key) {
                         Some(&first) => out.push(
                             Diagnostic::error(
@@ -198,7 +219,7 @@ impl<'a> UserIndex<'a> {
     /// A hint for a reference that is not a user id: when it is someone's user name, name the
     /// id to write instead.
     fn id_hint(&self, reference: &str, fallback: &str) -> String {
-        match self.by_name.get(&reference.to_lowercase()) {
+        match self.by_name.get(reference.to_lowercase().as_str()) {
             Some(&i) => format!(
                 "references are user ids: {reference:?} is the user_name of user {:?}; write {:?}",
                 self.users[i].id, self.users[i].id
@@ -737,7 +758,7 @@ fn check_policy(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
         }
     }
     for (name, loc) in &p.protect_users {
-        if !users.contains_id(name) && !users.by_name.contains_key(&name.to_lowercase()) {
+        if !users.contains_id(name) && !users.by_name.contains_key(name.to_lowercase().as_str()) {
             out.push(
                 Diagnostic::warning(
                     *loc,

@@ -369,6 +369,11 @@ fn load_file(
         .collect();
     out.documents.push((file, doc));
     stack.push(path.to_path_buf());
+    // The files of every pattern of this file are parsed as one batch, so that both cores stay
+    // busy across patterns (one pattern's last, largest file no longer waits alone); they are
+    // still taken in pattern order, so file ids and diagnostics are as if read one by one.
+    let mut todo: Vec<(PathBuf, Loc)> = Vec::new();
+    let mut queued = std::collections::HashSet::new();
     for (pattern, loc) in includes {
         let matches = match glob_files(&dir, &pattern) {
             Ok(m) => m,
@@ -390,8 +395,6 @@ fn load_file(
             );
             continue;
         }
-        let mut todo = Vec::new();
-        let mut queued = std::collections::HashSet::new();
         for m in matches {
             let canon = absolute(&m);
             if stack.contains(&canon) {
@@ -410,17 +413,18 @@ fn load_file(
             if seen.contains(&canon) || !queued.insert(canon.clone()) {
                 continue; // already read through another pattern: read once
             }
-            todo.push(canon);
+            todo.push((canon, loc));
         }
-        let prepared = prepare_all(&todo);
-        for (canon, prepared) in todo.into_iter().zip(prepared) {
-            // an earlier file of this batch may have included it already
-            if seen.contains(&canon) {
-                continue;
-            }
-            let display = display_path(&canon);
-            load_file(&canon, display, Some(loc), prepared, stack, seen, out);
+    }
+    let paths: Vec<PathBuf> = todo.iter().map(|(p, _)| p.clone()).collect();
+    let prepared = prepare_all(&paths);
+    for ((canon, loc), prepared) in todo.into_iter().zip(prepared) {
+        // an earlier file of this batch may have included it already
+        if seen.contains(&canon) {
+            continue;
         }
+        let display = display_path(&canon);
+        load_file(&canon, display, Some(loc), prepared, stack, seen, out);
     }
     stack.pop();
 }

@@ -128,7 +128,7 @@ impl FieldValue {
 /// there is reported with the field's own position.
 #[derive(Debug)]
 pub struct RawUser {
-    pub fields: IndexMap<String, RawField>,
+    pub fields: IndexMap<String, RawField, super::FastBuild>,
 }
 
 /// One field of a user with the line and column of its value. Kept compact (a `Spanned` holds
@@ -150,7 +150,10 @@ impl<'de> Deserialize<'de> for RawUser {
                 f.write_str("a user: a mapping of field names to values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = IndexMap::with_capacity(map.size_hint().unwrap_or(8));
+                let mut fields = IndexMap::with_capacity_and_hasher(
+                    map.size_hint().unwrap_or(8),
+                    super::FastBuild::default(),
+                );
                 while let Some(key) = map.next_key::<String>()? {
                     let v: S<FieldValue> = map.next_value()?;
                     let field = RawField {

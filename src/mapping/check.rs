@@ -14,25 +14,49 @@ use crate::config::assign::assigned;
 use crate::config::model::{Dialect, GroupMatchKey, UserMatchKey};
 use crate::config::{defined_fields, Desired, MappingRule, MappingSource, Target, User};
 use crate::diag::{Diagnostic, Loc};
+use crate::plan::fasthash::{map_with_capacity, FastMap};
 use crate::scim::resource::ENTERPRISE_USER_SCHEMA;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// AWS's longest userName.
 const AWS_MAX_USER_NAME: usize = 128;
 
 /// Every mapping problem of every target.
+///
+/// Targets are independent, so each is checked on its own thread (rendering 100,000 users is
+/// most of `validate`'s check time); each thread's rendered values are freed when it ends, and
+/// the diagnostics are joined in target order so the output does not depend on scheduling.
 pub fn check(desired: &Desired) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
     let fields = defined_fields(&desired.users);
-    for t in &desired.targets {
+    let one = |t: &Target| {
+        let mut out = Vec::new();
         check_static(t, &fields, &mut out);
         match CompiledTarget::compile(t) {
             Ok(c) => check_rendered(desired, t, &c, &mut out),
             Err(d) => out.extend(d),
         }
+        out
+    };
+    if desired.targets.len() <= 1 {
+        return desired.targets.iter().flat_map(one).collect();
     }
-    out
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = desired
+            .targets
+            .iter()
+            .map(|t| scope.spawn(move || one(t)))
+            .collect();
+        handles
+            .into_iter()
+            // a panic in one target's checks is re-raised here, as without threads
+            .flat_map(|h| match h.join() {
+                Ok(d) => d,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,16 +534,79 @@ fn user_value_loc(u: &User, fields: &[String]) -> Loc {
         .unwrap_or(u.loc)
 }
 
-fn text(v: &Option<Value>) -> Option<&str> {
-    v.as_ref().and_then(Value::as_str)
+/// What the checks keep of one rendered object, one cell per rule. A full rendering of 100,000
+/// users (a JSON value per rule) was a third of `validate`'s peak memory, and most rules are
+/// only checked for being empty: their content is dropped right after rendering.
+struct Row {
+    values: Box<[Cell]>,
+}
+
+/// One rule's rendered value, as much of it as a check reads.
+enum Cell {
+    /// Rendered nothing.
+    Empty,
+    /// Rendered something no check reads beyond "not empty".
+    Present,
+    /// Rendered text (kept for the rules whose content is checked).
+    Text(Box<str>),
+    /// Rendered another JSON value (kept likewise).
+    Other(Box<Value>),
+}
+
+impl Row {
+    /// Keep the content of the rules in `content`, only presence for the others.
+    fn keep(r: Rendered, content: &[usize]) -> Row {
+        let values = r
+            .values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                None => Cell::Empty,
+                Some(_) if !content.contains(&i) => Cell::Present,
+                Some(Value::String(s)) => Cell::Text(s.into_boxed_str()),
+                Some(other) => Cell::Other(Box::new(other)),
+            })
+            .collect();
+        Row { values }
+    }
+}
+
+impl Cell {
+    fn is_none(&self) -> bool {
+        matches!(self, Cell::Empty)
+    }
+
+    /// The value as JSON text, as messages quote it.
+    fn json(&self) -> String {
+        match self {
+            Cell::Empty | Cell::Present => String::new(),
+            Cell::Text(s) => Value::String(s.to_string()).to_string(),
+            Cell::Other(v) => v.to_string(),
+        }
+    }
+}
+
+fn text(v: &Cell) -> Option<&str> {
+    match v {
+        Cell::Text(s) => Some(s),
+        Cell::Other(v) => v.as_str(),
+        Cell::Empty | Cell::Present => None,
+    }
 }
 
 /// A value comparable across objects: strings lowercased unless `exact`, other JSON as text.
-fn comparable(v: &Option<Value>, exact: bool) -> Option<String> {
-    match v.as_ref()? {
-        Value::String(s) if exact => Some(s.clone()),
-        Value::String(s) => Some(s.to_lowercase()),
-        other => Some(other.to_string()),
+///
+/// Borrowed when it needs no change (exact, or already lower-case ASCII): the duplicate checks
+/// compare every assigned user, and a copy of each value was most of their cost.
+fn comparable(v: &Cell, exact: bool) -> Option<Cow<'_, str>> {
+    match v {
+        Cell::Empty | Cell::Present => None,
+        Cell::Text(s) if exact => Some(Cow::Borrowed(s)),
+        Cell::Text(s) if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => {
+            Some(Cow::Borrowed(s))
+        }
+        Cell::Text(s) => Some(Cow::Owned(s.to_lowercase())),
+        Cell::Other(other) => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -538,11 +625,22 @@ fn check_rendered(desired: &Desired, t: &Target, c: &CompiledTarget, out: &mut V
     let gfields = rule_fields(&c.group, &t.group_mapping);
 
     // Render every assigned user and group once.
-    let mut users: Vec<(usize, Rendered)> = Vec::with_capacity(a.users.len());
+    // the user rules whose rendered content some check reads; the others only count as empty
+    // or not (see `Row`)
+    let content: Vec<usize> = [
+        c.user_rule("userName"),
+        c.user_rule("displayName"),
+        c.user_rule("externalId"),
+        c.email_rule(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut users: Vec<(usize, Row)> = Vec::with_capacity(a.users.len());
     let mut errors: HashMap<String, (usize, usize, String)> = HashMap::new();
     for &ui in &a.users {
         match c.render_user(&desired.users[ui]) {
-            Ok(r) => users.push((ui, r)),
+            Ok(r) => users.push((ui, Row::keep(r, &content))),
             Err(e) => {
                 let entry = errors.entry(e.path.clone()).or_insert((ui, 0, e.message));
                 entry.1 += 1;
@@ -550,10 +648,11 @@ fn check_rendered(desired: &Desired, t: &Target, c: &CompiledTarget, out: &mut V
         }
     }
     report_render_errors(desired, t, c, &errors, out);
-    let mut groups: Vec<(usize, Rendered)> = Vec::with_capacity(a.groups.len());
+    let all_group_rules: Vec<usize> = (0..c.group.len()).collect();
+    let mut groups: Vec<(usize, Row)> = Vec::with_capacity(a.groups.len());
     for &gi in &a.groups {
         match c.render_group(&desired.groups[gi]) {
-            Ok(r) => groups.push((gi, r)),
+            Ok(r) => groups.push((gi, Row::keep(r, &all_group_rules))),
             Err(e) => {
                 let g = &desired.groups[gi];
                 let rule = c.group.iter().find(|r| r.path_text == e.path);
@@ -605,7 +704,7 @@ fn check_required(
     desired: &Desired,
     t: &Target,
     c: &CompiledTarget,
-    users: &[(usize, Rendered)],
+    users: &[(usize, Row)],
     ufields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -673,7 +772,7 @@ fn check_user_values(
     desired: &Desired,
     t: &Target,
     c: &CompiledTarget,
-    users: &[(usize, Rendered)],
+    users: &[(usize, Row)],
     ufields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -740,7 +839,7 @@ fn check_user_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.user_mapping, &c.user[ri]);
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(users.len());
+        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(users.len());
         for (ui, r) in users {
             let Some(key) = comparable(&r.values[ri], exact) else {
                 continue;
@@ -766,7 +865,7 @@ fn check_user_values(
                         "users {:?} and {:?} both render {what} {} in target {:?}",
                         a.id,
                         b.id,
-                        r.values[ri].as_ref().map(Value::to_string).unwrap_or_default(),
+                        r.values[ri].json(),
                         t.name
                     ),
                 )
@@ -785,7 +884,7 @@ fn check_group_values(
     desired: &Desired,
     t: &Target,
     c: &CompiledTarget,
-    groups: &[(usize, Rendered)],
+    groups: &[(usize, Row)],
     gfields: &[Vec<String>],
     out: &mut Vec<Diagnostic>,
 ) {
@@ -826,7 +925,7 @@ fn check_group_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.group_mapping, &c.group[ri]);
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(groups.len());
+        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(groups.len());
         for (gi, r) in groups {
             let Some(key) = comparable(&r.values[ri], exact) else {
                 continue;
@@ -854,7 +953,7 @@ fn check_group_values(
                         "groups {:?} and {:?} both render {what} {} in target {:?}",
                         a.id,
                         b.id,
-                        r.values[ri].as_ref().map(Value::to_string).unwrap_or_default(),
+                        r.values[ri].json(),
                         t.name
                     ),
                 )
@@ -873,8 +972,8 @@ fn check_match_keys(
     desired: &Desired,
     t: &Target,
     c: &CompiledTarget,
-    users: &[(usize, Rendered)],
-    groups: &[(usize, Rendered)],
+    users: &[(usize, Row)],
+    groups: &[(usize, Row)],
     out: &mut Vec<Diagnostic>,
 ) {
     let ukeys: Vec<Option<usize>> = t
@@ -895,7 +994,7 @@ fn check_match_keys(
             UserMatchKey::Email => "email",
         })
         .collect();
-    let none = |r: &Rendered, keys: &[Option<usize>]| {
+    let none = |r: &Row, keys: &[Option<usize>]| {
         keys.iter().all(|k| k.is_none_or(|i| r.values[i].is_none()))
     };
     let mut bad = users.iter().filter(|(_, r)| none(r, &ukeys));

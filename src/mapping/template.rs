@@ -496,10 +496,9 @@ mod tests {
     use super::*;
     use crate::config::Field;
     use crate::diag::Loc;
-    use indexmap::IndexMap;
 
     fn user(fields: &[(&str, FieldValue)]) -> User {
-        let mut m = IndexMap::new();
+        let mut m = crate::config::FieldMap::default();
         for (k, v) in fields {
             m.insert(
                 k.to_string(),
