@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emulator;
+pub mod fasthash;
 pub mod mapping;
 pub mod observe;
 pub mod plan;

@@ -10,7 +10,7 @@
 use super::{Desired, Target};
 // Fx-hashed: flattening looks up every membership of every assigned group by id, and SipHash
 // was a visible share of `validate` on 500,000 memberships.
-use crate::plan::fasthash::{map_with_capacity, FastMap as HashMap};
+use crate::fasthash::{map_with_capacity, FastMap as HashMap};
 
 /// What one target receives: indices into `desired.users` / `desired.groups`, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

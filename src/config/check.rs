@@ -12,66 +12,9 @@ use super::{Desired, Endpoint, Group, Target, User};
 use crate::config::model::{FieldValue, TargetType, Unmanaged};
 use crate::diag::{Diagnostic, Loc};
 use std::borrow::Cow;
-use std::collections::HashMap as StdHashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Hash maps keyed by configuration strings. They use the FxHash function (rustc's own):
-/// configuration files are not adversarial input, and SipHash was a visible share of the time
-/// spent checking 100,000 users.
-type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
-
-fn map_with_capacity<K, V>(n: usize) -> HashMap<K, V> {
-    HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default())
-}
-
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // Fx alone leaves the low bits (the bucket index) blind to the last bytes of a word:
-        // "e100001" and "e100002" would share a bucket. Murmur3's finalizer mixes them in.
-        let mut h = self.hash;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
+// Hash maps keyed by configuration strings use the Fx hash: configuration files are not
+// adversarial input, and SipHash was a visible share of the time spent checking 100,000 users.
+use crate::fasthash::{map_with_capacity, FastMap as HashMap};
 
 /// Options that change what the checks accept.
 #[derive(Debug, Clone, Copy, Default)]
@@ -838,18 +781,6 @@ mod tests {
             normalized_url("https://h:443/x"),
             normalized_url("https://h/x")
         );
-    }
-
-    #[test]
-    fn similar_ids_spread_over_buckets() {
-        use std::hash::BuildHasher;
-        let build = BuildHasherDefault::<FxHasher>::default();
-        let mut low_bits = std::collections::HashSet::new();
-        for i in 0..1024 {
-            low_bits.insert(build.hash_one(format!("e{}", 100_000 + i)) & 1023);
-        }
-        // a good hash fills most of 1,024 buckets; the bare Fx function filled a handful
-        assert!(low_bits.len() > 500, "{}", low_bits.len());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct Field {
 pub type FieldMap = IndexMap<String, Field, FastBuild>;
 
 /// The hasher of [`FieldMap`] and of the raw user's fields.
-pub type FastBuild = std::hash::BuildHasherDefault<crate::plan::fasthash::FxHasher>;
+pub type FastBuild = std::hash::BuildHasherDefault<crate::fasthash::FxHasher>;
 
 /// A directory user.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::config::assign::assigned;
 use crate::config::model::{Dialect, GroupMatchKey, UserMatchKey};
 use crate::config::{defined_fields, Desired, MappingRule, MappingSource, Target, User};
 use crate::diag::{Diagnostic, Loc};
-use crate::plan::fasthash::{map_with_capacity, FastMap};
+use crate::fasthash::{map_with_capacity, FastMap};
 use crate::scim::resource::ENTERPRISE_USER_SCHEMA;
 use serde_json::Value;
 use std::borrow::Cow;

@@ -10,7 +10,7 @@
 //! objects matching the same live object in one round. Live objects involved in a conflict are
 //! marked so that no other rule (ownership, `unmanaged`) touches them either.
 
-use super::fasthash::{map_with_capacity, FastMap};
+use crate::fasthash::{map_with_capacity, FastMap};
 use std::borrow::Cow;
 
 /// How one key compares.

@@ -6,7 +6,6 @@
 //! [`Observed`] and the executor that applies the plan live in `cli` and `apply`.
 
 pub mod document;
-pub mod fasthash;
 pub mod matching;
 pub mod observed;
 pub mod planner;

@@ -16,7 +16,6 @@ use super::document::{
     Action, Change, MemberRef, NotTouching, ObjectKind, Operation, Precondition, Reason, Requests,
     SafetyGate, Summary, TargetPlan,
 };
-use super::fasthash::{map_with_capacity, FastMap};
 use super::matching::{self, Conflict, KeySpec, Keys, Matching, Outcome};
 use super::observed::Observed;
 use super::policy::Lists;
@@ -24,6 +23,7 @@ use super::{digest_paths, precondition_digest, same_value, shape, PlanError, Pla
 use crate::config::assign::assigned;
 use crate::config::model::{GroupMatchKey, MembersMode, Unmanaged, UserMatchKey, When};
 use crate::config::{Desired, Endpoint, Target};
+use crate::fasthash::{map_with_capacity, FastMap};
 use crate::mapping::{AttrPath, CompiledRule, CompiledTarget, Rendered, RuleKind};
 use crate::scim::resource::PatchOp;
 use serde_json::{json, Map, Value};

@@ -1,9 +1,9 @@
-//! A fast, non-cryptographic hasher (the Fx hash of rustc) for the planner's large indexes.
-//!
-//! Planning 100,000 users is mostly hash lookups by id and key (matching, membership), and the
-//! standard SipHash costs more than the rest of a lookup. The keys are directory ids and the ids
-//! and names the target's own server returns; the worst a hostile server could do with crafted
-//! collisions is slow one plan down, so DoS resistance is not worth its price here.
+//! A fast, non-cryptographic hasher (the Fx hash of rustc) for large indexes: checking and
+//! planning 100,000 users is mostly hash lookups by id and key (duplicates, matching,
+//! membership), and the standard SipHash costs more than the rest of a lookup. The keys are
+//! directory ids and the ids and names the target's own server returns; the worst a hostile
+//! server could do with crafted collisions is slow one plan down, so DoS resistance is not
+//! worth its price here.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
