@@ -11,6 +11,10 @@
 
 #![allow(clippy::print_stdout)]
 
+// The allocator the `roster` binary uses, so the figures are the ones users get.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use roster::config::model::FieldValue;
 use roster::config::{Desired, Field, Group, User};
 use roster::diag::Loc;
