@@ -801,6 +801,10 @@ async fn emulator_passes_the_shared_client_suite_in_both_dialects() {
             .await
             .expect("emulator starts");
         let counts = crate::scim_client::client_suite(&s.base_url(), token, dialect).await;
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("client suite against roster emulator ({dialect:?}): {counts:?}");
+        }
         assert!(counts.total() > 500, "{dialect:?}: suite ran ({counts:?})");
         s.shutdown().await.expect("shutdown");
     }
