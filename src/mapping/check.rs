@@ -594,6 +594,26 @@ fn text(v: &Cell) -> Option<&str> {
     }
 }
 
+/// Every later row whose rule `ri` renders the same value as an earlier one (ignoring case
+/// unless `exact`), as (object index of the first, position in `rows` of the later), in row
+/// order: the search the user and group duplicate checks share.
+fn rendered_collisions(rows: &[(usize, Row)], ri: usize, exact: bool) -> Vec<(usize, usize)> {
+    let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(rows.len());
+    let mut out = Vec::new();
+    for (pos, (obj, r)) in rows.iter().enumerate() {
+        let Some(key) = comparable(&r.values[ri], exact) else {
+            continue;
+        };
+        match seen.get(&key) {
+            Some(&first) => out.push((first, pos)),
+            None => {
+                seen.insert(key, *obj);
+            }
+        }
+    }
+    out
+}
+
 /// A value comparable across objects: strings lowercased unless `exact`, other JSON as text.
 ///
 /// Borrowed when it needs no change (exact, or already lower-case ASCII): the duplicate checks
@@ -839,15 +859,8 @@ fn check_user_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.user_mapping, &c.user[ri]);
-        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(users.len());
-        for (ui, r) in users {
-            let Some(key) = comparable(&r.values[ri], exact) else {
-                continue;
-            };
-            let Some(&first) = seen.get(&key) else {
-                seen.insert(key, *ui);
-                continue;
-            };
+        for (first, later) in rendered_collisions(users, ri, exact) {
+            let (ui, r) = (&users[later].0, &users[later].1);
             let (a, b) = (&desired.users[first], &desired.users[*ui]);
             // Equal source fields are the directory's duplicate, reported by the directory
             // checks; only report collisions the mapping creates.
@@ -925,15 +938,8 @@ fn check_group_values(
     ] {
         let Some(ri) = ri else { continue };
         let copied = copied_field(&t.group_mapping, &c.group[ri]);
-        let mut seen: FastMap<Cow<str>, usize> = map_with_capacity(groups.len());
-        for (gi, r) in groups {
-            let Some(key) = comparable(&r.values[ri], exact) else {
-                continue;
-            };
-            let Some(&first) = seen.get(&key) else {
-                seen.insert(key, *gi);
-                continue;
-            };
+        for (first, later) in rendered_collisions(groups, ri, exact) {
+            let (gi, r) = (&groups[later].0, &groups[later].1);
             let (a, b) = (&desired.groups[first], &desired.groups[*gi]);
             if let Some(f) = &copied {
                 let pick = |g: &crate::config::Group| match f.as_str() {
