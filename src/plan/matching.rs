@@ -216,7 +216,61 @@ pub fn match_objects(
             };
         }
     }
+    shadowed_duplicates(&mut out, desired, live, skip_live, &index, ext_pos);
     out
+}
+
+/// A desired object matched by an early key whose later key also names another live object that
+/// has no externalId and nothing else owns is ambiguous: were its match deleted, the next plan
+/// would adopt that other object and act on it. Report it as a conflict now, before anything is
+/// changed, so one apply converges and a human decides which object is the real one.
+fn shadowed_duplicates(
+    out: &mut Matching,
+    desired: &[Keys],
+    live: &[Keys],
+    skip_live: &[bool],
+    index: &[FastMap<&str, Slot>],
+    ext_pos: Option<usize>,
+) {
+    let Some(e) = ext_pos else { return };
+    let mut found: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+    for (d, outcome) in out.desired.iter().enumerate() {
+        let Outcome::Matched { live: l, key, .. } = *outcome else {
+            continue;
+        };
+        for k in key + 1..desired[d].len() {
+            let Some(v) = &desired[d][k] else { continue };
+            let Some(cands) = index[k].get(v.as_ref()) else {
+                continue;
+            };
+            let strays: Vec<usize> = cands
+                .as_slice()
+                .iter()
+                .map(|c| *c as usize)
+                .filter(|c| {
+                    *c != l
+                        && !skip_live[*c]
+                        && live[*c][e].is_none()
+                        && out.live_owner[*c].is_none()
+                        && !out.live_conflicted[*c]
+                })
+                .collect();
+            if !strays.is_empty() {
+                let mut all = vec![l];
+                all.extend(strays);
+                all.sort_unstable();
+                found.push((d, k, all));
+                break;
+            }
+        }
+    }
+    for (d, k, all) in found {
+        for l in &all {
+            out.live_owner[*l] = None;
+            out.live_conflicted[*l] = true;
+        }
+        out.desired[d] = Outcome::Conflict(Conflict::Ambiguous { key: k, live: all });
+    }
 }
 
 #[cfg(test)]
@@ -322,6 +376,23 @@ mod tests {
             })
         );
         assert!(m.live_conflicted.iter().all(|c| *c));
+    }
+
+    #[test]
+    fn a_duplicate_without_external_id_behind_an_external_id_match_is_a_conflict() {
+        // Were live 1 deleted, the next plan would adopt live 0 by name: ambiguous now.
+        let m = run(
+            &[keys(Some("g1"), Some("group1"))],
+            &[keys(None, Some("Group1")), keys(Some("g1"), Some("group1"))],
+        );
+        assert_eq!(
+            m.desired[0],
+            Outcome::Conflict(Conflict::Ambiguous {
+                key: 1,
+                live: vec![0, 1]
+            })
+        );
+        assert_eq!(m.live_owner, vec![None, None]);
     }
 
     #[test]
