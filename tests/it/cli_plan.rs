@@ -1,67 +1,9 @@
 //! `roster plan` end to end: the quickstart on a fresh copy, a real `roster emulator` process that
 //! proves plan sends nothing but GET, `--detailed-exitcode`, and `--out` with `show`.
 
-use crate::common::{root, roster};
+use crate::common::{root, roster, EmulatorProcess as Emulator};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// A `roster emulator` process, killed by pid when dropped.
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-impl Emulator {
-    fn start(args: &[&str]) -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["emulator", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("EMU_TOKEN", "plan-test-token")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no url in {line:?}"))
-            .to_string();
-        Emulator { child, url }
-    }
-
-    fn stats(&self) -> Value {
-        let out = Command::new("curl")
-            .args(["-s", &format!("{}/_emulator/stats", self.url)])
-            .output();
-        match out {
-            Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).expect("stats json"),
-            _ => {
-                // no curl: ask with a plain HTTP/1.0 request
-                use std::io::{Read, Write};
-                let addr = self.url.trim_start_matches("http://").trim_end_matches('/');
-                let mut s = std::net::TcpStream::connect(addr).expect("connect");
-                write!(s, "GET /_emulator/stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
-                let mut body = String::new();
-                s.read_to_string(&mut body).expect("read");
-                let json = body.split("\r\n\r\n").nth(1).expect("body");
-                serde_json::from_str(json).expect("stats json")
-            }
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -148,7 +90,7 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
     let plan_file = dir.path().join("plan.json");
 
     let out = roster()
-        .env("EMU_TOKEN", "plan-test-token")
+        .env("EMU_TOKEN", &emu.token)
         .args(["plan", "--detailed-exitcode", "--out"])
         .arg(&plan_file)
         .arg("-c")
@@ -163,7 +105,7 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
         "{stdout}"
     );
     assert!(stdout.contains("bob@example.com"), "{stdout}");
-    assert!(!stdout.contains("plan-test-token") && !stderr.contains("plan-test-token"));
+    assert!(!stdout.contains(&emu.token) && !stderr.contains(&emu.token));
 
     // the server saw reads only
     let stats = emu.stats();
@@ -200,7 +142,7 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
     )
     .expect("config");
     let out = roster()
-        .env("EMU_TOKEN", "plan-test-token")
+        .env("EMU_TOKEN", &emu.token)
         .args(["plan", "--detailed-exitcode", "-c"])
         .arg(&config)
         .output()

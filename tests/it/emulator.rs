@@ -2,12 +2,12 @@
 //! hold-writes, and O(page) listing. Most tests run the server in-process; a few run the real
 //! `roster emulator` binary.
 
+use crate::common::{urlenc, EmulatorProcess, EMU_TOKEN_ENV};
 use roster::emulator::{start_embedded, Dialect, Faults, Options, Server};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -180,10 +180,6 @@ async fn generic_crud_filters_paging_and_etags() {
     let (st, _) = h.send("GET", &format!("/Users/{}", ids[2]), None).await;
     assert_eq!(st, 404);
     s.shutdown().await.expect("shutdown");
-}
-
-fn urlenc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn assert_aws_error(body: &Value, status: &str) {
@@ -536,53 +532,13 @@ async fn embedded_state_survives_restart() {
     e.shutdown().await.expect("shutdown");
 }
 
-/// The real binary, killed by pid when dropped.
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Proc {
-    fn start(args: &[&str]) -> Proc {
-        Proc::start_env(args, &[])
-    }
-
-    fn start_env(args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("roster"))
-            .args(["emulator", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Proc { child, base }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn cli_kill_9_keeps_every_acknowledged_write_and_hold_writes() {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state.json");
     let state_s = state.to_str().expect("utf8");
-    let mut p = Proc::start(&["--state", state_s, "--hold-writes-after", "30"]);
-    let h = Http::new(p.base.clone());
+    let mut p = EmulatorProcess::start(&["--state", state_s, "--hold-writes-after", "30"]);
+    let h = Http::new(p.url.clone());
     for i in 0..30 {
         let (st, _) = h
             .send(
@@ -609,8 +565,8 @@ async fn cli_kill_9_keeps_every_acknowledged_write_and_hold_writes() {
     p.child.kill().expect("kill -9");
     let _ = p.child.wait();
     drop(p);
-    let p = Proc::start(&["--state", state_s, "--dialect", "aws"]);
-    let h = Http::new(p.base.clone());
+    let p = EmulatorProcess::start(&["--state", state_s, "--dialect", "aws"]);
+    let h = Http::new(p.url.clone());
     let (_, stats) = h.send("GET", "/_emulator/stats", None).await;
     assert_eq!(stats["users"], 30);
     let (_, l) = h
@@ -624,9 +580,9 @@ async fn cli_kill_9_keeps_every_acknowledged_write_and_hold_writes() {
     drop(p);
 
     // release lets a held write through.
-    let p = Proc::start(&["--hold-writes-after", "0"]);
-    let h = Http::new(p.base.clone());
-    let base = p.base.clone();
+    let p = EmulatorProcess::start(&["--hold-writes-after", "0"]);
+    let h = Http::new(p.url.clone());
+    let base = p.url.clone();
     let pending = tokio::spawn(async move {
         Http::new(base)
             .send("POST", "/Groups", Some(json!({"displayName": "G"})))
@@ -644,22 +600,20 @@ async fn cli_kill_9_keeps_every_acknowledged_write_and_hold_writes() {
 async fn cli_sigterm_flushes_state_and_exits_0() {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("s.json");
-    let mut p = Proc::start_env(
-        &[
-            "--state",
-            state.to_str().expect("utf8"),
-            "--token-env",
-            "ROSTER_EMU_TEST_TOKEN",
-            "--dialect",
-            "aws",
-        ],
-        &[("ROSTER_EMU_TEST_TOKEN", "t0ken")],
-    );
-    let h = Http::new(format!("{}/scim/v2", p.base));
+    let mut p = EmulatorProcess::start(&[
+        "--state",
+        state.to_str().expect("utf8"),
+        "--token-env",
+        EMU_TOKEN_ENV,
+        "--dialect",
+        "aws",
+    ]);
+    let bearer = format!("Bearer {}", p.token);
+    let h = Http::new(format!("{}/scim/v2", p.url));
     let (st, e) = h.send("GET", "/Users", None).await;
     assert_eq!(st, 401);
     assert!(
-        !e.to_string().contains("t0ken"),
+        !e.to_string().contains(&p.token),
         "the token never appears in output"
     );
     let (st, _) = h
@@ -667,7 +621,7 @@ async fn cli_sigterm_flushes_state_and_exits_0() {
             "POST",
             "/Users",
             Some(user("term", "t")),
-            &[("authorization", "Bearer t0ken")],
+            &[("authorization", &bearer)],
         )
         .await;
     assert_eq!(st, 201);
