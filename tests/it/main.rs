@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area has its own module; shared helpers live in
 //! `common`.
 
+mod apply;
 mod cli_plan;
 mod common;
 mod config;
