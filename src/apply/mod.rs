@@ -1,1 +1,389 @@
-//! The executor of plans: phases, concurrency, throttling, preconditions, report.
+//! The executor of plans (SPEC section 5): preconditions, phases, concurrency inside the
+//! target's budgets, failure isolation, and the record of what happened to every change.
+//!
+//! Apply never decides *what* to change: that is the plan, made by the pure planner and
+//! reviewed by a human. It decides *how* to carry the plan out safely:
+//!
+//! - [`verify`] re-reads every object a saved plan touches before anything is written, so a plan
+//!   made from state that has since moved is refused as a whole (exit 4), and a change that is
+//!   already in effect (a crash after the server acted) counts as done, which makes re-applying
+//!   the same plan converge.
+//! - [`execute`] runs the changes phase by phase (renames that free a unique value, user creates,
+//!   group creates, updates, member adds, member removes, deactivations, deletes); inside a phase
+//!   independent changes run concurrently, each waiting only for the creates it names. The
+//!   client spaces requests within the target's read, write and membership budgets.
+//! - A create whose outcome is unknown (5xx, timeout) or that met a 409 is resolved by a lookup
+//!   by its match keys, never by blindly sending it again, so no retry duplicates an object.
+
+pub mod execute;
+pub mod report;
+pub mod verify;
+
+pub use execute::{execute, Progress};
+pub use report::{ChangeResult, Status};
+pub use verify::{verify, Prepared, Stale};
+
+use crate::mapping::AttrPath;
+use crate::plan::{same_value, Action, Change, ObjectKind, Operation};
+use crate::scim::filter::Filter;
+use crate::scim::paging::encode_query_value;
+use crate::scim::{ReadOnlyClient, ScimClientError};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The phases of SPEC section 5, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Updates that may release a unique value (a rename) before creates that take it.
+    Rename,
+    CreateUsers,
+    CreateGroups,
+    Update,
+    AddMembers,
+    RemoveMembers,
+    Deactivate,
+    Delete,
+}
+
+/// The phase of every change of a plan, in plan order; `None` for changes with nothing to send
+/// (conflicts, which are reported and never acted on).
+///
+/// The planner sorts changes by phase, so an update or reactivation that sorts before every
+/// create and every other kind of change is in the rename phase; the rest are plain updates.
+/// When a plan has no creates the two kinds run back to back anyway, so the split cannot
+/// reorder anything that matters.
+pub fn phases(changes: &[Change]) -> Vec<Option<Phase>> {
+    let is_update = |c: &Change| {
+        c.actions
+            .iter()
+            .any(|a| matches!(a, Action::Update | Action::Reactivate))
+            && !c.actions.iter().any(|a| {
+                matches!(
+                    a,
+                    Action::Create | Action::Deactivate | Action::Delete | Action::AddMembers
+                )
+            })
+    };
+    let mut leading = true;
+    changes
+        .iter()
+        .map(|c| {
+            if c.operations.is_empty() {
+                return None;
+            }
+            if is_update(c) {
+                return Some(if leading {
+                    Phase::Rename
+                } else {
+                    Phase::Update
+                });
+            }
+            leading = false;
+            let has = |a: Action| c.actions.contains(&a);
+            Some(if has(Action::Create) {
+                match c.kind {
+                    ObjectKind::User => Phase::CreateUsers,
+                    ObjectKind::Group => Phase::CreateGroups,
+                }
+            } else if has(Action::Delete) {
+                Phase::Delete
+            } else if has(Action::Deactivate) {
+                Phase::Deactivate
+            } else if has(Action::RemoveMembers) {
+                Phase::RemoveMembers
+            } else if has(Action::AddMembers) {
+                Phase::AddMembers
+            } else {
+                Phase::Update
+            })
+        })
+        .collect()
+}
+
+/// Replace every `{"$user_ref": ADDR}` inside `v` by the id the create at ADDR produced.
+/// The error names the address whose id is unknown.
+pub fn resolve_refs(v: &Value, ids: &HashMap<String, String>) -> Result<Value, String> {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(addr)) = o.get("$user_ref") {
+                return ids
+                    .get(addr)
+                    .map(|id| Value::String(id.clone()))
+                    .ok_or_else(|| addr.clone());
+            }
+            let mut out = Map::with_capacity(o.len());
+            for (k, x) in o {
+                out.insert(k.clone(), resolve_refs(x, ids)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(a) => a
+            .iter()
+            .map(|x| resolve_refs(x, ids))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The SCIM endpoint of a kind of object.
+pub fn endpoint(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::User => "/Users",
+        ObjectKind::Group => "/Groups",
+    }
+}
+
+/// The URL path of one object.
+pub fn object_path(kind: ObjectKind, id: &str) -> String {
+    format!("{}/{}", endpoint(kind), encode_query_value(id))
+}
+
+/// Read one object as the planner saw objects (the typed resource turned back into JSON, so
+/// digests compare like with like); `None` when the server says it does not exist.
+pub async fn fetch(
+    client: &ReadOnlyClient,
+    kind: ObjectKind,
+    id: &str,
+) -> Result<Option<Value>, ScimClientError> {
+    let got = match kind {
+        ObjectKind::User => client.get_user(id).await.map(serde_json::to_value),
+        ObjectKind::Group => client.get_group(id).await.map(serde_json::to_value),
+    };
+    match got {
+        Ok(Ok(mut v)) => {
+            if kind == ObjectKind::Group {
+                // Membership is not part of any precondition, and AWS never returns it.
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("members");
+                }
+            }
+            Ok(Some(v))
+        }
+        Ok(Err(e)) => Err(ScimClientError::Setup(format!(
+            "cannot read a live resource: {e}"
+        ))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The live objects that a create body would collide with: looked up by its externalId, and
+/// when it has none (or nothing has it) by its userName or displayName. One request in the
+/// common case.
+pub async fn find_by_keys(
+    client: &ReadOnlyClient,
+    kind: ObjectKind,
+    body: &Map<String, Value>,
+) -> Result<Vec<Value>, ScimClientError> {
+    let name_attr = match kind {
+        ObjectKind::User => "userName",
+        ObjectKind::Group => "displayName",
+    };
+    for attr in ["externalId", name_attr] {
+        let Some(value) = body
+            .get(attr)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+        else {
+            continue;
+        };
+        let filter = Filter::eq(attr, value);
+        let found: Vec<Value> = match kind {
+            ObjectKind::User => client
+                .list_users(Some(&filter))
+                .await?
+                .iter()
+                .filter_map(|u| serde_json::to_value(u).ok())
+                .collect(),
+            ObjectKind::Group => client
+                .list_groups(Some(&filter))
+                .await?
+                .iter()
+                .filter_map(|g| serde_json::to_value(g).ok())
+                .map(|mut v| {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("members");
+                    }
+                    v
+                })
+                .collect(),
+        };
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// The first attribute (of `paths`) where a live object differs from what `want` asks for;
+/// `None` when it matches. Values `want` cannot resolve (a manager not created yet) are skipped.
+pub fn first_difference(live: &Value, want: &Value, paths: &[AttrPath]) -> Option<String> {
+    for p in paths {
+        let w = p.get(want);
+        if w.is_some_and(|w| w.get("$user_ref").is_some()) {
+            continue;
+        }
+        if !same_value(p.get(live), w) {
+            return Some(p.to_string());
+        }
+    }
+    None
+}
+
+/// Whether every attribute a change sets already has its new value on `live` (the change was
+/// carried out before, e.g. by an apply that crashed before it could record it).
+pub fn in_effect(change: &Change, live: &Value, ids: &HashMap<String, String>) -> bool {
+    if change.after.is_empty() {
+        return false;
+    }
+    change.after.iter().all(|(path, want)| {
+        let Ok(p) = AttrPath::parse(path) else {
+            return false;
+        };
+        match resolve_refs(want, ids) {
+            Ok(want) => same_value(p.get(live), Some(&want)),
+            Err(_) => false,
+        }
+    })
+}
+
+/// The live id of an object, from a resource.
+pub fn id_of(v: &Value) -> Option<String> {
+    v.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
+/// The number of membership operations a request carries (each member added or removed), for
+/// the membership budget.
+pub fn member_ops(op: &Operation) -> u32 {
+    let count = |v: Option<&Value>| match v {
+        Some(Value::Array(a)) => a.len(),
+        Some(_) => 1,
+        None => 0,
+    };
+    let n = match op {
+        Operation::Create { body } => count(body.get("members")),
+        Operation::Patch { ops } => ops
+            .iter()
+            .filter(|o| {
+                o.path
+                    .as_deref()
+                    .is_some_and(|p| p.to_ascii_lowercase().starts_with("members"))
+            })
+            .map(|o| {
+                if o.value.is_some() {
+                    count(o.value.as_ref())
+                } else {
+                    1
+                }
+            })
+            .sum(),
+        Operation::Delete => 0,
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Reason;
+    use serde_json::json;
+
+    fn change(kind: ObjectKind, actions: Vec<Action>) -> Change {
+        Change {
+            address: "t:x".into(),
+            name: "x".into(),
+            kind,
+            id: None,
+            actions,
+            reason: Reason::Missing,
+            unchanged_attributes: 0,
+            before: Map::new(),
+            after: Map::new(),
+            members_added: vec![],
+            members_removed: vec![],
+            operations: vec![Operation::Delete],
+            precondition: None,
+            depends_on: vec![],
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn updates_before_any_create_are_renames_and_the_rest_follow_their_actions() {
+        let plan = vec![
+            change(ObjectKind::User, vec![Action::Update]),
+            change(ObjectKind::User, vec![Action::Create]),
+            change(ObjectKind::Group, vec![Action::Create]),
+            change(ObjectKind::User, vec![Action::Update, Action::Reactivate]),
+            change(ObjectKind::Group, vec![Action::AddMembers]),
+            change(ObjectKind::Group, vec![Action::RemoveMembers]),
+            change(ObjectKind::User, vec![Action::Deactivate]),
+            change(ObjectKind::Group, vec![Action::Delete]),
+        ];
+        assert_eq!(
+            phases(&plan),
+            vec![
+                Some(Phase::Rename),
+                Some(Phase::CreateUsers),
+                Some(Phase::CreateGroups),
+                Some(Phase::Update),
+                Some(Phase::AddMembers),
+                Some(Phase::RemoveMembers),
+                Some(Phase::Deactivate),
+                Some(Phase::Delete),
+            ]
+        );
+        let mut conflict = change(ObjectKind::User, vec![]);
+        conflict.operations.clear();
+        assert_eq!(phases(&[conflict]), vec![None]);
+    }
+
+    #[test]
+    fn refs_resolve_deeply_and_name_what_is_missing() {
+        let ids = HashMap::from([("t:user.a".to_string(), "id-a".to_string())]);
+        let v = json!({"members": [{"value": {"$user_ref": "t:user.a"}}], "x": 1});
+        assert_eq!(
+            resolve_refs(&v, &ids).expect("resolves"),
+            json!({"members": [{"value": "id-a"}], "x": 1})
+        );
+        let missing = json!([{"$user_ref": "t:user.b"}]);
+        assert_eq!(resolve_refs(&missing, &ids), Err("t:user.b".to_string()));
+    }
+
+    #[test]
+    fn in_effect_compares_every_new_value() {
+        let mut c = change(ObjectKind::User, vec![Action::Update]);
+        c.after.insert("title".into(), json!("Staff"));
+        c.after.insert("active".into(), json!(false));
+        let ids = HashMap::new();
+        assert!(in_effect(
+            &c,
+            &json!({"title": "Staff", "active": false}),
+            &ids
+        ));
+        assert!(!in_effect(
+            &c,
+            &json!({"title": "Staff", "active": true}),
+            &ids
+        ));
+        assert!(!in_effect(
+            &change(ObjectKind::User, vec![]),
+            &json!({}),
+            &ids
+        ));
+    }
+
+    #[test]
+    fn member_operations_count_each_member() {
+        let mut body = Map::new();
+        body.insert("members".into(), json!([{"value": "a"}, {"value": "b"}]));
+        assert_eq!(member_ops(&Operation::Create { body }), 2);
+        let ops = vec![
+            crate::scim::resource::PatchOp::add("members", json!([{"value": "a"}])),
+            crate::scim::resource::PatchOp::remove("members[value eq \"b\"]"),
+            crate::scim::resource::PatchOp::replace("title", json!("x")),
+        ];
+        assert_eq!(member_ops(&Operation::Patch { ops }), 2);
+    }
+}

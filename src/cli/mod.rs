@@ -3,6 +3,7 @@
 //! clap, writes to the terminal (through [`Ui`]) or decides exit codes (through
 //! [`CommandError`]).
 
+mod apply;
 mod completions;
 mod emulator;
 mod plan;
@@ -160,6 +161,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Render a saved plan (text, markdown, json).
     Show(show::ShowArgs),
+    /// Apply a saved plan exactly, or plan, confirm and apply.
+    Apply(apply::ApplyArgs),
     /// Serve a local SCIM 2.0 service provider on loopback
     Emulator(emulator::EmulatorArgs),
 }
@@ -189,6 +192,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Completions(a) => completions::run(ui, a),
         Command::Plan(a) => plan::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
+        Command::Apply(a) => apply::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
     }
 }

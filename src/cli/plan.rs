@@ -61,6 +61,7 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
         &doc,
         !args.resources.is_empty(),
         args.out.as_deref(),
+        false,
     );
     Ok(exit_for(&doc, args.detailed_exitcode))
 }
@@ -89,6 +90,7 @@ pub fn print_plan(
     doc: &PlanDocument,
     targeting: bool,
     saved_to: Option<&std::path::Path>,
+    applying: bool,
 ) {
     let redacted;
     let doc = if global.redact {
@@ -98,6 +100,7 @@ pub fn print_plan(
         doc
     };
     match global.format {
+        Format::Text if applying => ui.out(&render::text::render_plan_to_apply(doc, ui.color_out)),
         Format::Text => ui.out(&render::text::render_plan(
             doc,
             &render::text::TextOptions {
@@ -146,7 +149,7 @@ pub fn connect_settings(global: &GlobalArgs) -> ConnectSettings {
 
 /// Read every target and plan it. Targets are read one after another so their requests never
 /// compete; each target's own reads run in parallel up to `--parallelism`.
-async fn plan_all(
+pub(super) async fn plan_all(
     ui: &Ui,
     desired: &Desired,
     targets: &[&Target],

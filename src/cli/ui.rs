@@ -59,11 +59,18 @@ impl Ui {
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("roster={level}")));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| BarAwareStderr)
             .with_ansi(self.color_err)
             .with_target(false)
             .without_time()
             .try_init();
+    }
+
+    /// A question on stderr, without a newline (the answer is read from stdin).
+    pub fn prompt(&self, text: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+        let _ = e.flush();
     }
 
     /// A result line (or block) on stdout.
@@ -79,7 +86,7 @@ impl Ui {
     /// A status line on stderr, hidden by `-q`.
     pub fn status(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            write_stderr(&format!("{text}\n"));
         }
     }
 
@@ -90,16 +97,17 @@ impl Ui {
         } else {
             ("", "", "", "")
         };
-        eprintln!("{bold}{red}error{reset}{bold}: {message}{reset}");
+        let mut text = format!("{bold}{red}error{reset}{bold}: {message}{reset}\n");
         if let Some(h) = hint {
-            eprintln!("  {blue}={reset} {bold}hint{reset}: {h}");
+            text.push_str(&format!("  {blue}={reset} {bold}hint{reset}: {h}\n"));
         }
+        write_stderr(&text);
     }
 
     /// Detail shown with `-v`.
     pub fn debug(&self, text: &str) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{text}");
+            write_stderr(&format!("{text}\n"));
         }
     }
 
@@ -110,7 +118,9 @@ impl Ui {
         } else {
             ("", "", "")
         };
-        eprintln!("{bold}{y}warning{reset}{bold}: {message}{reset}");
+        write_stderr(&format!(
+            "{bold}{y}warning{reset}{bold}: {message}{reset}\n"
+        ));
     }
 
     /// Configuration diagnostics on stderr.
@@ -121,5 +131,45 @@ impl Ui {
         let text = crate::diag::render_all(diags, sources, self.color_err);
         let mut e = std::io::stderr().lock();
         let _ = e.write_all(text.as_bytes());
+    }
+}
+
+/// The progress bar on screen, if any: stderr writes (logs, warnings) go around it so that they
+/// never tear it.
+static PROGRESS_BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Show (or, with `None`, forget) the progress bar stderr writes must go around.
+pub fn set_progress_bar(bar: Option<indicatif::ProgressBar>) {
+    *PROGRESS_BAR.lock().unwrap_or_else(|p| p.into_inner()) = bar;
+}
+
+/// Write to stderr, suspending the progress bar while doing so.
+fn write_stderr(text: &str) {
+    let bar = PROGRESS_BAR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let write = || {
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(text.as_bytes());
+        let _ = e.flush();
+    };
+    match bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
+/// The log writer: stderr, around the progress bar.
+struct BarAwareStderr;
+
+impl Write for BarAwareStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write_stderr(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -41,7 +41,13 @@ pub fn render_saved_plan(doc: &PlanDocument, color: bool, file: &str) -> String 
     render(doc, color, false, Footer::Show(file))
 }
 
+/// Render a plan as `roster apply` shows it before applying: no note about saving it.
+pub fn render_plan_to_apply(doc: &PlanDocument, color: bool) -> String {
+    render(doc, color, false, Footer::Applying)
+}
+
 enum Footer<'a> {
+    Applying,
     Unsaved,
     Saved(&'a str),
     Show(&'a str),
@@ -299,6 +305,7 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     }
     let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
     match footer {
+        Footer::Applying => {}
         Footer::Unsaved => out.push_str(
             "\nNote: You didn't use the --out option to save this plan, so roster can't guarantee \
              to take exactly these actions if you run \"roster apply\" now.\n",

@@ -1,0 +1,450 @@
+//! Running a target's changes: phase by phase, independent changes concurrently, each change
+//! waiting only for the creates it names, failures isolated to their dependants.
+//!
+//! Concurrency is bounded twice: here (at most twice the client's parallelism of changes in
+//! flight, so memory stays flat for 100,000 changes) and in the client (its request slots and
+//! its read, write and membership budgets, which slow down on 429). The extra changes here keep
+//! the client's queue full so the rate, not the round trip, sets the pace.
+
+use super::report::{ChangeResult, Status};
+use super::verify::{DigestPaths, Prepared};
+use super::{
+    endpoint, find_by_keys, first_difference, id_of, member_ops, object_path, phases, resolve_refs,
+    Phase,
+};
+use crate::plan::{Action, Change, Operation, TargetPlan};
+use crate::scim::resource::{PatchOp, PatchRequest};
+use crate::scim::{ScimClient, ScimClientError};
+use reqwest::Method;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::task::JoinSet;
+
+/// Told about every change as it ends, in the order they end (the command line draws its
+/// progress bar or log lines from this).
+pub trait Progress {
+    fn finished(&self, result: &ChangeResult);
+}
+
+/// How many times a create whose outcome was unknown is sent again, after a lookup found
+/// nothing each time.
+const CREATE_ATTEMPTS: u32 = 3;
+
+struct Context {
+    client: ScimClient,
+    plan: Arc<TargetPlan>,
+    paths: Arc<DigestPaths>,
+    /// Ids of objects created (or found already created) by this plan, by address.
+    ids: Mutex<HashMap<String, String>>,
+    versions: HashMap<String, String>,
+    t0: Instant,
+}
+
+impl Context {
+    fn resolve(&self, v: &Value) -> Result<Value, String> {
+        let ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        resolve_refs(v, &ids)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CreateState {
+    Pending,
+    Applied,
+    NotApplied,
+}
+
+enum Ready {
+    Yes,
+    Wait,
+    /// A create it depends on did not apply: this address.
+    Blocked(String),
+}
+
+/// Apply a target's plan. `prepared` carries what a saved plan's re-read found (ids of creates
+/// already in effect, fresh versions, changes already done); it is empty for a plan just made.
+pub async fn execute(
+    client: &ScimClient,
+    plan: Arc<TargetPlan>,
+    paths: Arc<DigestPaths>,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Vec<ChangeResult> {
+    let n = plan.changes.len();
+    let phase_of = phases(&plan.changes);
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        plan: Arc::clone(&plan),
+        paths,
+        ids: Mutex::new(prepared.ids),
+        versions: prepared.versions,
+        t0: Instant::now(),
+    });
+    let mut results: Vec<Option<ChangeResult>> = vec![None; n];
+    let mut creates: HashMap<&str, CreateState> = HashMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if phase_of[i].is_some() && c.actions.contains(&Action::Create) {
+            creates.insert(c.address.as_str(), CreateState::Pending);
+        }
+    }
+    let mut by_phase: std::collections::BTreeMap<Phase, Vec<usize>> = Default::default();
+    for (i, c) in plan.changes.iter().enumerate() {
+        let Some(phase) = phase_of[i] else { continue };
+        if let Some(note) = prepared.done.get(&i) {
+            let mut r = ChangeResult::new(c, Status::Applied);
+            r.note = Some(note.clone());
+            if c.actions.contains(&Action::Create) {
+                creates.insert(c.address.as_str(), CreateState::Applied);
+                r.id = ctx
+                    .ids
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&c.address)
+                    .cloned();
+            }
+            progress.finished(&r);
+            results[i] = Some(r);
+            continue;
+        }
+        by_phase.entry(phase).or_default().push(i);
+    }
+
+    let limit = client.parallelism() * 2;
+    let mut carried: Vec<usize> = Vec::new();
+    for (_, indices) in by_phase {
+        let mut waiting: Vec<usize> = std::mem::take(&mut carried);
+        waiting.extend(indices);
+        let mut running: JoinSet<(usize, ChangeResult)> = JoinSet::new();
+        loop {
+            let mut still = Vec::with_capacity(waiting.len());
+            for i in waiting.drain(..) {
+                let c = &plan.changes[i];
+                match readiness(c, &creates) {
+                    Ready::Blocked(dep) => {
+                        let mut r = ChangeResult::new(c, Status::Skipped);
+                        r.error =
+                            Some(format!("skipped: it depends on {dep}, which did not apply"));
+                        r.started_at = ctx.t0.elapsed().as_secs_f64();
+                        if c.actions.contains(&Action::Create) {
+                            creates.insert(c.address.as_str(), CreateState::NotApplied);
+                        }
+                        progress.finished(&r);
+                        results[i] = Some(r);
+                    }
+                    Ready::Yes if running.len() < limit => {
+                        let ctx = Arc::clone(&ctx);
+                        running.spawn(async move {
+                            let r = run_change(&ctx, i).await;
+                            (i, r)
+                        });
+                    }
+                    _ => still.push(i),
+                }
+            }
+            waiting = still;
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (i, r) = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    // A panicking change is a bug; record it as failed rather than lose it.
+                    tracing::error!("a change's task ended abnormally: {e}");
+                    continue;
+                }
+            };
+            let c = &plan.changes[i];
+            if c.actions.contains(&Action::Create) {
+                let state = if r.status == Status::Applied {
+                    CreateState::Applied
+                } else {
+                    CreateState::NotApplied
+                };
+                creates.insert(c.address.as_str(), state);
+            }
+            progress.finished(&r);
+            results[i] = Some(r);
+        }
+        // What is left waits for a create of a later phase (a rename naming a new manager).
+        carried = waiting;
+    }
+    for i in carried {
+        let c = &plan.changes[i];
+        let mut r = ChangeResult::new(c, Status::Skipped);
+        r.error = Some("skipped: a create it depends on never ran".into());
+        progress.finished(&r);
+        results[i] = Some(r);
+    }
+    results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.or_else(|| {
+                // Only conflicts (nothing to send) have no record; a lost task is a failure.
+                phase_of[i].map(|_| {
+                    let mut r = ChangeResult::new(&plan.changes[i], Status::Failed);
+                    r.error = Some("internal error: the change's task ended abnormally".into());
+                    r
+                })
+            })
+        })
+        .collect()
+}
+
+fn readiness(c: &Change, creates: &HashMap<&str, CreateState>) -> Ready {
+    let mut ready = Ready::Yes;
+    for dep in &c.depends_on {
+        if dep == &c.address && c.actions.contains(&Action::Create) {
+            continue;
+        }
+        match creates.get(dep.as_str()) {
+            Some(CreateState::NotApplied) => return Ready::Blocked(dep.clone()),
+            Some(CreateState::Pending) => ready = Ready::Wait,
+            Some(CreateState::Applied) | None => {}
+        }
+    }
+    ready
+}
+
+async fn run_change(ctx: &Context, i: usize) -> ChangeResult {
+    let c = &ctx.plan.changes[i];
+    let started = ctx.t0.elapsed();
+    let mut r = ChangeResult::new(c, Status::Applied);
+    r.started_at = started.as_secs_f64();
+    for op in &c.operations {
+        let outcome = match op {
+            Operation::Create { body } => create(ctx, c, op, body).await.map(|(id, note)| {
+                r.id = Some(id);
+                note
+            }),
+            Operation::Patch { ops } => patch(ctx, c, op, ops).await,
+            Operation::Delete => delete(ctx, c).await,
+        };
+        match outcome {
+            Ok(note) => {
+                if note.is_some() {
+                    r.note = note;
+                }
+            }
+            Err(e) => {
+                r.status = Status::Failed;
+                r.error = Some(e);
+                break;
+            }
+        }
+    }
+    r.seconds = (ctx.t0.elapsed() - started).as_secs_f64();
+    r
+}
+
+/// POST a new object; resolve a 409 or an unknown outcome by looking it up by its keys.
+async fn create(
+    ctx: &Context,
+    c: &Change,
+    op: &Operation,
+    body: &Map<String, Value>,
+) -> Result<(String, Option<String>), String> {
+    let body = ctx
+        .resolve(&Value::Object(body.clone()))
+        .map_err(|addr| format!("the id of {addr} is unknown (its create did not apply)"))?;
+    let Value::Object(fields) = &body else {
+        return Err("internal error: a create body that is not an object".into());
+    };
+    let members = member_ops(op);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = ctx
+            .client
+            .send(Method::POST, endpoint(c.kind), Some(&body), members)
+            .await;
+        let err = match sent {
+            Ok(resp) => {
+                if let Some(id) = resp.body.as_ref().and_then(id_of) {
+                    record_id(ctx, c, &id);
+                    return Ok((id, None));
+                }
+                // A server that answers without the resource: find what it made.
+                match lookup(ctx, c, fields).await? {
+                    Found::Same(id) => {
+                        record_id(ctx, c, &id);
+                        return Ok((id, None));
+                    }
+                    Found::Nothing => return Err(
+                        "the server accepted the create but the object cannot be found by its keys"
+                            .into(),
+                    ),
+                    Found::Different(why) => return Err(why),
+                }
+            }
+            Err(e) => e,
+        };
+        if err.is_conflict() {
+            return match lookup(ctx, c, fields).await? {
+                Found::Same(id) => {
+                    record_id(ctx, c, &id);
+                    Ok((
+                        id,
+                        Some("adopted the existing object that matches (409 on create)".into()),
+                    ))
+                }
+                Found::Nothing => Err(format!("{err}")),
+                Found::Different(why) => Err(format!("conflict: {err}; {why}")),
+            };
+        }
+        if !err.outcome_unknown() {
+            return Err(err.to_string());
+        }
+        // The server may or may not have made it: look before sending again.
+        match lookup(ctx, c, fields).await? {
+            Found::Same(id) => {
+                record_id(ctx, c, &id);
+                return Ok((
+                    id,
+                    Some(format!("created (confirmed by a lookup after: {err})")),
+                ));
+            }
+            Found::Different(why) => return Err(format!("conflict after {err}: {why}")),
+            Found::Nothing if attempt < CREATE_ATTEMPTS => {
+                tracing::info!(address = %c.address, "create failed with an unknown outcome and the object does not exist; sending it again");
+            }
+            Found::Nothing => return Err(err.to_string()),
+        }
+    }
+}
+
+enum Found {
+    Same(String),
+    Nothing,
+    Different(String),
+}
+
+async fn lookup(ctx: &Context, c: &Change, body: &Map<String, Value>) -> Result<Found, String> {
+    let found = find_by_keys(&ctx.client.reader(), c.kind, body)
+        .await
+        .map_err(|e| format!("cannot look the object up by its keys: {e}"))?;
+    let want = Value::Object(body.clone());
+    Ok(match found.as_slice() {
+        [] => Found::Nothing,
+        [live] => match (
+            first_difference(live, &want, ctx.paths.of(c.kind)),
+            id_of(live),
+        ) {
+            (None, Some(id)) => Found::Same(id),
+            (None, None) => Found::Different("the existing object has no id".into()),
+            (Some(attr), id) => Found::Different(format!(
+                "the existing object (id {}) differs in {attr}",
+                id.unwrap_or_default()
+            )),
+        },
+        many => Found::Different(format!(
+            "{} live objects have its keys ({})",
+            many.len(),
+            many.iter().filter_map(id_of).collect::<Vec<_>>().join(", ")
+        )),
+    })
+}
+
+fn record_id(ctx: &Context, c: &Change, id: &str) {
+    ctx.ids
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(c.address.clone(), id.to_string());
+}
+
+/// The live id of the object a change works on: its own, or the one its create produced.
+fn target_id(ctx: &Context, c: &Change) -> Result<String, String> {
+    if let Some(id) = &c.id {
+        return Ok(id.clone());
+    }
+    ctx.ids
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&c.address)
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "the id of {} is unknown (its create did not apply)",
+                c.address
+            )
+        })
+}
+
+/// `If-Match` for a change with a precondition: the version the re-read saw, else the plan's.
+fn if_match<'a>(ctx: &'a Context, c: &'a Change) -> Option<&'a str> {
+    let pre = c.precondition.as_ref()?;
+    ctx.versions
+        .get(&c.address)
+        .map(String::as_str)
+        .or(pre.version.as_deref())
+}
+
+fn changed_meanwhile(e: &ScimClientError) -> Option<String> {
+    (e.status() == Some(412)).then(|| {
+        format!(
+            "the object changed on the target while apply ran (If-Match failed); plan again: {e}"
+        )
+    })
+}
+
+async fn patch(
+    ctx: &Context,
+    c: &Change,
+    op: &Operation,
+    ops: &[PatchOp],
+) -> Result<Option<String>, String> {
+    let id = target_id(ctx, c)?;
+    let request = serde_json::to_value(PatchRequest::new(ops.to_vec()))
+        .map_err(|e| format!("internal error: cannot encode the request: {e}"))?;
+    let request = ctx
+        .resolve(&request)
+        .map_err(|addr| format!("the id of {addr} is unknown (its create did not apply)"))?;
+    let sent = ctx
+        .client
+        .send_if_match(
+            Method::PATCH,
+            &object_path(c.kind, &id),
+            Some(&request),
+            member_ops(op),
+            if_match(ctx, c),
+        )
+        .await;
+    match sent {
+        Ok(_) => Ok(None),
+        Err(e) => {
+            if let Some(why) = changed_meanwhile(&e) {
+                return Err(why);
+            }
+            let removing = c.actions == [Action::RemoveMembers];
+            if removing && e.status() == Some(400) && e.scim_type() == Some("noTarget") {
+                return Ok(Some("already removed".into()));
+            }
+            if c.actions.contains(&Action::Deactivate) && e.is_not_found() {
+                return Ok(Some("already gone from the target".into()));
+            }
+            Err(e.to_string())
+        }
+    }
+}
+
+async fn delete(ctx: &Context, c: &Change) -> Result<Option<String>, String> {
+    let id = target_id(ctx, c)?;
+    let sent = ctx
+        .client
+        .send_if_match(
+            Method::DELETE,
+            &object_path(c.kind, &id),
+            None,
+            0,
+            if_match(ctx, c),
+        )
+        .await;
+    match sent {
+        Ok(_) => Ok(None),
+        // A retried DELETE whose first attempt went through answers 404: the goal holds.
+        Err(e) if e.is_not_found() => Ok(Some("already gone from the target".into())),
+        Err(e) => Err(changed_meanwhile(&e).unwrap_or_else(|| e.to_string())),
+    }
+}

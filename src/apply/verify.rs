@@ -1,0 +1,210 @@
+//! Preconditions of a saved plan (SPEC section 5): before anything is written, re-read every
+//! object the plan touches and decide, per change, whether it is still valid (fresh), already
+//! carried out (done: a crash after the server acted, or someone did it by hand), or stale (the
+//! object moved since the plan was made). One stale change refuses the whole plan.
+//!
+//! Reads: one GET per touched object, and one filtered list per create (by externalId, or by
+//! name when the body has none), run concurrently within the read budget.
+
+use super::{fetch, find_by_keys, first_difference, id_of, in_effect};
+use crate::mapping::AttrPath;
+use crate::plan::{precondition_digest, Action, Change, ObjectKind, Operation, TargetPlan};
+use crate::scim::{ReadOnlyClient, ScimClientError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// What the re-read established, for the executor.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Creates found already in effect: address -> the id of the existing object.
+    pub ids: HashMap<String, String>,
+    /// The version each object has now (for `If-Match`), where the server has ETags.
+    pub versions: HashMap<String, String>,
+    /// Changes already in effect (index into the plan's changes) -> a note for the record.
+    pub done: HashMap<usize, String>,
+}
+
+/// A change whose object moved since the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    pub address: String,
+    pub name: String,
+    pub why: String,
+}
+
+enum Verdict {
+    Fresh { version: Option<String> },
+    Done { id: Option<String>, note: String },
+    Stale(String),
+}
+
+/// The digest paths of each kind of object (the attributes preconditions cover).
+#[derive(Debug, Clone)]
+pub struct DigestPaths {
+    pub user: Vec<AttrPath>,
+    pub group: Vec<AttrPath>,
+}
+
+impl DigestPaths {
+    pub fn of(&self, kind: ObjectKind) -> &[AttrPath] {
+        match kind {
+            ObjectKind::User => &self.user,
+            ObjectKind::Group => &self.group,
+        }
+    }
+}
+
+/// Re-read every object `plan` touches. `Err` only when the reads themselves fail; stale
+/// changes come back in the list, and the caller refuses the plan when it is not empty.
+pub async fn verify(
+    client: &ReadOnlyClient,
+    plan: &Arc<TargetPlan>,
+    paths: &Arc<DigestPaths>,
+) -> Result<(Prepared, Vec<Stale>), ScimClientError> {
+    let phases = super::phases(&plan.changes);
+    let limit = client.parallelism() * 2;
+    let mut tasks: JoinSet<(usize, Result<Verdict, ScimClientError>)> = JoinSet::new();
+    let mut verdicts: Vec<(usize, Verdict)> = Vec::new();
+    let mut first_error = None;
+    let mut collect = |joined: Option<Result<(usize, Result<Verdict, ScimClientError>), _>>| {
+        if let Some(Ok((i, r))) = joined {
+            match r {
+                Ok(v) => verdicts.push((i, v)),
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+    };
+    for (i, phase) in phases.iter().enumerate() {
+        if phase.is_none() {
+            continue;
+        }
+        while tasks.len() >= limit {
+            collect(tasks.join_next().await);
+        }
+        let (client, plan, paths) = (client.clone(), Arc::clone(plan), Arc::clone(paths));
+        tasks.spawn(async move {
+            let r = check(&client, &plan.changes[i], &paths).await;
+            (i, r)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        collect(Some(joined));
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    verdicts.sort_by_key(|(i, _)| *i);
+    let mut prepared = Prepared::default();
+    let mut stale = Vec::new();
+    for (i, v) in verdicts {
+        let c = &plan.changes[i];
+        match v {
+            Verdict::Fresh { version } => {
+                if let Some(v) = version {
+                    prepared.versions.insert(c.address.clone(), v);
+                }
+            }
+            Verdict::Done { id, note } => {
+                if let Some(id) = id {
+                    if c.actions.contains(&Action::Create) {
+                        prepared.ids.insert(c.address.clone(), id);
+                    }
+                }
+                prepared.done.insert(i, note);
+            }
+            Verdict::Stale(why) => stale.push(Stale {
+                address: c.address.clone(),
+                name: c.name.clone(),
+                why,
+            }),
+        }
+    }
+    Ok((prepared, stale))
+}
+
+async fn check(
+    client: &ReadOnlyClient,
+    c: &Change,
+    paths: &DigestPaths,
+) -> Result<Verdict, ScimClientError> {
+    let digest_paths = paths.of(c.kind);
+    if let Some(Operation::Create { body }) = c.operations.first() {
+        let found = find_by_keys(client, c.kind, body).await?;
+        let want = Value::Object(body.clone());
+        return Ok(match found.as_slice() {
+            [] => Verdict::Fresh { version: None },
+            [live] => match first_difference(live, &want, digest_paths) {
+                None => Verdict::Done {
+                    id: id_of(live),
+                    note: "already in effect (the object exists as planned)".into(),
+                },
+                Some(attr) => Verdict::Stale(format!(
+                    "an object with its keys now exists (id {}) and differs in {attr}",
+                    id_of(live).unwrap_or_default()
+                )),
+            },
+            many => Verdict::Stale(format!(
+                "{} live objects now have its keys ({})",
+                many.len(),
+                many.iter().filter_map(id_of).collect::<Vec<_>>().join(", ")
+            )),
+        });
+    }
+    let Some(id) = &c.id else {
+        // Members of a group this plan creates: checked through that create.
+        return Ok(Verdict::Fresh { version: None });
+    };
+    let has = |a: Action| c.actions.contains(&a);
+    let live = fetch(client, c.kind, id).await?;
+    let Some(live) = live else {
+        if has(Action::Delete) || has(Action::Deactivate) {
+            return Ok(Verdict::Done {
+                id: None,
+                note: "already gone from the target".into(),
+            });
+        }
+        return Ok(Verdict::Stale(format!(
+            "it no longer exists (id {id} was not found)"
+        )));
+    };
+    let version = live
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    // Membership changes are deltas with no precondition (SPEC section 4).
+    let Some(pre) = &c.precondition else {
+        return Ok(Verdict::Fresh { version: None });
+    };
+    let refs: Vec<&AttrPath> = digest_paths.iter().collect();
+    if precondition_digest(&live, &refs) == pre.digest {
+        return Ok(Verdict::Fresh { version });
+    }
+    if in_effect(c, &live, &HashMap::new()) {
+        return Ok(Verdict::Done {
+            id: Some(id.clone()),
+            note: "already in effect".into(),
+        });
+    }
+    let changed: Vec<String> = c
+        .before
+        .iter()
+        .filter_map(|(path, before)| {
+            let p = AttrPath::parse(path).ok()?;
+            (!crate::plan::same_value(p.get(&live), Some(before))).then(|| path.clone())
+        })
+        .collect();
+    Ok(Verdict::Stale(if changed.is_empty() {
+        "it changed on the target since the plan was made".into()
+    } else {
+        format!(
+            "it changed on the target since the plan was made ({})",
+            changed.join(", ")
+        )
+    }))
+}
