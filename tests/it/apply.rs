@@ -22,6 +22,8 @@ struct U {
     email: String,
     title: String,
     display_name: Option<String>,
+    /// A directory user id.
+    manager: Option<String>,
     active: bool,
 }
 
@@ -33,6 +35,7 @@ impl U {
             email: format!("user{i:04}@example.com"),
             title: "Engineer".into(),
             display_name: None,
+            manager: None,
             active: true,
         }
     }
@@ -100,6 +103,10 @@ impl Directory {
 
 /// Where the target points and how roster may act on it.
 struct TargetSpec {
+    /// The target's name in the configuration.
+    name: &'static str,
+    /// The environment variable holding its bearer token.
+    token_env: &'static str,
     /// `generic` or `aws-identity-center`.
     ty: &'static str,
     url: String,
@@ -110,10 +117,18 @@ struct TargetSpec {
 impl TargetSpec {
     fn new(ty: &'static str, url: &str) -> TargetSpec {
         TargetSpec {
+            name: "crm",
+            token_env: EMU_TOKEN_ENV,
             ty,
             url: url.to_string(),
             policy: Vec::new(),
         }
+    }
+
+    fn named(mut self, name: &'static str, token_env: &'static str) -> TargetSpec {
+        self.name = name;
+        self.token_env = token_env;
+        self
     }
 
     fn policy(mut self, line: &str) -> TargetSpec {
@@ -126,7 +141,7 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("string")
 }
 
-fn config_text(d: &Directory, t: &TargetSpec) -> String {
+fn config_text(d: &Directory, targets: &[&TargetSpec]) -> String {
     let mut y = String::from("version: 1\nusers:\n");
     for u in &d.users {
         y.push_str(&format!(
@@ -140,6 +155,9 @@ fn config_text(d: &Directory, t: &TargetSpec) -> String {
         ));
         if let Some(dn) = &u.display_name {
             y.push_str(&format!(", display_name: {}", yaml_str(dn)));
+        }
+        if let Some(m) = &u.manager {
+            y.push_str(&format!(", manager: {}", yaml_str(m)));
         }
         y.push_str(" }\n");
     }
@@ -157,16 +175,19 @@ fn config_text(d: &Directory, t: &TargetSpec) -> String {
             ));
         }
     }
-    y.push_str(&format!(
-        "targets:\n  crm:\n    type: {}\n    url: {}\n    auth: {{ bearer_token_env: {EMU_TOKEN_ENV} }}\n    assign: {{ all: true }}\n",
-        t.ty, t.url
-    ));
-    // CI speed: the AWS preset's 25 writes/s would make 500 creates take 20 s; a configured
-    // budget also keeps the adaptive slowdown's floor high under injected 429s.
-    y.push_str("    rate: { reads_per_second: 1000, writes_per_second: 1000, member_operations_per_second: 10000 }\n");
-    y.push_str("    policy:\n      owns: { external_id: \"^[eg][0-9]+$\" }\n");
-    for line in &t.policy {
-        y.push_str(&format!("      {line}\n"));
+    y.push_str("targets:\n");
+    for t in targets {
+        y.push_str(&format!(
+            "  {}:\n    type: {}\n    url: {}\n    auth: {{ bearer_token_env: {} }}\n    assign: {{ all: true }}\n",
+            t.name, t.ty, t.url, t.token_env
+        ));
+        // CI speed: the AWS preset's 25 writes/s would make 500 creates take 20 s; a configured
+        // budget also keeps the adaptive slowdown's floor high under injected 429s.
+        y.push_str("    rate: { reads_per_second: 1000, writes_per_second: 1000, member_operations_per_second: 10000 }\n");
+        y.push_str("    policy:\n      owns: { external_id: \"^[eg][0-9]+$\" }\n");
+        for line in &t.policy {
+            y.push_str(&format!("      {line}\n"));
+        }
     }
     y
 }
@@ -176,6 +197,8 @@ struct Workspace {
     dir: tempfile::TempDir,
     config: PathBuf,
     token: String,
+    /// Further (variable, token) pairs, for configurations with a second target.
+    more_tokens: Vec<(&'static str, String)>,
 }
 
 /// What a finished `roster` run printed.
@@ -219,6 +242,7 @@ impl Workspace {
             dir,
             config,
             token: token.to_string(),
+            more_tokens: Vec::new(),
         }
     }
 
@@ -227,12 +251,20 @@ impl Workspace {
     }
 
     fn write(&self, d: &Directory, t: &TargetSpec) {
-        std::fs::write(&self.config, config_text(d, t)).expect("config written");
+        self.write_many(d, &[t]);
+    }
+
+    fn write_many(&self, d: &Directory, targets: &[&TargetSpec]) {
+        std::fs::write(&self.config, config_text(d, targets)).expect("config written");
     }
 
     /// `roster ARGS -c CONFIG`, stdin not a TTY.
     fn roster(&self, args: &[&str]) -> Run {
-        let out = roster()
+        let mut cmd = roster();
+        for (var, token) in &self.more_tokens {
+            cmd.env(var, token);
+        }
+        let out = cmd
             .env(EMU_TOKEN_ENV, &self.token)
             .args(args)
             .arg("-c")
@@ -244,10 +276,12 @@ impl Workspace {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        assert!(
-            !run.stdout.contains(&self.token) && !run.stderr.contains(&self.token),
-            "the token never appears in output"
-        );
+        for token in std::iter::once(&self.token).chain(self.more_tokens.iter().map(|(_, t)| t)) {
+            assert!(
+                !run.stdout.contains(token.as_str()) && !run.stderr.contains(token.as_str()),
+                "the token never appears in output"
+            );
+        }
         run
     }
 
@@ -350,10 +384,19 @@ impl Live {
         )
     }
 
+    /// A GET that must succeed; retried when the server injects 429 or 5xx (the faults test's
+    /// emulator answers the test's own reads with them too).
     fn get(&self, path: &str) -> Value {
-        let (status, body) = self.send("GET", path, None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        let mut attempts = 0;
+        loop {
+            let (status, body) = self.send("GET", path, None);
+            attempts += 1;
+            if (status == 429 || status >= 500) && attempts < 100 {
+                continue;
+            }
+            assert_eq!(status, 200, "GET {path}: {body}");
+            return body;
+        }
     }
 
     /// totalResults of a filtered list (or of all, with `filter` empty).
@@ -885,28 +928,24 @@ fn without_a_tty_apply_needs_auto_approve_and_no_changes_is_success() {
     let mut d = Directory::with_users(3);
     d.groups.push(G::new(0, 0..3));
     ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    // Refused before anything is sent (this build refuses before planning, so the plan is not
+    // shown; the contract only requires that nothing is written).
     let run = ws.roster(&["apply"]);
     assert_eq!(run.code, Some(1), "{run}");
     assert!(run.stderr.contains("--auto-approve"), "{run}");
-    assert!(
-        run.stdout.contains("user0001@example.com"),
-        "the plan is shown first: {run}"
-    );
     let s = emu.stats();
     assert_eq!(write_attempts(&s), 0, "nothing sent: {s}");
     assert_eq!(s["users"], 0);
 
     assert_eq!(ws.apply_ok(&[]), (4, 0, 0));
     let before = emu.stats();
-    for args in [&["apply", "--auto-approve"][..], &["apply"][..]] {
-        let run = ws.roster(args);
-        assert_eq!(run.code, Some(0), "{args:?}: {run}");
-        assert!(
-            run.stdout
-                .contains("No changes. Live state matches the configuration."),
-            "{args:?}: {run}"
-        );
-    }
+    let run = ws.roster(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("No changes. Live state matches the configuration."),
+        "{run}"
+    );
     assert_eq!(write_attempts(&emu.stats()), write_attempts(&before));
 }
 
@@ -952,6 +991,12 @@ fn the_report_lists_every_change_as_applied() {
     assert_eq!(changes.len(), 6, "{t}");
     let live = Live::of(&emu, Flavour::Generic);
     for c in changes {
+        let addr = c["address"].as_str().expect("address");
+        assert_eq!(
+            run.stdout.lines().filter(|l| l.starts_with(addr)).count(),
+            1,
+            "one log line per change without a TTY: {addr}\n{run}"
+        );
         assert_eq!(c["status"], "applied", "{c}");
         assert!(c["seconds"].is_number() && c["actions"].is_array(), "{c}");
         assert!(c.get("error").is_none_or(Value::is_null), "{c}");
@@ -1068,5 +1113,144 @@ fn a_failed_change_is_reported_its_dependants_skipped_and_the_rest_applied() {
     assert_eq!(by_addr("crm:group.g00")["status"], "skipped");
     for a in ["crm:user.e0004", "crm:group.g01", "crm:user.e0000"] {
         assert_eq!(by_addr(a)["status"], "applied", "{a}: {t}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// More of the contract: reviewed checksums, several targets, ordering
+
+/// `--checksum` pins the reviewed plan: a saved plan with another checksum is refused before
+/// anything is sent; the right one applies.
+#[test]
+fn a_saved_plan_applies_only_with_its_reviewed_checksum() {
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let mut d = Directory::with_users(3);
+    d.groups.push(G::new(0, 0..3));
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    let plan = ws.save_plan("plan.json");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&plan).expect("plan")).expect("plan json");
+    let checksum = saved["checksum"].as_str().expect("checksum").to_string();
+    assert!(checksum.starts_with("sha256:"), "{checksum}");
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let plan_s = plan.to_str().expect("utf8");
+    let run = ws.roster(&["apply", plan_s, "--checksum", &wrong]);
+    assert!(
+        matches!(run.code, Some(1 | 4)),
+        "a plan that is not the reviewed one is refused: {run}"
+    );
+    assert!(run.stderr.contains("checksum"), "{run}");
+    assert_eq!(write_attempts(&emu.stats()), 0, "nothing sent");
+    let run = ws.roster(&["apply", plan_s, "--checksum", &checksum]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(complete_line(&run.stdout), (4, 0, 0));
+    ws.assert_converged("checksummed plan");
+}
+
+/// A gate tripped in one target blocks every target; `--target` applies the other alone.
+#[test]
+fn a_gate_in_one_target_blocks_all_and_target_selects_one() {
+    let a = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let b = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let mut ws = Workspace::new(&a.token);
+    ws.more_tokens.push(("EMU_TOKEN_B", b.token.clone()));
+    let ta = TargetSpec::new("generic", &a.url)
+        .policy("limits: { max_destroy: 10, max_destroy_percent: 100 }");
+    let tb = TargetSpec::new("generic", &b.url)
+        .named("wiki", "EMU_TOKEN_B")
+        .policy("limits: { max_destroy: 1, max_destroy_percent: 100 }");
+    let mut d = Directory::with_users(6);
+    ws.write_many(&d, &[&ta, &tb]);
+    let run = ws.roster(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(
+        complete_line(&run.stdout),
+        (12, 0, 0),
+        "both targets counted"
+    );
+    assert_eq!(
+        (a.stats()["users"].as_u64(), b.stats()["users"].as_u64()),
+        (Some(6), Some(6))
+    );
+
+    d.remove_users(4..6);
+    ws.write_many(&d, &[&ta, &tb]);
+    let (before_a, before_b) = (write_attempts(&a.stats()), write_attempts(&b.stats()));
+    let run = ws.roster(&["apply", "--auto-approve"]);
+    assert_eq!(
+        run.code,
+        Some(3),
+        "wiki's gate blocks the whole apply: {run}"
+    );
+    assert_eq!(write_attempts(&a.stats()), before_a, "crm untouched too");
+    assert_eq!(write_attempts(&b.stats()), before_b);
+
+    let run = ws.roster(&["apply", "--auto-approve", "--target", "crm"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(complete_line(&run.stdout), (0, 0, 2));
+    assert_eq!(write_attempts(&b.stats()), before_b, "wiki not selected");
+    let la = Live::of(&a, Flavour::Generic);
+    let lb = Live::of(&b, Flavour::Generic);
+    assert_eq!(
+        la.user_named("user0004@example.com").expect("kept")["active"],
+        false
+    );
+    assert_eq!(
+        lb.user_named("user0004@example.com").expect("kept")["active"],
+        true
+    );
+}
+
+/// A rename that frees a userName runs before the create that takes it.
+#[test]
+fn a_rename_frees_its_user_name_before_a_create_takes_it() {
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let target = TargetSpec::new("generic", &emu.url);
+    let mut d = Directory::with_users(3);
+    ws.write(&d, &target);
+    assert_eq!(ws.apply_ok(&[]), (3, 0, 0));
+    let live = Live::of(&emu, Flavour::Generic);
+    let old_id = live.user_named("user0001@example.com").expect("user 1")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    d.user(1).user_name = "moved0001@example.com".into();
+    let mut newcomer = U::new(3);
+    newcomer.user_name = "user0001@example.com".into();
+    d.users.push(newcomer);
+    ws.write(&d, &target);
+    assert_eq!(ws.apply_ok(&[]), (1, 1, 0));
+    let moved = live.get(&format!("/Users/{old_id}"));
+    assert_eq!(moved["userName"], "moved0001@example.com", "{moved}");
+    let taken = live.user_named("user0001@example.com").expect("created");
+    assert_eq!(taken["externalId"], "e0003", "{taken}");
+    ws.assert_converged("rename then create");
+}
+
+/// `manager` references are written as the manager's id in the target, and a manager created
+/// in the same apply is created first (here every manager comes later in the file).
+#[test]
+fn managers_created_in_the_same_apply_are_referenced_by_their_new_ids() {
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let mut d = Directory::with_users(30);
+    for i in 0..29 {
+        d.user(i).manager = Some(format!("e{:04}", i + 1));
+    }
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    assert_eq!(ws.apply_ok(&[]), (30, 0, 0));
+    ws.assert_converged("managers");
+    let live = Live::of(&emu, Flavour::Generic);
+    for i in [0, 14, 28] {
+        let u = live
+            .user_named(&format!("user{i:04}@example.com"))
+            .expect("user");
+        let m = live
+            .user_named(&format!("user{:04}@example.com", i + 1))
+            .expect("manager");
+        assert_eq!(u[ENT]["manager"]["value"], m["id"], "{u}");
     }
 }
