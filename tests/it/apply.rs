@@ -293,21 +293,17 @@ impl Workspace {
 
     /// `apply --auto-approve` that must succeed; returns (added, changed, destroyed).
     fn apply_ok(&self, extra: &[&str]) -> (u64, u64, u64) {
+        self.apply_ok_planned(extra).1
+    }
+
+    /// `apply --auto-approve` that must succeed; returns the (add, change, destroy) of the plan
+    /// it printed first and the (added, changed, destroyed) of its final line.
+    fn apply_ok_planned(&self, extra: &[&str]) -> ((u64, u64, u64), (u64, u64, u64)) {
         let mut args = vec!["apply", "--auto-approve"];
         args.extend_from_slice(extra);
         let run = self.roster(&args);
         assert_eq!(run.code, Some(0), "apply failed: {run}");
-        complete_line(&run.stdout)
-    }
-
-    /// The plan's (add, change, destroy) from `plan --format json`.
-    fn plan_summary(&self) -> (u64, u64, u64) {
-        let run = self.roster(&["plan", "--format", "json"]);
-        assert!(matches!(run.code, Some(0)), "plan failed: {run}");
-        let doc: Value = serde_json::from_str(&run.stdout).expect("plan json");
-        let s = &doc["targets"][0]["summary"];
-        let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("summary.{k}: {s}"));
-        (n("add"), n("change"), n("destroy"))
+        (plan_line(&run.stdout), complete_line(&run.stdout))
     }
 
     /// `plan --detailed-exitcode` exits 0: live state is what the configuration says.
@@ -328,6 +324,23 @@ impl Workspace {
         assert_eq!(run.code, Some(0), "plan --out: {run}");
         file
     }
+}
+
+/// The numbers of the printed plan's `Plan: N to add, N to change, N to destroy (...)` line.
+fn plan_line(stdout: &str) -> (u64, u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Plan: "))
+        .unwrap_or_else(|| panic!("no plan summary line in\n{stdout}"));
+    let nums: Vec<u64> = line["Plan: ".len()..]
+        .split(" (")
+        .next()
+        .expect("counts")
+        .split(", ")
+        .map(|part| part.split(' ').next().expect("N").parse().expect("number"))
+        .collect();
+    assert_eq!(nums.len(), 3, "{line}");
+    (nums[0], nums[1], nums[2])
 }
 
 /// The numbers of the final `Apply complete! Resources: N added, N changed, N destroyed.` line,
@@ -492,9 +505,8 @@ fn lifecycle(live: &Live, ty: &'static str, emu: Option<&EmulatorProcess>) {
     }
     let step = |ws: &Workspace, d: &Directory, name: &str| -> (u64, u64, u64) {
         ws.write(d, &target);
-        let planned = ws.plan_summary();
         let started = Instant::now();
-        let applied = ws.apply_ok(&[]);
+        let (planned, applied) = ws.apply_ok_planned(&[]);
         note(&format!(
             "lifecycle {:?} {name}: {applied:?} in {:.1} s",
             live.flavour,
@@ -664,6 +676,10 @@ fn apply_converges_under_429_and_5xx_without_duplicates() {
     }
     ws.assert_converged("faults");
     let s = emu.stats();
+    assert!(
+        write_attempts(&s) > s["writes"].as_u64().unwrap_or(0),
+        "faults were injected on writes and retried: {s}"
+    );
     assert_eq!(
         (s["users"].as_u64(), s["groups"].as_u64()),
         (Some(300), Some(3)),
@@ -1308,4 +1324,55 @@ fn apply_keeps_to_the_configured_write_rate() {
     assert_eq!(write_attempts(&s), 30, "no write was refused with 429: {s}");
     // 30 writes at 10/s: at least 2 s after a burst of up to 10
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+}
+
+/// A chain of renames, each taking the userName the previous one frees, applies in
+/// dependency order (SPEC 5: what releases a unique value runs before what takes it).
+#[test]
+fn a_chain_of_renames_applies_in_dependency_order() {
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let target = TargetSpec::new("generic", &emu.url);
+    let mut d = Directory::with_users(6);
+    ws.write(&d, &target);
+    assert_eq!(ws.apply_ok(&[]), (6, 0, 0));
+    // e0001 -> new name; e0002 takes user0001's, e0003 user0002's, e0004 user0003's
+    d.user(1).user_name = "new0001@example.com".into();
+    for i in 2..5 {
+        d.user(i).user_name = format!("user{:04}@example.com", i - 1);
+    }
+    ws.write(&d, &target);
+    let run = ws.roster(&["apply", "--auto-approve"]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(complete_line(&run.stdout), (0, 4, 0));
+    ws.assert_converged("rename chain");
+    let live = Live::of(&emu, Flavour::Generic);
+    let u = live.user_named("user0003@example.com").expect("taken");
+    assert_eq!(u["externalId"], "e0004", "{u}");
+}
+
+/// Two users swapping userNames form a cycle: SPEC 5 makes it a conflict, reported, with
+/// nothing sent for it (no request that is bound to fail with 409).
+#[test]
+fn a_user_name_swap_is_a_conflict_and_nothing_is_sent() {
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let target = TargetSpec::new("generic", &emu.url);
+    let mut d = Directory::with_users(3);
+    ws.write(&d, &target);
+    assert_eq!(ws.apply_ok(&[]), (3, 0, 0));
+    d.user(1).user_name = "user0002@example.com".into();
+    d.user(2).user_name = "user0001@example.com".into();
+    ws.write(&d, &target);
+    let before = write_attempts(&emu.stats());
+    let run = ws.roster(&["apply", "--auto-approve"]);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("conflict"),
+        "the cycle is reported as a conflict: {run}"
+    );
+    assert_eq!(
+        write_attempts(&emu.stats()),
+        before,
+        "nothing sent for a conflict: {run}"
+    );
 }
