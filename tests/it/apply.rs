@@ -1022,6 +1022,12 @@ fn the_report_lists_every_change_as_applied() {
     assert_eq!(complete_line(&run.stdout), (6, 0, 0));
     let r: Value =
         serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&report)
+        .expect("report")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "personal data: report mode {mode:o}");
     assert_eq!(r["format_version"], "1", "{r}");
     assert_eq!(r["plan_checksum"], saved["checksum"], "{r}");
     assert_eq!(r["config_digest"], saved["config_digest"], "{r}");
@@ -1191,7 +1197,18 @@ fn a_saved_plan_applies_only_with_its_reviewed_checksum() {
     );
     assert!(run.stderr.contains("checksum"), "{run}");
     assert_eq!(write_attempts(&emu.stats()), 0, "nothing sent");
-    let run = ws.roster(&["apply", plan_s, "--checksum", &checksum]);
+
+    // The CI flow: plan reviewed in a pull request, applied on merge by a fresh plan that must
+    // have the same checksum. Another change set is refused ...
+    d.user(0).title = "Lead".into();
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    let run = ws.roster(&["apply", "--auto-approve", "--checksum", &checksum]);
+    assert!(matches!(run.code, Some(1 | 4)), "{run}");
+    assert_eq!(write_attempts(&emu.stats()), 0, "nothing sent");
+    // ... the same change set has the same checksum and applies.
+    d.user(0).title = "Engineer".into();
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    let run = ws.roster(&["apply", "--auto-approve", "--checksum", &checksum]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(complete_line(&run.stdout), (4, 0, 0));
     ws.assert_converged("checksummed plan");
@@ -1374,5 +1391,33 @@ fn a_user_name_swap_is_a_conflict_and_nothing_is_sent() {
         write_attempts(&emu.stats()),
         before,
         "nothing sent for a conflict: {run}"
+    );
+}
+
+/// `--redact` hides personal values in everything apply prints and in the report.
+#[test]
+fn redact_hides_personal_values_in_apply_output_and_report() {
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
+    let ws = Workspace::new(&emu.token);
+    let mut d = Directory::with_users(3);
+    d.groups.push(G::new(0, 0..3));
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    let report = ws.path("report.json");
+    let run = ws.roster(&[
+        "apply",
+        "--auto-approve",
+        "--redact",
+        "--report",
+        report.to_str().expect("utf8"),
+    ]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(complete_line(&run.stdout), (4, 0, 0));
+    let written = std::fs::read_to_string(&report).expect("report");
+    for text in [&run.stdout, &run.stderr, &written] {
+        assert!(!text.contains("@example.com"), "a user name leaked: {text}");
+    }
+    assert!(
+        run.stdout.contains("crm:user.e0001"),
+        "addresses stay: {run}"
     );
 }
