@@ -645,10 +645,22 @@ fn lifecycle_against_scim2_server() {
 // 2. Faults
 
 /// Under 20% 429s and 5% 500s, apply converges within two runs, with exactly the desired
-/// objects (a create retried after a 5xx never duplicates).
+/// objects (a create retried after a 5xx never duplicates), in both dialects.
 #[test]
 fn apply_converges_under_429_and_5xx_without_duplicates() {
+    converges_under_faults(Flavour::Generic);
+}
+
+#[test]
+fn apply_converges_under_429_and_5xx_against_aws() {
+    converges_under_faults(Flavour::Aws);
+}
+
+fn converges_under_faults(flavour: Flavour) {
+    let (dialect, ty) = dialect_and_type(flavour);
     let emu = EmulatorProcess::start(&[
+        "--dialect",
+        dialect,
         "--token-env",
         EMU_TOKEN_ENV,
         "--fail-429",
@@ -663,9 +675,9 @@ fn apply_converges_under_429_and_5xx_without_duplicates() {
     d.groups.push(G::new(0, 0..120));
     d.groups.push(G::new(1, 100..200));
     d.groups.push(G::new(2, 250..300));
-    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    ws.write(&d, &TargetSpec::new(ty, &emu.url));
     let first = ws.roster(&["apply", "--auto-approve"]);
-    note(&format!("faults: first apply {:?}", first.code));
+    note(&format!("faults {flavour:?}: first apply {:?}", first.code));
     match first.code {
         Some(0) => {}
         Some(5) => {
@@ -685,8 +697,16 @@ fn apply_converges_under_429_and_5xx_without_duplicates() {
         (Some(300), Some(3)),
         "exactly the desired objects: {s}"
     );
-    let live = Live::of(&emu, Flavour::Generic);
+    let live = Live::of(&emu, flavour);
     assert_eq!(live.member_count("group-00"), 120);
+}
+
+/// The emulator's `--dialect` and the target `type` for a flavour of server.
+fn dialect_and_type(flavour: Flavour) -> (&'static str, &'static str) {
+    match flavour {
+        Flavour::Aws => ("aws", "aws-identity-center"),
+        Flavour::Generic | Flavour::Scim2 => ("generic", "generic"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -696,10 +716,7 @@ fn apply_converges_under_429_and_5xx_without_duplicates() {
 /// the 1000th, kill -9 roster once 1000 writes were served, then release the held writes.
 /// Returns the emulator, the workspace and the saved plan.
 fn interrupted_apply(flavour: Flavour) -> (EmulatorProcess, Workspace, PathBuf) {
-    let (dialect, ty) = match flavour {
-        Flavour::Aws => ("aws", "aws-identity-center"),
-        _ => ("generic", "generic"),
-    };
+    let (dialect, ty) = dialect_and_type(flavour);
     let emu = EmulatorProcess::start(&[
         "--dialect",
         dialect,
