@@ -21,7 +21,7 @@ pub mod verify;
 
 pub use execute::{execute, Progress};
 pub use report::{ChangeResult, Status};
-pub use verify::{verify, Prepared, Stale};
+pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 
 use crate::mapping::AttrPath;
 use crate::plan::{same_value, Action, Change, ObjectKind, Operation};
