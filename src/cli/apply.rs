@@ -26,7 +26,6 @@ use crate::plan::{
 use crate::render;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::fmt::Write as _;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
