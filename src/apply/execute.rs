@@ -17,7 +17,7 @@ use crate::scim::resource::{PatchOp, PatchRequest};
 use crate::scim::{ScimClient, ScimClientError};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::task::JoinSet;
@@ -56,11 +56,128 @@ enum CreateState {
     NotApplied,
 }
 
-enum Ready {
-    Yes,
-    Wait,
-    /// A create it depends on did not apply: this address.
-    Blocked(String),
+/// The bookkeeping of one target's run: which creates have applied, which changes wait for
+/// which creates, and the record of every change. Every change is looked at a bounded number of
+/// times (admitted once per phase it waits through, released once), so 100,000 changes schedule
+/// in linear time.
+struct Schedule<'a> {
+    plan: &'a TargetPlan,
+    progress: &'a dyn Progress,
+    t0: Instant,
+    creates: HashMap<&'a str, CreateState>,
+    results: Vec<Option<ChangeResult>>,
+    /// Changes of the current phase waiting for creates: how many creates each still waits for.
+    waits: HashMap<usize, usize>,
+    /// Pending create address -> the waiting changes that name it.
+    dependents: HashMap<&'a str, Vec<usize>>,
+    ready: VecDeque<usize>,
+}
+
+impl<'a> Schedule<'a> {
+    fn record(&mut self, i: usize, r: ChangeResult) {
+        self.progress.finished(&r);
+        self.results[i] = Some(r);
+    }
+
+    /// Take a change into the current phase: ready, waiting, or skipped for a failed create.
+    fn admit(&mut self, i: usize) {
+        let plan = self.plan;
+        let c = &plan.changes[i];
+        let mut pending: Vec<&'a str> = Vec::new();
+        for dep in &c.depends_on {
+            if dep == &c.address && c.actions.contains(&Action::Create) {
+                continue;
+            }
+            match self.creates.get(dep.as_str()) {
+                Some(CreateState::NotApplied) => {
+                    self.skip(i, dep);
+                    return;
+                }
+                Some(CreateState::Pending) if !pending.contains(&dep.as_str()) => {
+                    pending.push(dep.as_str())
+                }
+                _ => {}
+            }
+        }
+        if pending.is_empty() {
+            self.ready.push_back(i);
+            return;
+        }
+        self.waits.insert(i, pending.len());
+        for d in pending {
+            self.dependents.entry(d).or_default().push(i);
+        }
+    }
+
+    /// Record a change as skipped because `blocker` did not apply, and everything waiting on it
+    /// in turn.
+    fn skip(&mut self, i: usize, blocker: &str) {
+        let mut work = vec![(i, blocker.to_string())];
+        while let Some((i, blocker)) = work.pop() {
+            let plan = self.plan;
+            let c = &plan.changes[i];
+            let mut r = ChangeResult::new(c, Status::Skipped);
+            r.error = Some(format!(
+                "skipped: it depends on {blocker}, which did not apply"
+            ));
+            r.started_at = self.t0.elapsed().as_secs_f64();
+            self.record(i, r);
+            if c.actions.contains(&Action::Create) {
+                self.creates
+                    .insert(c.address.as_str(), CreateState::NotApplied);
+                for d in self
+                    .dependents
+                    .remove(c.address.as_str())
+                    .unwrap_or_default()
+                {
+                    if self.waits.remove(&d).is_some() {
+                        work.push((d, c.address.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A change finished: record it, and release or skip what waited for it.
+    fn finish(&mut self, i: usize, r: ChangeResult) {
+        let plan = self.plan;
+        let c = &plan.changes[i];
+        let is_create = c.actions.contains(&Action::Create);
+        let applied = r.status == Status::Applied;
+        self.record(i, r);
+        if !is_create {
+            return;
+        }
+        let addr = c.address.as_str();
+        if !applied {
+            self.creates.insert(addr, CreateState::NotApplied);
+            for d in self.dependents.remove(addr).unwrap_or_default() {
+                if self.waits.remove(&d).is_some() {
+                    self.skip(d, addr);
+                }
+            }
+            return;
+        }
+        self.creates.insert(addr, CreateState::Applied);
+        for d in self.dependents.remove(addr).unwrap_or_default() {
+            if let Some(n) = self.waits.get_mut(&d) {
+                *n -= 1;
+                if *n == 0 {
+                    self.waits.remove(&d);
+                    self.ready.push_back(d);
+                }
+            }
+        }
+    }
+
+    /// The changes still waiting at the end of a phase (for a create of a later phase), in
+    /// plan order.
+    fn leftovers(&mut self) -> Vec<usize> {
+        self.dependents.clear();
+        let mut left: Vec<usize> = self.waits.drain().map(|(i, _)| i).collect();
+        left.sort_unstable();
+        left
+    }
 }
 
 /// Apply a target's plan. `prepared` carries what a saved plan's re-read found (ids of creates
@@ -82,21 +199,29 @@ pub async fn execute(
         versions: prepared.versions,
         t0: Instant::now(),
     });
-    let mut results: Vec<Option<ChangeResult>> = vec![None; n];
-    let mut creates: HashMap<&str, CreateState> = HashMap::new();
+    let mut s = Schedule {
+        plan: &plan,
+        progress,
+        t0: ctx.t0,
+        creates: HashMap::new(),
+        results: vec![None; n],
+        waits: HashMap::new(),
+        dependents: HashMap::new(),
+        ready: VecDeque::new(),
+    };
     for (i, c) in plan.changes.iter().enumerate() {
         if phase_of[i].is_some() && c.actions.contains(&Action::Create) {
-            creates.insert(c.address.as_str(), CreateState::Pending);
+            s.creates.insert(c.address.as_str(), CreateState::Pending);
         }
     }
-    let mut by_phase: std::collections::BTreeMap<Phase, Vec<usize>> = Default::default();
+    let mut by_phase: BTreeMap<Phase, Vec<usize>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         let Some(phase) = phase_of[i] else { continue };
         if let Some(note) = prepared.done.get(&i) {
             let mut r = ChangeResult::new(c, Status::Applied);
             r.note = Some(note.clone());
             if c.actions.contains(&Action::Create) {
-                creates.insert(c.address.as_str(), CreateState::Applied);
+                s.creates.insert(c.address.as_str(), CreateState::Applied);
                 r.id = ctx
                     .ids
                     .lock()
@@ -104,8 +229,7 @@ pub async fn execute(
                     .get(&c.address)
                     .cloned();
             }
-            progress.finished(&r);
-            results[i] = Some(r);
+            s.record(i, r);
             continue;
         }
         by_phase.entry(phase).or_default().push(i);
@@ -114,69 +238,37 @@ pub async fn execute(
     let limit = client.parallelism() * 2;
     let mut carried: Vec<usize> = Vec::new();
     for (_, indices) in by_phase {
-        let mut waiting: Vec<usize> = std::mem::take(&mut carried);
-        waiting.extend(indices);
+        for i in std::mem::take(&mut carried).into_iter().chain(indices) {
+            s.admit(i);
+        }
         let mut running: JoinSet<(usize, ChangeResult)> = JoinSet::new();
         loop {
-            let mut still = Vec::with_capacity(waiting.len());
-            for i in waiting.drain(..) {
-                let c = &plan.changes[i];
-                match readiness(c, &creates) {
-                    Ready::Blocked(dep) => {
-                        let mut r = ChangeResult::new(c, Status::Skipped);
-                        r.error =
-                            Some(format!("skipped: it depends on {dep}, which did not apply"));
-                        r.started_at = ctx.t0.elapsed().as_secs_f64();
-                        if c.actions.contains(&Action::Create) {
-                            creates.insert(c.address.as_str(), CreateState::NotApplied);
-                        }
-                        progress.finished(&r);
-                        results[i] = Some(r);
-                    }
-                    Ready::Yes if running.len() < limit => {
-                        let ctx = Arc::clone(&ctx);
-                        running.spawn(async move {
-                            let r = run_change(&ctx, i).await;
-                            (i, r)
-                        });
-                    }
-                    _ => still.push(i),
-                }
+            while running.len() < limit {
+                let Some(i) = s.ready.pop_front() else { break };
+                let ctx = Arc::clone(&ctx);
+                running.spawn(async move {
+                    let r = run_change(&ctx, i).await;
+                    (i, r)
+                });
             }
-            waiting = still;
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let (i, r) = match joined {
-                Ok(done) => done,
-                Err(e) => {
-                    // A panicking change is a bug; record it as failed rather than lose it.
-                    tracing::error!("a change's task ended abnormally: {e}");
-                    continue;
-                }
-            };
-            let c = &plan.changes[i];
-            if c.actions.contains(&Action::Create) {
-                let state = if r.status == Status::Applied {
-                    CreateState::Applied
-                } else {
-                    CreateState::NotApplied
-                };
-                creates.insert(c.address.as_str(), state);
+            match joined {
+                Ok((i, r)) => s.finish(i, r),
+                // A panicking change is a bug; it is reported as failed below.
+                Err(e) => tracing::error!("a change's task ended abnormally: {e}"),
             }
-            progress.finished(&r);
-            results[i] = Some(r);
         }
         // What is left waits for a create of a later phase (a rename naming a new manager).
-        carried = waiting;
+        carried = s.leftovers();
     }
     for i in carried {
-        let c = &plan.changes[i];
-        let mut r = ChangeResult::new(c, Status::Skipped);
+        let mut r = ChangeResult::new(&plan.changes[i], Status::Skipped);
         r.error = Some("skipped: a create it depends on never ran".into());
-        progress.finished(&r);
-        results[i] = Some(r);
+        s.record(i, r);
     }
+    let results = std::mem::take(&mut s.results);
     results
         .into_iter()
         .enumerate()
@@ -191,21 +283,6 @@ pub async fn execute(
             })
         })
         .collect()
-}
-
-fn readiness(c: &Change, creates: &HashMap<&str, CreateState>) -> Ready {
-    let mut ready = Ready::Yes;
-    for dep in &c.depends_on {
-        if dep == &c.address && c.actions.contains(&Action::Create) {
-            continue;
-        }
-        match creates.get(dep.as_str()) {
-            Some(CreateState::NotApplied) => return Ready::Blocked(dep.clone()),
-            Some(CreateState::Pending) => ready = Ready::Wait,
-            Some(CreateState::Applied) | None => {}
-        }
-    }
-    ready
 }
 
 async fn run_change(ctx: &Context, i: usize) -> ChangeResult {
@@ -446,5 +523,128 @@ async fn delete(ctx: &Context, c: &Change) -> Result<Option<String>, String> {
         // A retried DELETE whose first attempt went through answers 404: the goal holds.
         Err(e) if e.is_not_found() => Ok(Some("already gone from the target".into())),
         Err(e) => Err(changed_meanwhile(&e).unwrap_or_else(|| e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, NotTouching, ObjectKind, Reason, Requests, Summary};
+    use std::cell::RefCell;
+
+    struct Log(RefCell<Vec<(String, Status)>>);
+    impl Progress for Log {
+        fn finished(&self, r: &ChangeResult) {
+            self.0.borrow_mut().push((r.address.clone(), r.status));
+        }
+    }
+
+    fn change(address: &str, action: Action, deps: &[&str]) -> Change {
+        Change {
+            address: address.into(),
+            name: address.into(),
+            kind: ObjectKind::User,
+            id: None,
+            actions: vec![action],
+            reason: Reason::Missing,
+            unchanged_attributes: 0,
+            before: Map::new(),
+            after: Map::new(),
+            members_added: vec![],
+            members_removed: vec![],
+            operations: vec![Operation::Delete],
+            precondition: None,
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            detail: None,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> TargetPlan {
+        TargetPlan {
+            name: "t".into(),
+            url: "http://x".into(),
+            dialect: "generic".into(),
+            complete: true,
+            summary: Summary::default(),
+            requests: Requests::default(),
+            changes,
+            safety: vec![],
+            not_touching: NotTouching::default(),
+        }
+    }
+
+    fn schedule<'a>(plan: &'a TargetPlan, log: &'a Log) -> Schedule<'a> {
+        let mut s = Schedule {
+            plan,
+            progress: log,
+            t0: Instant::now(),
+            creates: HashMap::new(),
+            results: vec![None; plan.changes.len()],
+            waits: HashMap::new(),
+            dependents: HashMap::new(),
+            ready: VecDeque::new(),
+        };
+        for c in &plan.changes {
+            if c.actions.contains(&Action::Create) {
+                s.creates.insert(c.address.as_str(), CreateState::Pending);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_change_waits_for_the_creates_it_names_and_is_released_when_they_apply() {
+        // b's manager is a; the group membership names both.
+        let p = plan(vec![
+            change("t:user.a", Action::Create, &[]),
+            change("t:user.b", Action::Create, &["t:user.a"]),
+            change("t:group.g", Action::AddMembers, &["t:user.a", "t:user.b"]),
+        ]);
+        let log = Log(RefCell::new(vec![]));
+        let mut s = schedule(&p, &log);
+        for i in 0..3 {
+            s.admit(i);
+        }
+        assert_eq!(s.ready, VecDeque::from([0]));
+        s.ready.clear();
+        s.finish(0, ChangeResult::new(&p.changes[0], Status::Applied));
+        assert_eq!(s.ready, VecDeque::from([1]));
+        s.ready.clear();
+        s.finish(1, ChangeResult::new(&p.changes[1], Status::Applied));
+        assert_eq!(s.ready, VecDeque::from([2]));
+        assert!(s.leftovers().is_empty());
+    }
+
+    #[test]
+    fn a_failed_create_skips_its_dependants_transitively_and_nothing_else() {
+        let p = plan(vec![
+            change("t:user.a", Action::Create, &[]),
+            change("t:user.b", Action::Create, &["t:user.a"]),
+            change("t:group.g", Action::AddMembers, &["t:user.b"]),
+            change("t:user.c", Action::Create, &[]),
+        ]);
+        let log = Log(RefCell::new(vec![]));
+        let mut s = schedule(&p, &log);
+        for i in 0..4 {
+            s.admit(i);
+        }
+        assert_eq!(s.ready, VecDeque::from([0, 3]));
+        s.finish(0, ChangeResult::new(&p.changes[0], Status::Failed));
+        let statuses: Vec<(String, Status)> = log.0.borrow().clone();
+        assert_eq!(
+            statuses,
+            vec![
+                ("t:user.a".to_string(), Status::Failed),
+                ("t:user.b".to_string(), Status::Skipped),
+                ("t:group.g".to_string(), Status::Skipped),
+            ]
+        );
+        assert!(s.leftovers().is_empty());
+        // A later phase's change naming the failed create is skipped on admission.
+        let later = plan(vec![change("t:user.d", Action::Update, &["t:user.b"])]);
+        s.plan = &later;
+        s.results.push(None);
+        s.admit(0);
+        assert_eq!(log.0.borrow().last().map(|x| x.1), Some(Status::Skipped));
     }
 }

@@ -21,12 +21,13 @@ pub mod verify;
 
 pub use execute::{execute, Progress};
 pub use report::{ChangeResult, Status};
-pub use verify::{verify, Prepared, Stale};
+pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 
 use crate::mapping::AttrPath;
 use crate::plan::{same_value, Action, Change, ObjectKind, Operation};
 use crate::scim::filter::Filter;
 use crate::scim::paging::encode_query_value;
+use crate::scim::resource::PatchRequest;
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -254,30 +255,16 @@ pub fn id_of(v: &Value) -> Option<String> {
 }
 
 /// The number of membership operations a request carries (each member added or removed), for
-/// the membership budget.
+/// the membership budget: counted as the client's dialect rules count them.
 pub fn member_ops(op: &Operation) -> u32 {
-    let count = |v: Option<&Value>| match v {
-        Some(Value::Array(a)) => a.len(),
-        Some(_) => 1,
-        None => 0,
-    };
     let n = match op {
-        Operation::Create { body } => count(body.get("members")),
-        Operation::Patch { ops } => ops
-            .iter()
-            .filter(|o| {
-                o.path
-                    .as_deref()
-                    .is_some_and(|p| p.to_ascii_lowercase().starts_with("members"))
-            })
-            .map(|o| {
-                if o.value.is_some() {
-                    count(o.value.as_ref())
-                } else {
-                    1
-                }
-            })
-            .sum(),
+        Operation::Create { body } => match body.get("members") {
+            Some(Value::Array(a)) => a.len(),
+            _ => 0,
+        },
+        Operation::Patch { ops } => {
+            crate::scim::dialect::member_op_count(&PatchRequest::new(ops.clone()))
+        }
         Operation::Delete => 0,
     };
     u32::try_from(n).unwrap_or(u32::MAX)

@@ -3,12 +3,16 @@
 //! carried out (done: a crash after the server acted, or someone did it by hand), or stale (the
 //! object moved since the plan was made). One stale change refuses the whole plan.
 //!
-//! Reads: one GET per touched object, and one filtered list per create (by externalId, or by
-//! name when the body has none), run concurrently within the read budget.
+//! Reads come from one of two sources, whichever is fewer requests: object by object (one GET
+//! per touched object, one filtered list per create, run concurrently within the read budget), or
+//! one read of the whole state the way `plan` read it (a plan of 10,000 creates against a target
+//! of 20,000 users is 200 list pages, not 10,000 lookups).
 
 use super::{fetch, find_by_keys, first_difference, id_of, in_effect};
 use crate::mapping::AttrPath;
-use crate::plan::{precondition_digest, Action, Change, ObjectKind, Operation, TargetPlan};
+use crate::plan::{
+    precondition_digest, Action, Change, ObjectKind, Observed, Operation, TargetPlan,
+};
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -56,15 +60,129 @@ impl DigestPaths {
     }
 }
 
+/// Where the re-read of a saved plan's objects comes from.
+#[derive(Clone)]
+pub enum Source {
+    /// Object by object.
+    Objects(ReadOnlyClient),
+    /// A fresh read of the whole state, indexed.
+    Snapshot(Arc<Snapshot>),
+}
+
+/// How many requests reading object by object costs: one per change with something to send,
+/// except member changes of a group the plan creates (checked through the create).
+pub fn per_object_reads(plan: &TargetPlan) -> u64 {
+    plan.changes
+        .iter()
+        .filter(|c| !c.operations.is_empty())
+        .filter(|c| c.id.is_some() || c.actions.contains(&Action::Create))
+        .count() as u64
+}
+
+/// Live state indexed for the lookups preconditions need.
+pub struct Snapshot {
+    objects: [Vec<Value>; 2],
+    by_id: [HashMap<String, usize>; 2],
+    by_external_id: [HashMap<String, Vec<usize>>; 2],
+    /// userName or displayName, lowercased (servers compare them ignoring case).
+    by_name: [HashMap<String, Vec<usize>>; 2],
+}
+
+fn slot(kind: ObjectKind) -> usize {
+    match kind {
+        ObjectKind::User => 0,
+        ObjectKind::Group => 1,
+    }
+}
+
+fn name_attr(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::User => "userName",
+        ObjectKind::Group => "displayName",
+    }
+}
+
+impl Snapshot {
+    pub fn new(observed: Observed) -> Snapshot {
+        let users: Vec<Value> = observed.users.into_iter().map(|u| u.resource).collect();
+        let groups: Vec<Value> = observed.groups.into_iter().map(|g| g.resource).collect();
+        let mut s = Snapshot {
+            objects: [users, groups],
+            by_id: Default::default(),
+            by_external_id: Default::default(),
+            by_name: Default::default(),
+        };
+        for kind in [ObjectKind::User, ObjectKind::Group] {
+            let k = slot(kind);
+            for (i, v) in s.objects[k].iter().enumerate() {
+                if let Some(id) = id_of(v) {
+                    s.by_id[k].insert(id, i);
+                }
+                if let Some(e) = v.get("externalId").and_then(Value::as_str) {
+                    s.by_external_id[k]
+                        .entry(e.to_string())
+                        .or_default()
+                        .push(i);
+                }
+                if let Some(n) = v.get(name_attr(kind)).and_then(Value::as_str) {
+                    s.by_name[k].entry(n.to_lowercase()).or_default().push(i);
+                }
+            }
+        }
+        s
+    }
+
+    fn get(&self, kind: ObjectKind, id: &str) -> Option<Value> {
+        let k = slot(kind);
+        self.by_id[k].get(id).map(|i| self.objects[k][*i].clone())
+    }
+
+    /// As [`super::find_by_keys`] does on the server: by externalId, else by name.
+    fn find(&self, kind: ObjectKind, body: &serde_json::Map<String, Value>) -> Vec<Value> {
+        let k = slot(kind);
+        let text = |a: &str| {
+            body.get(a)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let hits = text("externalId")
+            .and_then(|e| self.by_external_id[k].get(e))
+            .or_else(|| text(name_attr(kind)).and_then(|n| self.by_name[k].get(&n.to_lowercase())));
+        hits.map(|is| is.iter().map(|i| self.objects[k][*i].clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Source {
+    async fn get(&self, kind: ObjectKind, id: &str) -> Result<Option<Value>, ScimClientError> {
+        match self {
+            Source::Objects(client) => fetch(client, kind, id).await,
+            Source::Snapshot(s) => Ok(s.get(kind, id)),
+        }
+    }
+
+    async fn find(
+        &self,
+        kind: ObjectKind,
+        body: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, ScimClientError> {
+        match self {
+            Source::Objects(client) => find_by_keys(client, kind, body).await,
+            Source::Snapshot(s) => Ok(s.find(kind, body)),
+        }
+    }
+}
+
 /// Re-read every object `plan` touches. `Err` only when the reads themselves fail; stale
 /// changes come back in the list, and the caller refuses the plan when it is not empty.
 pub async fn verify(
-    client: &ReadOnlyClient,
+    source: &Source,
+    parallelism: usize,
     plan: &Arc<TargetPlan>,
     paths: &Arc<DigestPaths>,
 ) -> Result<(Prepared, Vec<Stale>), ScimClientError> {
     let phases = super::phases(&plan.changes);
-    let limit = client.parallelism() * 2;
+    let limit = parallelism.max(1) * 2;
     let mut tasks: JoinSet<(usize, Result<Verdict, ScimClientError>)> = JoinSet::new();
     let mut verdicts: Vec<(usize, Verdict)> = Vec::new();
     let mut first_error = None;
@@ -87,9 +205,9 @@ pub async fn verify(
         while tasks.len() >= limit {
             collect(tasks.join_next().await);
         }
-        let (client, plan, paths) = (client.clone(), Arc::clone(plan), Arc::clone(paths));
+        let (source, plan, paths) = (source.clone(), Arc::clone(plan), Arc::clone(paths));
         tasks.spawn(async move {
-            let r = check(&client, &plan.changes[i], &paths).await;
+            let r = check(&source, &plan.changes[i], &paths).await;
             (i, r)
         });
     }
@@ -129,13 +247,13 @@ pub async fn verify(
 }
 
 async fn check(
-    client: &ReadOnlyClient,
+    source: &Source,
     c: &Change,
     paths: &DigestPaths,
 ) -> Result<Verdict, ScimClientError> {
     let digest_paths = paths.of(c.kind);
     if let Some(Operation::Create { body }) = c.operations.first() {
-        let found = find_by_keys(client, c.kind, body).await?;
+        let found = source.find(c.kind, body).await?;
         let want = Value::Object(body.clone());
         return Ok(match found.as_slice() {
             [] => Verdict::Fresh { version: None },
@@ -161,7 +279,7 @@ async fn check(
         return Ok(Verdict::Fresh { version: None });
     };
     let has = |a: Action| c.actions.contains(&a);
-    let live = fetch(client, c.kind, id).await?;
+    let live = source.get(c.kind, id).await?;
     let Some(live) = live else {
         if has(Action::Delete) || has(Action::Deactivate) {
             return Ok(Verdict::Done {

@@ -11,10 +11,13 @@ use crate::apply::report::{
     final_line, ApplyReport, RequestTotals, TargetReport, Totals, REPORT_FORMAT_VERSION,
 };
 use crate::apply::verify::DigestPaths;
-use crate::apply::{execute, verify, ChangeResult, Prepared, Progress, Stale, Status};
+use crate::apply::{
+    execute, per_object_reads, verify, ChangeResult, Prepared, Progress, Snapshot, Source, Stale,
+    Status,
+};
 use crate::config::{Desired, Target};
 use crate::mapping::CompiledTarget;
-use crate::observe::Connection;
+use crate::observe::{observe, Connection};
 use crate::plan::policy::Lists;
 use crate::plan::{
     config_digest, digest_paths, plan_document, Action, ObjectKind, PlanDocument, PlanOptions,
@@ -357,7 +360,15 @@ async fn apply_all(
         let plan = Arc::new(t.clone());
         let mut prepared = Prepared::default();
         if saved {
-            match verify(&conn.reader(), &plan, &paths).await {
+            let source = match verify_source(&conn, desired, target, &plan).await {
+                Ok(s) => s,
+                Err(e) => {
+                    failure = Some(e);
+                    let _ = conn.close().await;
+                    break;
+                }
+            };
+            match verify(&source, conn.client.parallelism(), &plan, &paths).await {
                 Ok((p, s)) => {
                     prepared = p;
                     stale.extend(s.into_iter().map(|s| (t.name.clone(), s)));
@@ -468,6 +479,28 @@ async fn apply_all(
     Ok(reports)
 }
 
+/// Object by object, or the whole state when the plan's own read of it was fewer requests.
+async fn verify_source(
+    conn: &Connection,
+    desired: &Desired,
+    target: &Target,
+    plan: &TargetPlan,
+) -> Result<Source, CommandError> {
+    let whole = plan.requests.live_state_reads;
+    let objects = per_object_reads(plan);
+    if whole == 0 || whole >= objects {
+        return Ok(Source::Objects(conn.reader()));
+    }
+    tracing::info!(
+        target = %plan.name,
+        whole, objects, "re-reading the whole state: fewer requests than object by object"
+    );
+    let (observed, _) = observe(&conn.reader(), desired, target)
+        .await
+        .map_err(super::observe_error)?;
+    Ok(Source::Snapshot(Arc::new(Snapshot::new(observed))))
+}
+
 fn digest_paths_of(target: &Target) -> Result<DigestPaths, CommandError> {
     let compiled = CompiledTarget::compile(target).map_err(|d| {
         CommandError::error(format!(
@@ -523,9 +556,15 @@ impl Printer {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix:.bold} [{bar:30}] {pos}/{len} changes  {per_sec}  {elapsed_precise}  {msg}",
+                    "{prefix:.bold} [{bar:30}] {pos}/{len} changes  {rate}  {elapsed_precise}  {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             bar.set_prefix(target.to_string());

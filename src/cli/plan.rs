@@ -177,6 +177,7 @@ pub(super) async fn plan_all(
         let mut plan = plan_target(desired, target, &observed, opts)
             .map_err(|e| CommandError::error(format!("target {:?}: {e}", target.name)))?;
         plan.url = display_url;
+        plan.requests.live_state_reads = stats.requests.reads();
         ui.debug(&format!(
             "target {}: {} changes",
             target.name,

@@ -69,6 +69,14 @@ pub struct Requests {
     #[serde(default)]
     pub member_operations: u64,
     pub seconds_at_rate: f64,
+    /// GET requests the plan's own read of live state took. `apply PLAN_FILE` re-reads the
+    /// whole state this way instead of object by object when that is fewer requests.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub live_state_reads: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Objects the plan leaves alone, by why.

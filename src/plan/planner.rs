@@ -1514,6 +1514,7 @@ impl<'a> Planner<'a> {
             writes,
             member_operations: member_ops,
             seconds_at_rate: (seconds * 1000.0).round() / 1000.0,
+            live_state_reads: 0,
         };
 
         let policy = &self.target.policy;

@@ -3,9 +3,9 @@
 //! Membership: AWS takes at most 100 member operations per PATCH and per create, and refuses a
 //! replace-all or remove-all of members, so adds travel as `add` of a value list per chunk and
 //! each removal as its own `remove` with a `members[value eq "ID"]` filter (the form every server
-//! accepts). The limits and the removal path come from `scim::dialect`, which the client checks
-//! requests against, so planner and client agree. Unlike `scim::dialect::member_patches`, member
-//! values here may be `{"$user_ref": ADDRESS}` placeholders for users this plan creates.
+//! accepts). The chunking itself is `scim::dialect::member_value_patches`, which the client uses
+//! too, so planner and client agree; member values here may be `{"$user_ref": ADDRESS}`
+//! placeholders for users this plan creates.
 //!
 //! Attributes: one operation per mapped path. A filtered multi-valued path such as
 //! `emails[primary eq true].value` can only be replaced when an element matches the filter
@@ -15,19 +15,9 @@
 use super::document::Operation;
 use crate::config::model::Dialect;
 use crate::mapping::AttrPath;
-use crate::scim::dialect::{capabilities, remove_member_path};
+use crate::scim::dialect::{capabilities, member_value_patches};
 use crate::scim::resource::PatchOp;
 use serde_json::{json, Map, Value};
-
-/// Member operations per request on servers without a stated limit: keeps bodies bounded.
-const GENERIC_MEMBER_CHUNK: usize = 1000;
-
-/// Member operations allowed in one PATCH.
-pub fn member_chunk(dialect: Dialect) -> usize {
-    capabilities(dialect)
-        .max_member_ops_per_request
-        .unwrap_or(GENERIC_MEMBER_CHUNK)
-}
 
 /// Members allowed in a group's create body; `None` = no limit.
 pub fn create_member_limit(dialect: Dialect) -> Option<usize> {
@@ -46,27 +36,17 @@ pub fn member_value(id: Option<&str>, created_by: Option<&str>) -> Value {
 
 /// PATCH requests adding `values` (member values as built by [`member_value`]).
 pub fn add_member_patches(dialect: Dialect, values: Vec<Value>) -> Vec<Operation> {
-    let chunk = member_chunk(dialect);
-    let mut out = Vec::with_capacity(values.len().div_ceil(chunk));
-    let mut values = values.into_iter().peekable();
-    while values.peek().is_some() {
-        let part: Vec<Value> = values.by_ref().take(chunk).collect();
-        out.push(Operation::Patch {
-            ops: vec![PatchOp::add("members", Value::Array(part))],
-        });
-    }
-    out
+    member_value_patches(dialect, values, &[])
+        .into_iter()
+        .map(|r| Operation::Patch { ops: r.operations })
+        .collect()
 }
 
 /// PATCH requests removing the members with these ids, one operation each.
 pub fn remove_member_patches(dialect: Dialect, ids: &[&str]) -> Vec<Operation> {
-    ids.chunks(member_chunk(dialect))
-        .map(|part| Operation::Patch {
-            ops: part
-                .iter()
-                .map(|id| PatchOp::remove(remove_member_path(id)))
-                .collect(),
-        })
+    member_value_patches(dialect, Vec::new(), ids)
+        .into_iter()
+        .map(|r| Operation::Patch { ops: r.operations })
         .collect()
 }
 

@@ -154,6 +154,7 @@ pub fn target(name: &str, changes: Vec<Change>) -> TargetPlan {
             writes,
             member_operations: members,
             seconds_at_rate: writes as f64 / 25.0,
+            live_state_reads: 0,
         },
         changes,
         safety: vec![SafetyGate {

@@ -90,14 +90,26 @@ pub fn member_patches(
     add: &[String],
     remove: &[String],
 ) -> Vec<PatchRequest> {
-    let limit = member_chunk(dialect);
     tracing::trace!(
         group_id,
         adds = add.len(),
         removes = remove.len(),
-        limit,
         "member patches"
     );
+    let values = add.iter().map(|id| json!({ "value": id })).collect();
+    let remove: Vec<&str> = remove.iter().map(String::as_str).collect();
+    member_value_patches(dialect, values, &remove)
+}
+
+/// [`member_patches`] over member values as they are written (`{"value": ID}`, or a placeholder
+/// the planner puts there for a user its plan creates), so the planner and the client chunk
+/// membership the same way.
+pub fn member_value_patches(
+    dialect: Dialect,
+    add: Vec<Value>,
+    remove: &[&str],
+) -> Vec<PatchRequest> {
+    let limit = member_chunk(dialect);
     let mut out = Vec::new();
     let mut ops: Vec<PatchOp> = Vec::new();
     let mut used = 0usize;
@@ -107,19 +119,14 @@ pub fn member_patches(
         }
         *used = 0;
     };
-    let mut rest = add;
-    while !rest.is_empty() {
+    let mut rest = add.into_iter().peekable();
+    while rest.peek().is_some() {
         if used == limit {
             flush(&mut ops, &mut used, &mut out);
         }
-        let take = (limit - used).min(rest.len());
-        let values: Vec<Value> = rest[..take]
-            .iter()
-            .map(|id| json!({ "value": id }))
-            .collect();
+        let values: Vec<Value> = rest.by_ref().take(limit - used).collect();
+        used += values.len();
         ops.push(PatchOp::add("members", Value::Array(values)));
-        used += take;
-        rest = &rest[take..];
     }
     for id in remove {
         if used == limit {

@@ -64,6 +64,7 @@ fn plan_doc(changes: Vec<Change>) -> PlanDocument {
             writes: all.len() as u64,
             member_operations: 0,
             seconds_at_rate: all.len() as f64 / 25.0,
+            live_state_reads: 0,
         },
         changes: all,
         safety: vec![],
