@@ -1509,3 +1509,65 @@ fn a_gated_and_stale_saved_plan_exits_4() {
     assert_eq!(run.code, Some(4), "stale wins over gated: {run}");
     assert_eq!(write_attempts(&emu.stats()), before);
 }
+
+/// A user that appears between the plan's reads and apply's create (another process created
+/// it): the create meets 409 and adopts it, since it is the desired object (SPEC 5).
+#[test]
+fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
+    // Latency holds each response back, so the test can create the user after roster's reads
+    // were served and before roster's create is sent.
+    let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV, "--latency-ms", "700"]);
+    let ws = Workspace::new(&emu.token);
+    ws.write(
+        &Directory::with_users(1),
+        &TargetSpec::new("generic", &emu.url),
+    );
+    let out = std::fs::File::create(ws.path("apply.out")).expect("out");
+    let err = std::fs::File::create(ws.path("apply.err")).expect("err");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(&ws.config)
+        .env(EMU_TOKEN_ENV, &ws.token)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("apply starts");
+    // The plan lists users and groups: two reads served (their answers still delayed).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while emu.stats()["reads"].as_u64().unwrap_or(0) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "roster never read: {}",
+            emu.stats()
+        );
+        // Polling the emulator's counters; the interval only bounds the poll rate.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (status, body) = emu.send(
+        "POST",
+        "/Users",
+        Some(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "user0000@example.com", "externalId": "e0000", "displayName": "User N0000",
+            "name": {"givenName": "User", "familyName": "N0000"}, "title": "Engineer",
+            "emails": [{"value": "user0000@example.com", "primary": true}], "active": true
+        })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let status = child.wait().expect("apply ends");
+    let run = Run {
+        code: status.code(),
+        stdout: std::fs::read_to_string(ws.path("apply.out")).expect("out"),
+        stderr: std::fs::read_to_string(ws.path("apply.err")).expect("err"),
+    };
+    assert_eq!(run.code, Some(0), "adopted, not a failure: {run}");
+    let s = emu.stats();
+    assert!(
+        s["by_method"]["POST"].as_u64() >= Some(2),
+        "roster's create was sent after the test's (and refused): {s}"
+    );
+    assert_eq!(s["users"], 1, "{s}");
+    ws.assert_converged("adopted on 409");
+}
