@@ -1510,10 +1510,9 @@ fn a_gated_and_stale_saved_plan_exits_4() {
     assert_eq!(write_attempts(&emu.stats()), before);
 }
 
-/// A user that appears between the plan's reads and apply's create (another process created
-/// it): the create meets 409 and adopts it, since it is the desired object (SPEC 5).
-#[test]
-fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
+/// Run `apply --auto-approve` of one user create against a slow emulator, and create `user`
+/// through the API after roster's plan reads were served but before roster's create is sent.
+fn race_a_create(user: Value) -> (EmulatorProcess, Workspace, Run) {
     // Latency holds each response back, so the test can create the user after roster's reads
     // were served and before roster's create is sent.
     let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV, "--latency-ms", "700"]);
@@ -1545,16 +1544,7 @@ fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
         // Polling the emulator's counters; the interval only bounds the poll rate.
         std::thread::sleep(Duration::from_millis(5));
     }
-    let (status, body) = emu.send(
-        "POST",
-        "/Users",
-        Some(&json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "user0000@example.com", "externalId": "e0000", "displayName": "User N0000",
-            "name": {"givenName": "User", "familyName": "N0000"}, "title": "Engineer",
-            "emails": [{"value": "user0000@example.com", "primary": true}], "active": true
-        })),
-    );
+    let (status, body) = emu.send("POST", "/Users", Some(&user));
     assert_eq!(status, 201, "{body}");
     let status = child.wait().expect("apply ends");
     let run = Run {
@@ -1562,12 +1552,48 @@ fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
         stdout: std::fs::read_to_string(ws.path("apply.out")).expect("out"),
         stderr: std::fs::read_to_string(ws.path("apply.err")).expect("err"),
     };
-    assert_eq!(run.code, Some(0), "adopted, not a failure: {run}");
     let s = emu.stats();
     assert!(
         s["by_method"]["POST"].as_u64() >= Some(2),
-        "roster's create was sent after the test's (and refused): {s}"
+        "roster's create was sent after the test's (and refused): {s}\n{run}"
     );
     assert_eq!(s["users"], 1, "{s}");
+    (emu, ws, run)
+}
+
+/// A user that appears between the plan's reads and apply's create (another process created
+/// it): the create meets 409 and adopts it, since it is the desired object (SPEC 5).
+#[test]
+fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
+    let (_emu, ws, run) = race_a_create(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "user0000@example.com", "externalId": "e0000", "displayName": "User N0000",
+        "name": {"givenName": "User", "familyName": "N0000"}, "title": "Engineer",
+        "emails": [{"value": "user0000@example.com", "primary": true}], "active": true
+    }));
+    assert_eq!(run.code, Some(0), "adopted, not a failure: {run}");
     ws.assert_converged("adopted on 409");
+}
+
+/// ... and when the object that took the userName is someone else's (another externalId), the
+/// create is a conflict: reported, exit 5, the stranger untouched.
+#[test]
+fn a_409_on_create_by_someone_elses_object_is_a_reported_conflict() {
+    let (emu, _ws, run) = race_a_create(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "user0000@example.com", "externalId": "stranger", "displayName": "Someone Else",
+        "name": {"givenName": "Some", "familyName": "One"}, "active": true
+    }));
+    assert_eq!(run.code, Some(5), "{run}");
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("conflict"),
+        "reported as a conflict: {run}"
+    );
+    let live = Live::of(&emu, Flavour::Generic);
+    let u = live.user_named("user0000@example.com").expect("stranger");
+    assert_eq!(
+        (u["externalId"].as_str(), u["displayName"].as_str()),
+        (Some("stranger"), Some("Someone Else")),
+        "the stranger is untouched: {u}"
+    );
 }
