@@ -1368,22 +1368,23 @@ fn a_chain_of_renames_applies_in_dependency_order() {
     let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
     let ws = Workspace::new(&emu.token);
     let target = TargetSpec::new("generic", &emu.url);
-    let mut d = Directory::with_users(6);
+    let mut d = Directory::with_users(12);
     ws.write(&d, &target);
-    assert_eq!(ws.apply_ok(&[]), (6, 0, 0));
-    // e0001 -> new name; e0002 takes user0001's, e0003 user0002's, e0004 user0003's
+    assert_eq!(ws.apply_ok(&[]), (12, 0, 0));
+    // e0001 -> new name; e0002 takes user0001's, e0003 user0002's, ... e0010 user0009's: ten
+    // renames that only succeed in this order
     d.user(1).user_name = "new0001@example.com".into();
-    for i in 2..5 {
+    for i in 2..11 {
         d.user(i).user_name = format!("user{:04}@example.com", i - 1);
     }
     ws.write(&d, &target);
     let run = ws.roster(&["apply", "--auto-approve"]);
     assert_eq!(run.code, Some(0), "{run}");
-    assert_eq!(complete_line(&run.stdout), (0, 4, 0));
+    assert_eq!(complete_line(&run.stdout), (0, 10, 0));
     ws.assert_converged("rename chain");
     let live = Live::of(&emu, Flavour::Generic);
-    let u = live.user_named("user0003@example.com").expect("taken");
-    assert_eq!(u["externalId"], "e0004", "{u}");
+    let u = live.user_named("user0009@example.com").expect("taken");
+    assert_eq!(u["externalId"], "e0010", "{u}");
 }
 
 /// Two users swapping userNames form a cycle: SPEC 5 makes it a conflict, reported, with
