@@ -49,26 +49,30 @@ impl Context {
     }
 }
 
+/// The state of a change others wait for (a create, or a rename that frees a unique value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CreateState {
+enum GateState {
     Pending,
     Applied,
     NotApplied,
 }
 
-/// The bookkeeping of one target's run: which creates have applied, which changes wait for
-/// which creates, and the record of every change. Every change is looked at a bounded number of
+/// The bookkeeping of one target's run: which of the changes others wait for have applied,
+/// which changes wait for them, and the record of every change. Every change is looked at a bounded number of
 /// times (admitted once per phase it waits through, released once), so 100,000 changes schedule
 /// in linear time.
 struct Schedule<'a> {
     plan: &'a TargetPlan,
     progress: &'a dyn Progress,
     t0: Instant,
-    creates: HashMap<&'a str, CreateState>,
+    /// By address: the state of the change others name in `depends_on` (the first change at
+    /// that address with something to send: its create, or its rename).
+    gates: HashMap<&'a str, GateState>,
+    gate_of: HashMap<&'a str, usize>,
     results: Vec<Option<ChangeResult>>,
     /// Changes of the current phase waiting for creates: how many creates each still waits for.
     waits: HashMap<usize, usize>,
-    /// Pending create address -> the waiting changes that name it.
+    /// Pending gate address -> the waiting changes that name it.
     dependents: HashMap<&'a str, Vec<usize>>,
     ready: VecDeque<usize>,
 }
@@ -85,15 +89,15 @@ impl<'a> Schedule<'a> {
         let c = &plan.changes[i];
         let mut pending: Vec<&'a str> = Vec::new();
         for dep in &c.depends_on {
-            if dep == &c.address && c.actions.contains(&Action::Create) {
+            if self.gate_of.get(dep.as_str()) == Some(&i) {
                 continue;
             }
-            match self.creates.get(dep.as_str()) {
-                Some(CreateState::NotApplied) => {
+            match self.gates.get(dep.as_str()) {
+                Some(GateState::NotApplied) => {
                     self.skip(i, dep);
                     return;
                 }
-                Some(CreateState::Pending) if !pending.contains(&dep.as_str()) => {
+                Some(GateState::Pending) if !pending.contains(&dep.as_str()) => {
                     pending.push(dep.as_str())
                 }
                 _ => {}
@@ -122,9 +126,8 @@ impl<'a> Schedule<'a> {
             ));
             r.started_at = self.t0.elapsed().as_secs_f64();
             self.record(i, r);
-            if c.actions.contains(&Action::Create) {
-                self.creates
-                    .insert(c.address.as_str(), CreateState::NotApplied);
+            if self.is_gate(i) {
+                self.gates.insert(c.address.as_str(), GateState::NotApplied);
                 for d in self
                     .dependents
                     .remove(c.address.as_str())
@@ -142,15 +145,14 @@ impl<'a> Schedule<'a> {
     fn finish(&mut self, i: usize, r: ChangeResult) {
         let plan = self.plan;
         let c = &plan.changes[i];
-        let is_create = c.actions.contains(&Action::Create);
         let applied = r.status == Status::Applied;
         self.record(i, r);
-        if !is_create {
+        if !self.is_gate(i) {
             return;
         }
         let addr = c.address.as_str();
         if !applied {
-            self.creates.insert(addr, CreateState::NotApplied);
+            self.gates.insert(addr, GateState::NotApplied);
             for d in self.dependents.remove(addr).unwrap_or_default() {
                 if self.waits.remove(&d).is_some() {
                     self.skip(d, addr);
@@ -158,7 +160,7 @@ impl<'a> Schedule<'a> {
             }
             return;
         }
-        self.creates.insert(addr, CreateState::Applied);
+        self.gates.insert(addr, GateState::Applied);
         for d in self.dependents.remove(addr).unwrap_or_default() {
             if let Some(n) = self.waits.get_mut(&d) {
                 *n -= 1;
@@ -168,6 +170,28 @@ impl<'a> Schedule<'a> {
                 }
             }
         }
+    }
+
+    /// Every address some change names in `depends_on`, with the change that opens it.
+    fn find_gates(&mut self) {
+        let plan = self.plan;
+        let named: std::collections::HashSet<&str> = plan
+            .changes
+            .iter()
+            .flat_map(|c| c.depends_on.iter().map(String::as_str))
+            .collect();
+        for (i, c) in plan.changes.iter().enumerate() {
+            let addr = c.address.as_str();
+            if !c.operations.is_empty() && named.contains(addr) && !self.gate_of.contains_key(addr)
+            {
+                self.gate_of.insert(addr, i);
+                self.gates.insert(addr, GateState::Pending);
+            }
+        }
+    }
+
+    fn is_gate(&self, i: usize) -> bool {
+        self.gate_of.get(self.plan.changes[i].address.as_str()) == Some(&i)
     }
 
     /// The changes still waiting at the end of a phase (for a create of a later phase), in
@@ -203,25 +227,24 @@ pub async fn execute(
         plan: &plan,
         progress,
         t0: ctx.t0,
-        creates: HashMap::new(),
+        gates: HashMap::new(),
+        gate_of: HashMap::new(),
         results: vec![None; n],
         waits: HashMap::new(),
         dependents: HashMap::new(),
         ready: VecDeque::new(),
     };
-    for (i, c) in plan.changes.iter().enumerate() {
-        if phase_of[i].is_some() && c.actions.contains(&Action::Create) {
-            s.creates.insert(c.address.as_str(), CreateState::Pending);
-        }
-    }
+    s.find_gates();
     let mut by_phase: BTreeMap<Phase, Vec<usize>> = BTreeMap::new();
     for (i, c) in plan.changes.iter().enumerate() {
         let Some(phase) = phase_of[i] else { continue };
         if let Some(note) = prepared.done.get(&i) {
             let mut r = ChangeResult::new(c, Status::Applied);
             r.note = Some(note.clone());
+            if s.is_gate(i) {
+                s.gates.insert(c.address.as_str(), GateState::Applied);
+            }
             if c.actions.contains(&Action::Create) {
-                s.creates.insert(c.address.as_str(), CreateState::Applied);
                 r.id = ctx
                     .ids
                     .lock()
@@ -578,17 +601,14 @@ mod tests {
             plan,
             progress: log,
             t0: Instant::now(),
-            creates: HashMap::new(),
+            gates: HashMap::new(),
+            gate_of: HashMap::new(),
             results: vec![None; plan.changes.len()],
             waits: HashMap::new(),
             dependents: HashMap::new(),
             ready: VecDeque::new(),
         };
-        for c in &plan.changes {
-            if c.actions.contains(&Action::Create) {
-                s.creates.insert(c.address.as_str(), CreateState::Pending);
-            }
-        }
+        s.find_gates();
         s
     }
 

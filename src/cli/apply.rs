@@ -134,15 +134,27 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
         return Ok(Exit::Ok);
     }
 
-    check_gates(&doc, args.allow_destroy)?;
-    check_protected(&desired, &doc)?;
-
-    if interactive && !confirm(ui)? {
-        ui.out("Apply cancelled.");
-        return Ok(Exit::Ok);
+    let refusals = |doc: &PlanDocument| -> Result<(), CommandError> {
+        check_gates(doc, args.allow_destroy)?;
+        check_protected(&desired, doc)
+    };
+    if !saved {
+        refusals(&doc)?;
+        if interactive && !confirm(ui)? {
+            ui.out("Apply cancelled.");
+            return Ok(Exit::Ok);
+        }
     }
-
-    let outcome = runtime.block_on(apply_all(ui, global, &desired, &doc, saved))?;
+    // A saved plan is re-read first, so that a plan both stale and gated says "stale" (exit 4
+    // wins over 3): planning again is what it needs.
+    let ready = runtime.block_on(prepare(global, &desired, &doc, saved))?;
+    if saved {
+        if let Err(e) = refusals(&doc) {
+            runtime.block_on(close_all(ready));
+            return Err(e);
+        }
+    }
+    let outcome = runtime.block_on(apply_all(ui, global, ready))?;
 
     let mut totals = Totals::default();
     for t in &outcome {
@@ -320,13 +332,20 @@ struct Ready {
     prepared: Prepared,
 }
 
-async fn apply_all(
-    ui: &Ui,
+async fn close_all(ready: Vec<Ready>) {
+    for r in ready {
+        let _ = r.conn.close().await;
+    }
+}
+
+/// Connect to every target with changes and, for a saved plan, re-read what it touches: all
+/// before the first write anywhere.
+async fn prepare(
     global: &GlobalArgs,
     desired: &Desired,
     doc: &PlanDocument,
     saved: bool,
-) -> Result<Vec<TargetReport>, CommandError> {
+) -> Result<Vec<Ready>, CommandError> {
     let settings = super::plan::connect_settings(global);
     let mut ready: Vec<Ready> = Vec::new();
     let mut stale: Vec<(String, Stale)> = Vec::new();
@@ -415,12 +434,18 @@ async fn apply_all(
         );
     }
     if let Some(e) = failure {
-        for r in ready {
-            let _ = r.conn.close().await;
-        }
+        close_all(ready).await;
         return Err(e);
     }
+    Ok(ready)
+}
 
+/// Apply every prepared target, one after another, and close their connections.
+async fn apply_all(
+    ui: &Ui,
+    global: &GlobalArgs,
+    ready: Vec<Ready>,
+) -> Result<Vec<TargetReport>, CommandError> {
     let mut reports = Vec::new();
     let mut close_error = None;
     for r in ready {

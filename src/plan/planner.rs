@@ -1452,6 +1452,14 @@ impl<'a> Planner<'a> {
     /// Order, filter, count and gate.
     fn finish(self, opts: &PlanOptions) -> TargetPlan {
         let mut changes = self.changes;
+        let texts = |rules: &[usize], all: &[CompiledRule]| -> Vec<String> {
+            rules.iter().map(|r| all[*r].path_text.clone()).collect()
+        };
+        order_renames(
+            &mut changes,
+            &texts(&self.user_unique_rules, &self.compiled.user),
+            &texts(&self.group_unique_rules, &self.compiled.group),
+        );
         changes.sort_by(|(pa, a), (pb, b)| {
             pa.cmp(pb)
                 .then_with(|| a.address.cmp(&b.address))
@@ -1560,6 +1568,106 @@ impl<'a> Planner<'a> {
             safety,
             not_touching,
         }
+    }
+}
+
+/// Renames that take a unique value (userName, primary email, group displayName) another rename
+/// releases depend on that rename, so apply runs them in order (SPEC section 5). Renames that
+/// form a cycle (two users swapping userNames), and renames waiting on such a cycle, cannot be
+/// ordered: they become conflicts, reported and never sent.
+fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_unique: &[String]) {
+    let unique = |kind: ObjectKind| match kind {
+        ObjectKind::User => user_unique,
+        ObjectKind::Group => group_unique,
+    };
+    let value = |m: &Map<String, Value>, p: &str| {
+        m.get(p)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_lowercase)
+    };
+    let renames: Vec<usize> = (0..changes.len())
+        .filter(|i| changes[*i].0 == phase::RENAME)
+        .collect();
+    if renames.len() < 2 {
+        return;
+    }
+    let mut holders: HashMap<(ObjectKind, &str, String), usize> = HashMap::new();
+    for &i in &renames {
+        let c = &changes[i].1;
+        for p in unique(c.kind) {
+            if let Some(v) = value(&c.before, p) {
+                holders.insert((c.kind, p.as_str(), v), i);
+            }
+        }
+    }
+    // waits[i]: the renames change i waits for.
+    let mut waits: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &i in &renames {
+        let c = &changes[i].1;
+        for p in unique(c.kind) {
+            if let Some(j) = value(&c.after, p).and_then(|v| holders.get(&(c.kind, p.as_str(), v)))
+            {
+                if *j != i && !waits.get(&i).is_some_and(|w| w.contains(j)) {
+                    waits.entry(i).or_default().push(*j);
+                }
+            }
+        }
+    }
+    if waits.is_empty() {
+        return;
+    }
+    // Peel off renames whose waits are all ordered; what is left is a cycle or behind one.
+    let mut ordered: HashSet<usize> = renames
+        .iter()
+        .copied()
+        .filter(|i| !waits.contains_key(i))
+        .collect();
+    loop {
+        let next: Vec<usize> = waits
+            .iter()
+            .filter(|(i, w)| !ordered.contains(i) && w.iter().all(|j| ordered.contains(j)))
+            .map(|(i, _)| *i)
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        ordered.extend(next);
+    }
+    let mut stuck: Vec<usize> = waits
+        .keys()
+        .copied()
+        .filter(|i| !ordered.contains(i))
+        .collect();
+    stuck.sort_unstable();
+    for (i, w) in &waits {
+        if ordered.contains(i) {
+            let deps: Vec<String> = w.iter().map(|j| changes[*j].1.address.clone()).collect();
+            let c = &mut changes[*i].1;
+            for d in deps {
+                if !c.depends_on.contains(&d) {
+                    c.depends_on.push(d);
+                }
+            }
+            c.depends_on.sort();
+        }
+    }
+    let names: Vec<String> = stuck.iter().map(|i| changes[*i].1.name.clone()).collect();
+    for &i in &stuck {
+        let (ph, c) = &mut changes[i];
+        *ph = phase::CONFLICT;
+        c.detail = Some(format!(
+            "its rename takes a value another rename releases, in a cycle ({}): rename one of them to a temporary value first",
+            names.join(", ")
+        ));
+        c.reason = Reason::Conflict;
+        c.actions.clear();
+        c.operations.clear();
+        c.precondition = None;
+        c.depends_on.clear();
+        c.before.clear();
+        c.after.clear();
+        c.unchanged_attributes = 0;
     }
 }
 
