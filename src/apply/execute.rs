@@ -552,7 +552,7 @@ async fn delete(ctx: &Context, c: &Change) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Change, NotTouching, ObjectKind, Reason, Requests, Summary};
+    use crate::plan::{Change, NotTouching, ObjectKind, Requests, Summary};
     use std::cell::RefCell;
 
     struct Log(RefCell<Vec<(String, Status)>>);
@@ -563,23 +563,7 @@ mod tests {
     }
 
     fn change(address: &str, action: Action, deps: &[&str]) -> Change {
-        Change {
-            address: address.into(),
-            name: address.into(),
-            kind: ObjectKind::User,
-            id: None,
-            actions: vec![action],
-            reason: Reason::Missing,
-            unchanged_attributes: 0,
-            before: Map::new(),
-            after: Map::new(),
-            members_added: vec![],
-            members_removed: vec![],
-            operations: vec![Operation::Delete],
-            precondition: None,
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
-            detail: None,
-        }
+        crate::apply::tests::test_change(address, ObjectKind::User, vec![action], deps)
     }
 
     fn plan(changes: Vec<Change>) -> TargetPlan {

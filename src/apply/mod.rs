@@ -271,15 +271,21 @@ pub fn member_ops(op: &Operation) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::Reason;
     use serde_json::json;
 
-    fn change(kind: ObjectKind, actions: Vec<Action>) -> Change {
+    /// A change for scheduler and phase tests: its operation is a placeholder.
+    pub(crate) fn test_change(
+        address: &str,
+        kind: ObjectKind,
+        actions: Vec<Action>,
+        deps: &[&str],
+    ) -> Change {
         Change {
-            address: "t:x".into(),
-            name: "x".into(),
+            address: address.into(),
+            name: address.into(),
             kind,
             id: None,
             actions,
@@ -291,9 +297,13 @@ mod tests {
             members_removed: vec![],
             operations: vec![Operation::Delete],
             precondition: None,
-            depends_on: vec![],
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
             detail: None,
         }
+    }
+
+    fn change(kind: ObjectKind, actions: Vec<Action>) -> Change {
+        test_change("t:x", kind, actions, &[])
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What happened to every change: the records apply keeps as it goes, the counts of the final
 //! `Apply complete!` line, and the JSON document `apply --report FILE` writes for pipelines.
 
-use crate::plan::{Action, Change, ObjectKind};
+use crate::plan::{Action, Change, ObjectKind, Tally};
+use crate::scim::RequestCounts;
 use serde::{Deserialize, Serialize};
 
 /// The version of the report document's format.
@@ -75,38 +76,23 @@ pub struct Totals {
 
 impl Totals {
     pub fn of(results: &[ChangeResult]) -> Totals {
-        use std::collections::HashSet;
         let mut t = Totals::default();
-        let created_groups: HashSet<&str> = results
-            .iter()
-            .filter(|r| r.kind == ObjectKind::Group && r.actions.contains(&Action::Create))
-            .map(|r| r.address.as_str())
-            .collect();
-        let mut changed_groups: HashSet<&str> = HashSet::new();
+        let mut tally = Tally::new(
+            results
+                .iter()
+                .filter(|r| r.kind == ObjectKind::Group && r.actions.contains(&Action::Create))
+                .map(|r| r.address.as_str()),
+        );
         for r in results {
             match r.status {
-                Status::Failed => {
-                    t.failed += 1;
-                    continue;
-                }
-                Status::Skipped => {
-                    t.skipped += 1;
-                    continue;
-                }
-                Status::Applied => {}
-            }
-            let has = |a: Action| r.actions.contains(&a);
-            if has(Action::Create) {
-                t.added += 1;
-            } else if has(Action::Deactivate) || has(Action::Delete) {
-                t.destroyed += 1;
-            } else if r.kind == ObjectKind::User
-                || (!created_groups.contains(r.address.as_str())
-                    && changed_groups.insert(r.address.as_str()))
-            {
-                t.changed += 1;
+                Status::Failed => t.failed += 1,
+                Status::Skipped => t.skipped += 1,
+                Status::Applied => tally.count(r.kind, &r.address, &r.actions),
             }
         }
+        t.added = tally.add;
+        t.changed = tally.change;
+        t.destroyed = tally.deactivate + tally.delete;
         t
     }
 
@@ -119,39 +105,13 @@ impl Totals {
     }
 }
 
-/// Requests one target's apply sent, by method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct RequestTotals {
-    pub get: u64,
-    pub post: u64,
-    pub put: u64,
-    pub patch: u64,
-    pub delete: u64,
-    pub retries: u64,
-    /// 429 answers received.
-    pub throttled: u64,
-}
-
-impl From<crate::scim::RequestCounts> for RequestTotals {
-    fn from(c: crate::scim::RequestCounts) -> Self {
-        RequestTotals {
-            get: c.get,
-            post: c.post,
-            put: c.put,
-            patch: c.patch,
-            delete: c.delete,
-            retries: c.retries,
-            throttled: c.throttled,
-        }
-    }
-}
-
 /// One target's part of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetReport {
     pub name: String,
     pub summary: Totals,
-    pub requests: RequestTotals,
+    /// Requests this target's apply sent: the re-read of a saved plan and the writes.
+    pub requests: RequestCounts,
     pub seconds: f64,
     pub changes: Vec<ChangeResult>,
 }

@@ -7,9 +7,7 @@
 //! no confirmation) happens before the first write.
 
 use super::{CommandError, Exit, Format, GlobalArgs, Ui};
-use crate::apply::report::{
-    final_line, ApplyReport, RequestTotals, TargetReport, Totals, REPORT_FORMAT_VERSION,
-};
+use crate::apply::report::{final_line, ApplyReport, TargetReport, Totals, REPORT_FORMAT_VERSION};
 use crate::apply::verify::DigestPaths;
 use crate::apply::{
     execute, per_object_reads, verify, ChangeResult, Prepared, Progress, Snapshot, Source, Stale,
@@ -456,7 +454,6 @@ async fn apply_all(
             .filter(|c| !c.operations.is_empty())
             .count();
         let printer = Printer::new(ui, global, &r.plan.name, total as u64);
-        let before = r.conn.client.counts();
         let t0 = std::time::Instant::now();
         let results = execute(
             &r.conn.client,
@@ -467,16 +464,8 @@ async fn apply_all(
         )
         .await;
         printer.finish();
-        let after = r.conn.client.counts();
-        let mut requests = RequestTotals::from(after);
-        let b = RequestTotals::from(before);
-        requests.get -= b.get;
-        requests.post -= b.post;
-        requests.put -= b.put;
-        requests.patch -= b.patch;
-        requests.delete -= b.delete;
-        requests.retries -= b.retries;
-        requests.throttled -= b.throttled;
+        // The connection was opened for this apply: its counts are the re-read and the writes.
+        let requests = r.conn.client.counts();
         tracing::info!(
             target = %r.plan.name,
             seconds = t0.elapsed().as_secs_f64(),

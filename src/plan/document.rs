@@ -168,6 +168,45 @@ impl Reason {
     }
 }
 
+/// The summary's counting rule (SPEC section 4), shared by the plan's summary line and apply's
+/// `Apply complete!` line so the two always agree: creates are added; deactivations and deletes
+/// are destroyed; updates, reactivations and member changes are changed, a group once however
+/// many of its changes there are, and not at all when the same plan creates it.
+#[derive(Debug, Default)]
+pub struct Tally<'a> {
+    pub add: u64,
+    pub change: u64,
+    pub deactivate: u64,
+    pub delete: u64,
+    created_groups: std::collections::HashSet<&'a str>,
+    changed_groups: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> Tally<'a> {
+    /// A tally over changes of which `created_groups` are the group creates (their later member
+    /// chunks do not count as changes).
+    pub fn new(created_groups: impl IntoIterator<Item = &'a str>) -> Tally<'a> {
+        Tally {
+            created_groups: created_groups.into_iter().collect(),
+            ..Tally::default()
+        }
+    }
+
+    pub fn count(&mut self, kind: ObjectKind, address: &'a str, actions: &[Action]) {
+        if actions.contains(&Action::Create) {
+            self.add += 1;
+        } else if actions.contains(&Action::Deactivate) {
+            self.deactivate += 1;
+        } else if actions.contains(&Action::Delete) {
+            self.delete += 1;
+        } else if kind == ObjectKind::User
+            || (!self.created_groups.contains(address) && self.changed_groups.insert(address))
+        {
+            self.change += 1;
+        }
+    }
+}
+
 /// One planned change to one object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {

@@ -14,7 +14,7 @@
 
 use super::document::{
     Action, Change, MemberRef, NotTouching, ObjectKind, Operation, Precondition, Reason, Requests,
-    SafetyGate, Summary, TargetPlan,
+    SafetyGate, Summary, Tally, TargetPlan,
 };
 use super::matching::{self, Conflict, KeySpec, Keys, Matching, Outcome};
 use super::observed::Observed;
@@ -1476,14 +1476,12 @@ impl<'a> Planner<'a> {
             ignored: self.untouched.ignored_users + self.untouched.ignored_groups,
             ..Summary::default()
         };
-        // A group counts once however many of its changes there are (update, adds, removes),
-        // and not at all as "changed" when it is created (its later member chunks included).
-        let created_groups: HashSet<&str> = changes
-            .iter()
-            .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
-            .map(|c| c.address.as_str())
-            .collect();
-        let mut changed_groups: HashSet<&str> = HashSet::new();
+        let mut tally = Tally::new(
+            changes
+                .iter()
+                .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
+                .map(|c| c.address.as_str()),
+        );
         let mut reads: HashSet<&str> = HashSet::new();
         let mut writes = 0u64;
         let mut member_ops = 0u64;
@@ -1494,19 +1492,12 @@ impl<'a> Planner<'a> {
             reads.insert(c.address.as_str());
             writes += c.operations.len() as u64;
             member_ops += (c.members_added.len() + c.members_removed.len()) as u64;
-            if c.actions.contains(&Action::Create) {
-                summary.add += 1;
-            } else if c.actions.contains(&Action::Deactivate) {
-                summary.deactivate += 1;
-            } else if c.actions.contains(&Action::Delete) {
-                summary.delete += 1;
-            } else if c.kind == ObjectKind::User
-                || (!created_groups.contains(c.address.as_str())
-                    && changed_groups.insert(c.address.as_str()))
-            {
-                summary.change += 1;
-            }
+            tally.count(c.kind, &c.address, &c.actions);
         }
+        summary.add = tally.add;
+        summary.change = tally.change;
+        summary.deactivate = tally.deactivate;
+        summary.delete = tally.delete;
         summary.destroy = summary.deactivate + summary.delete;
 
         let rate = self.target.rate;

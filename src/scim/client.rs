@@ -126,7 +126,7 @@ impl ClientOptions {
 }
 
 /// Requests sent so far, by kind (retries included), for benchmarks and plan estimates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RequestCounts {
     pub get: u64,
     pub post: u64,
