@@ -69,14 +69,29 @@ pub enum Source {
     Snapshot(Arc<Snapshot>),
 }
 
-/// How many requests reading object by object costs: one per change with something to send,
-/// except member changes of a group the plan creates (checked through the create).
+/// How many requests reading object by object costs: one GET per change of a live object, and
+/// for a create one lookup by externalId plus one by name when the first finds nothing (the
+/// usual case). Member changes of a group the plan creates are checked through the create.
 pub fn per_object_reads(plan: &TargetPlan) -> u64 {
     plan.changes
         .iter()
         .filter(|c| !c.operations.is_empty())
-        .filter(|c| c.id.is_some() || c.actions.contains(&Action::Create))
-        .count() as u64
+        .map(|c| match c.operations.first() {
+            Some(Operation::Create { body }) => {
+                let has = |k: &str| {
+                    body.get(k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| !v.is_empty())
+                };
+                let name = match c.kind {
+                    ObjectKind::User => "userName",
+                    ObjectKind::Group => "displayName",
+                };
+                u64::from(has("externalId")) + u64::from(has(name))
+            }
+            _ => u64::from(c.id.is_some()),
+        })
+        .sum()
 }
 
 /// Live state indexed for the lookups preconditions need.
