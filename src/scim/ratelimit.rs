@@ -16,11 +16,13 @@
 //!   server's limit is near it) and only then probes beyond. A second 429 at a lower rate
 //!   lowers W_max below it (CUBIC's fast convergence), so repeated cuts settle under the limit.
 //! - 429s that do not depend on the rate (a server that fails a fixed share of requests) are
-//!   told apart by experiment: a slowdown made while 429s were frequent is judged after 64
-//!   answers. Against a rate limit, sending x0.8 as fast makes the share of successes 1/0.8
-//!   times larger (the server admits the same number per second); if it did not grow, the
-//!   slowdown is undone and the share of 429s is learned as noise. Later 429s only count when their share clearly exceeds the noise (by three
-//!   standard deviations), so random 429s no longer drag the budget down to its floor.
+//!   told apart by experiment: a slowdown made while 429s were frequent holds its rate for 64
+//!   answers and is then judged. Against a rate limit, sending x0.8 as fast makes the share of
+//!   successes 1/0.8 times larger (the server admits the same number per second); if it did
+//!   not grow, nor did 429s clearly become more frequent, the slowdown is undone and the share
+//!   of 429s is learned as noise. Later 429s only count when their share exceeds the noise by
+//!   three standard deviations, so random 429s no longer drag the budget down to its floor.
+//!   No 429 cuts anything before 32 answers came: a share among a handful says nothing.
 //!
 //! A configured rate is a ceiling: the budget sends at exactly that rate until a 429, and never
 //! recovers above it, so AWS's fixed rates hold. A recovered unlimited budget is unlimited again.
