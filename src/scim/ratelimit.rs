@@ -22,7 +22,8 @@
 //!   not grow, nor did 429s clearly become more frequent, the slowdown is undone and the share
 //!   of 429s is learned as noise. Later 429s only count when their share exceeds the noise by
 //!   three standard deviations, so random 429s no longer drag the budget down to its floor.
-//!   No 429 cuts anything before 32 answers came: a share among a handful says nothing.
+//!   A cut before 32 answers came has no baseline: it is kept only if 429s became rare after
+//!   it, and otherwise undone without learning anything (the next 429 decides, with a baseline).
 //!
 //! A configured rate is a ceiling: the budget sends at exactly that rate until a 429, and never
 //! recovers above it, so AWS's fixed rates hold. A recovered unlimited budget is unlimited again.
@@ -47,8 +48,8 @@ const MIN_RATE: f64 = 0.5;
 const UNLIMITED_AGAIN: f64 = 1000.0;
 /// Answers the share of 429s is measured over (exponentially decaying weights).
 const WINDOW: f64 = 64.0;
-/// Answers seen before a 429 may cut the rate at all: the share of 429s among a handful of
-/// answers says nothing, and a cut judged against it would look helpful by chance.
+/// Answers the share of 429s needs before it is a baseline to judge a cut against: the share
+/// among a handful says nothing, and a cut judged against it would look helpful by chance.
 const MIN_ANSWERS: f64 = 32.0;
 /// A cut made while at least this share of recent answers were 429s is put on trial.
 const HEAVY: f64 = 0.05;
@@ -96,8 +97,8 @@ impl Recovery {
 /// meanwhile, so that the comparison is between two known rates.
 #[derive(Debug, Clone, Copy)]
 struct Trial {
-    /// Share of 429s among recent answers when the cut was made.
-    share: f64,
+    /// Share of 429s among recent answers when the cut was made; `None` if too few answers.
+    share: Option<f64>,
     /// The recovery state before the cut, restored if the cut turns out useless.
     before: Option<Recovery>,
     answers: u32,
@@ -188,22 +189,31 @@ impl State {
         let t = self.trial.filter(|t| t.answers >= JUDGE_AFTER)?;
         self.trial = None;
         let share = f64::from(t.throttled) / f64::from(t.answers);
-        // Noise: successes did not become more likely as they would under a rate limit, nor did
-        // 429s become clearly more frequent (they do during the onset of a limit, while its
+        // Useless (noise): successes did not become more likely as they would under a rate
+        // limit, nor did 429s become clearly more frequent (they do during the onset of a limit, while its
         // bucket drains: that is no noise). A share of a half or more is never taken for
         // noise: slowing down is the safer reading of a server refusing that much. A server
         // answering nothing but 429 stays at 0 successes: that counts as "helped".
-        let se = (t.share * (1.0 - t.share) / f64::from(t.answers)).sqrt();
-        let noise = 1.0 - share < HELPED * (1.0 - t.share)
-            && share <= t.share + 3.0 * se + 0.05
-            && share < MAX_NOISE;
-        let helped = !noise;
+        let useless = match t.share {
+            Some(before) => {
+                let se = (before * (1.0 - before) / f64::from(t.answers)).sqrt();
+                1.0 - share < HELPED * (1.0 - before)
+                    && share <= before + 3.0 * se + 0.05
+                    && share < MAX_NOISE
+            }
+            // No baseline: keep the cut only if it made 429s rare; otherwise undo it without
+            // learning noise from a comparison that cannot be made.
+            None => share >= HEAVY,
+        };
+        let helped = !useless;
         if helped {
             if let Some(r) = &mut self.recovery {
                 r.from = now;
             }
         } else {
-            self.noise = self.noise.max(share);
+            if t.share.is_some() {
+                self.noise = self.noise.max(share);
+            }
             self.recovery = t.before;
             self.epoch = Some(now);
         }
@@ -228,8 +238,8 @@ impl State {
         // triggers a cut (it just crossed the noise bound), so a return to normal may pass for
         // progress and keep a cut that was not needed: the safe mistake, and one the recovery
         // curve makes good within RECOVERY_SECS.
-        let share = self.throttled / self.answers.max(1.0);
-        self.trial = (share >= HEAVY).then_some(Trial {
+        let share = (self.answers >= MIN_ANSWERS).then(|| self.throttled / self.answers);
+        self.trial = share.is_none_or(|s| s >= HEAVY).then_some(Trial {
             share,
             before: self.recovery,
             answers: 0,
@@ -345,7 +355,7 @@ impl RateLimiter {
             t.answers += 1;
             t.throttled += 1;
         }
-        if s.answers < MIN_ANSWERS || s.within_noise() {
+        if s.within_noise() {
             return;
         }
         if s.trial.is_some() {
@@ -617,9 +627,13 @@ mod tests {
         for seed in 0..5 {
             let l = RateLimiter::new(None);
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let (end, lowest) = drive(&l, Instant::now(), 20_000, secs(1.0 / 400.0), |_| {
+            let step = secs(1.0 / 400.0);
+            // The first cuts come with almost no measurement (sent one after another here, the
+            // first requests make the rate look low); they are undone within 64 answers each.
+            let (warm, _) = drive(&l, Instant::now(), 1000, step, |_| {
                 rng.random::<f64>() < 0.2
             });
+            let (end, lowest) = drive(&l, warm, 20_000, step, |_| rng.random::<f64>() < 0.2);
             // The old limiter ended near 0.5/s; this one makes a few cuts that it undoes.
             assert!(lowest > 150.0, "seed {seed}: lowest {lowest}");
             let r = rate(&l, end);
