@@ -466,6 +466,8 @@ impl ScimClient {
                 .await
                 .map_err(|_| ScimClientError::Setup("the client was shut down".into()))?;
             self.count(&method, attempt, member_ops);
+            // The limiter tells answers to requests sent before its last slowdown apart.
+            let sent = Instant::now();
 
             let mut req = inner
                 .http
@@ -526,7 +528,7 @@ impl ScimClient {
             };
 
             if (200..300).contains(&status) {
-                budget.on_success();
+                budget.on_success(sent);
                 let body = if bytes.iter().all(u8::is_ascii_whitespace) {
                     None
                 } else {
@@ -554,7 +556,7 @@ impl ScimClient {
             let retryable = match status {
                 429 => {
                     inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                    budget.on_throttled();
+                    budget.on_throttled(sent);
                     true
                 }
                 s if s >= 500 => !is_post,
