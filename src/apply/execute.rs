@@ -9,7 +9,7 @@
 use super::report::{ChangeResult, Status};
 use super::verify::{DigestPaths, Prepared};
 use super::{
-    endpoint, find_by_keys, first_difference, id_of, member_ops, object_path, phases, resolve_refs,
+    classify, endpoint, find_by_keys, id_of, member_ops, object_path, phases, resolve_refs, Found,
     Phase,
 };
 use crate::plan::{Action, Change, Operation, TargetPlan};
@@ -415,36 +415,15 @@ async fn create(
     }
 }
 
-enum Found {
-    Same(String),
-    Nothing,
-    Different(String),
-}
-
 async fn lookup(ctx: &Context, c: &Change, body: &Map<String, Value>) -> Result<Found, String> {
     let found = find_by_keys(&ctx.client.reader(), c.kind, body)
         .await
         .map_err(|e| format!("cannot look the object up by its keys: {e}"))?;
-    let want = Value::Object(body.clone());
-    Ok(match found.as_slice() {
-        [] => Found::Nothing,
-        [live] => match (
-            first_difference(live, &want, ctx.paths.of(c.kind)),
-            id_of(live),
-        ) {
-            (None, Some(id)) => Found::Same(id),
-            (None, None) => Found::Different("the existing object has no id".into()),
-            (Some(attr), id) => Found::Different(format!(
-                "the existing object (id {}) differs in {attr}",
-                id.unwrap_or_default()
-            )),
-        },
-        many => Found::Different(format!(
-            "{} live objects have its keys ({})",
-            many.len(),
-            many.iter().filter_map(id_of).collect::<Vec<_>>().join(", ")
-        )),
-    })
+    Ok(classify(
+        &found,
+        &Value::Object(body.clone()),
+        ctx.paths.of(c.kind),
+    ))
 }
 
 fn record_id(ctx: &Context, c: &Change, id: &str) {

@@ -140,30 +140,46 @@ pub fn object_path(kind: ObjectKind, id: &str) -> String {
     format!("{}/{}", endpoint(kind), encode_query_value(id))
 }
 
-/// Read one object as the planner saw objects (the typed resource turned back into JSON, so
-/// digests compare like with like); `None` when the server says it does not exist.
+/// The attribute that names an object of `kind` (its second match key after externalId).
+pub fn name_attr(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::User => "userName",
+        ObjectKind::Group => "displayName",
+    }
+}
+
+/// A live resource as the planner saw it: the typed resource turned back into JSON (so digests
+/// compare like with like), without a group's members (membership is not part of any
+/// precondition, and AWS never returns it).
+fn live_value<T: serde::Serialize>(
+    kind: ObjectKind,
+    resource: &T,
+) -> Result<Value, ScimClientError> {
+    let mut v = serde_json::to_value(resource)
+        .map_err(|e| ScimClientError::Setup(format!("cannot read a live resource: {e}")))?;
+    if kind == ObjectKind::Group {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("members");
+        }
+    }
+    Ok(v)
+}
+
+/// Read one object; `None` when the server says it does not exist.
 pub async fn fetch(
     client: &ReadOnlyClient,
     kind: ObjectKind,
     id: &str,
 ) -> Result<Option<Value>, ScimClientError> {
     let got = match kind {
-        ObjectKind::User => client.get_user(id).await.map(serde_json::to_value),
-        ObjectKind::Group => client.get_group(id).await.map(serde_json::to_value),
+        ObjectKind::User => client.get_user(id).await.and_then(|u| live_value(kind, &u)),
+        ObjectKind::Group => client
+            .get_group(id)
+            .await
+            .and_then(|g| live_value(kind, &g)),
     };
     match got {
-        Ok(Ok(mut v)) => {
-            if kind == ObjectKind::Group {
-                // Membership is not part of any precondition, and AWS never returns it.
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("members");
-                }
-            }
-            Ok(Some(v))
-        }
-        Ok(Err(e)) => Err(ScimClientError::Setup(format!(
-            "cannot read a live resource: {e}"
-        ))),
+        Ok(v) => Ok(Some(v)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
@@ -177,11 +193,7 @@ pub async fn find_by_keys(
     kind: ObjectKind,
     body: &Map<String, Value>,
 ) -> Result<Vec<Value>, ScimClientError> {
-    let name_attr = match kind {
-        ObjectKind::User => "userName",
-        ObjectKind::Group => "displayName",
-    };
-    for attr in ["externalId", name_attr] {
+    for attr in ["externalId", name_attr(kind)] {
         let Some(value) = body
             .get(attr)
             .and_then(Value::as_str)
@@ -195,26 +207,50 @@ pub async fn find_by_keys(
                 .list_users(Some(&filter))
                 .await?
                 .iter()
-                .filter_map(|u| serde_json::to_value(u).ok())
-                .collect(),
+                .map(|u| live_value(kind, u))
+                .collect::<Result<_, _>>()?,
             ObjectKind::Group => client
                 .list_groups(Some(&filter))
                 .await?
                 .iter()
-                .filter_map(|g| serde_json::to_value(g).ok())
-                .map(|mut v| {
-                    if let Some(o) = v.as_object_mut() {
-                        o.remove("members");
-                    }
-                    v
-                })
-                .collect(),
+                .map(|g| live_value(kind, g))
+                .collect::<Result<_, _>>()?,
         };
         if !found.is_empty() {
             return Ok(found);
         }
     }
     Ok(Vec::new())
+}
+
+/// What a lookup by keys found, against what a create would make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Nothing,
+    /// One object, equal to the desired one on every precondition attribute: its id.
+    Same(String),
+    /// Something else holds the keys: why, for humans.
+    Different(String),
+}
+
+/// Compare the objects a lookup found with the object a create would make (`want`).
+pub fn classify(found: &[Value], want: &Value, paths: &[AttrPath]) -> Found {
+    match found {
+        [] => Found::Nothing,
+        [live] => match (first_difference(live, want, paths), id_of(live)) {
+            (None, Some(id)) => Found::Same(id),
+            (None, None) => Found::Different("the existing object has no id".into()),
+            (Some(attr), id) => Found::Different(format!(
+                "the existing object (id {}) differs in {attr}",
+                id.unwrap_or_default()
+            )),
+        },
+        many => Found::Different(format!(
+            "{} live objects have its keys ({})",
+            many.len(),
+            many.iter().filter_map(id_of).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 /// The first attribute (of `paths`) where a live object differs from what `want` asks for;

@@ -8,7 +8,7 @@
 //! one read of the whole state the way `plan` read it (a plan of 10,000 creates against a target
 //! of 20,000 users is 200 list pages, not 10,000 lookups).
 
-use super::{fetch, find_by_keys, first_difference, id_of, in_effect};
+use super::{classify, fetch, find_by_keys, id_of, in_effect, name_attr, Found};
 use crate::mapping::AttrPath;
 use crate::plan::{
     precondition_digest, Action, Change, ObjectKind, Observed, Operation, TargetPlan,
@@ -83,11 +83,7 @@ pub fn per_object_reads(plan: &TargetPlan) -> u64 {
                         .and_then(Value::as_str)
                         .is_some_and(|v| !v.is_empty())
                 };
-                let name = match c.kind {
-                    ObjectKind::User => "userName",
-                    ObjectKind::Group => "displayName",
-                };
-                u64::from(has("externalId")) + u64::from(has(name))
+                u64::from(has("externalId")) + u64::from(has(name_attr(c.kind)))
             }
             _ => u64::from(c.id.is_some()),
         })
@@ -107,13 +103,6 @@ fn slot(kind: ObjectKind) -> usize {
     match kind {
         ObjectKind::User => 0,
         ObjectKind::Group => 1,
-    }
-}
-
-fn name_attr(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::User => "userName",
-        ObjectKind::Group => "displayName",
     }
 }
 
@@ -269,25 +258,18 @@ async fn check(
     let digest_paths = paths.of(c.kind);
     if let Some(Operation::Create { body }) = c.operations.first() {
         let found = source.find(c.kind, body).await?;
-        let want = Value::Object(body.clone());
-        return Ok(match found.as_slice() {
-            [] => Verdict::Fresh { version: None },
-            [live] => match first_difference(live, &want, digest_paths) {
-                None => Verdict::Done {
-                    id: id_of(live),
+        return Ok(
+            match classify(&found, &Value::Object(body.clone()), digest_paths) {
+                Found::Nothing => Verdict::Fresh { version: None },
+                Found::Same(id) => Verdict::Done {
+                    id: Some(id),
                     note: "already in effect (the object exists as planned)".into(),
                 },
-                Some(attr) => Verdict::Stale(format!(
-                    "an object with its keys now exists (id {}) and differs in {attr}",
-                    id_of(live).unwrap_or_default()
-                )),
+                Found::Different(why) => {
+                    Verdict::Stale(format!("since the plan, an object took its keys: {why}"))
+                }
             },
-            many => Verdict::Stale(format!(
-                "{} live objects now have its keys ({})",
-                many.len(),
-                many.iter().filter_map(id_of).collect::<Vec<_>>().join(", ")
-            )),
-        });
+        );
     }
     let Some(id) = &c.id else {
         // Members of a group this plan creates: checked through that create.
