@@ -556,16 +556,14 @@ fn verb(r: &ChangeResult) -> String {
 }
 
 /// One line per change, or a progress bar on a terminal.
-struct Printer {
+struct Printer<'a> {
+    ui: &'a Ui,
+    global: &'a GlobalArgs,
     bar: Option<ProgressBar>,
-    lines: bool,
-    to_stdout: bool,
-    redact: bool,
-    color: bool,
 }
 
-impl Printer {
-    fn new(ui: &Ui, global: &GlobalArgs, target: &str, total: u64) -> Printer {
+impl<'a> Printer<'a> {
+    fn new(ui: &'a Ui, global: &'a GlobalArgs, target: &str, total: u64) -> Printer<'a> {
         let bar = (ui.stderr_tty && !ui.quiet).then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(
@@ -585,13 +583,7 @@ impl Printer {
             super::ui::set_progress_bar(Some(bar.clone()));
             bar
         });
-        Printer {
-            lines: bar.is_none() && !ui.quiet,
-            bar,
-            to_stdout: global.format == Format::Text,
-            redact: global.redact,
-            color: ui.color_out,
-        }
+        Printer { ui, global, bar }
     }
 
     fn finish(&self) {
@@ -602,9 +594,9 @@ impl Printer {
     }
 }
 
-impl Progress for Printer {
+impl Progress for Printer<'_> {
     fn finished(&self, r: &ChangeResult) {
-        let name = describe(r, self.redact);
+        let name = describe(r, self.global.redact);
         let line = match r.status {
             Status::Applied => {
                 let id = match (&r.id, r.actions.contains(&Action::Create)) {
@@ -629,7 +621,7 @@ impl Progress for Printer {
                     r.address,
                     r.error.as_deref().unwrap_or("")
                 );
-                if self.color {
+                if self.ui.color_out {
                     format!("\x1b[31m{text}\x1b[0m")
                 } else {
                     text
@@ -648,18 +640,9 @@ impl Progress for Printer {
             }
             return;
         }
-        if self.lines {
-            print_line(self.to_stdout, &line);
+        if !self.ui.quiet {
+            result_line(self.ui, self.global, &line);
         }
-    }
-}
-
-#[allow(clippy::print_stdout, clippy::print_stderr)]
-fn print_line(stdout: bool, line: &str) {
-    if stdout {
-        println!("{line}");
-    } else {
-        eprintln!("{line}");
     }
 }
 
