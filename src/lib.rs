@@ -14,7 +14,7 @@ pub mod diag;
 pub mod emulator;
 pub mod fasthash;
 pub mod mapping;
-pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod scim;
+pub mod shell;

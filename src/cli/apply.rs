@@ -15,7 +15,7 @@ use crate::apply::{
 };
 use crate::config::{Desired, Target};
 use crate::mapping::CompiledTarget;
-use crate::observe::{observe, Connection};
+use crate::shell::observe::{observe, Connection};
 use crate::plan::policy::Lists;
 use crate::plan::{
     config_digest, digest_paths, plan_document, Action, ObjectKind, PlanDocument, PlanOptions,

@@ -265,6 +265,6 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), Command
 }
 
 /// A failure to read live state, as the user sees it.
-pub fn observe_error(e: crate::observe::ObserveError) -> CommandError {
+pub fn observe_error(e: crate::shell::observe::ObserveError) -> CommandError {
     CommandError::error(e.to_string())
 }

@@ -3,7 +3,7 @@
 
 use super::{CommandError, Exit, Format, GlobalArgs, Ui};
 use crate::config::{Desired, Target};
-use crate::observe::{observe, ConnectSettings, Connection};
+use crate::shell::observe::{observe, ConnectSettings, Connection};
 use crate::plan::document::{ObjectKind, PlanDocument, TargetPlan};
 use crate::plan::{plan_document, plan_target, PlanOptions};
 use crate::render;
