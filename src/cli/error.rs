@@ -154,3 +154,82 @@ impl From<CliError> for CommandError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classified(e: ShellError) -> (Exit, String, Option<String>) {
+        let c = CommandError::from(e);
+        (c.exit, c.message, c.hint)
+    }
+
+    #[test]
+    fn refusals_before_the_first_write_keep_their_exit_codes() {
+        assert_eq!(
+            classified(ShellError::Stale(vec!["a".into()])).0,
+            Exit::Stale
+        );
+        assert_eq!(
+            classified(ShellError::TargetNotConfigured("aws".into())).0,
+            Exit::Stale
+        );
+        assert_eq!(
+            classified(ShellError::Gated(vec!["g".into()])).0,
+            Exit::Gated
+        );
+        let (exit, message, hint) = classified(ShellError::Protected(vec![
+            "aws:user.e1 (a@x)".into(),
+            "aws:group.g (g)".into(),
+        ]));
+        assert_eq!(exit, Exit::Gated);
+        assert_eq!(
+            message,
+            "the plan would destroy protected objects; nothing was written:\n  aws:user.e1 (a@x)\n  aws:group.g (g)"
+        );
+        assert!(hint.is_some_and(|h| h.starts_with("`protect` cannot be overridden")));
+    }
+
+    #[test]
+    fn configuration_and_target_errors_exit_1_with_their_hints() {
+        let (exit, message, hint) = classified(ShellError::InvalidConfig {
+            errors: 2,
+            warnings: 1,
+        });
+        assert_eq!(exit, Exit::Error);
+        assert_eq!(message, "configuration has 2 errors and 1 warning");
+        assert_eq!(hint, None);
+        let (exit, message, hint) = classified(ShellError::UnknownTarget {
+            name: "x".into(),
+            known: vec!["aws".into(), "generic".into()],
+        });
+        assert_eq!(exit, Exit::Error);
+        assert_eq!(message, "no target named \"x\"");
+        assert_eq!(hint.as_deref(), Some("configured targets: aws, generic"));
+    }
+
+    #[test]
+    fn no_terminal_says_how_to_apply_without_one() {
+        let c = CommandError::from(CliError::NoTerminal);
+        assert_eq!(c.exit, Exit::Error);
+        assert!(c.hint.is_some_and(|h| h.contains("--auto-approve")));
+    }
+
+    #[test]
+    fn the_first_of_1_4_3_5_2_0_wins() {
+        let order = [
+            Exit::Error,
+            Exit::Stale,
+            Exit::Gated,
+            Exit::Partial,
+            Exit::Changes,
+            Exit::Ok,
+        ];
+        for (i, a) in order.iter().enumerate() {
+            for b in &order[i..] {
+                assert_eq!(a.combine(*b), *a);
+                assert_eq!(b.combine(*a), *a);
+            }
+        }
+    }
+}

@@ -12,11 +12,8 @@ pub fn run(ui: &Ui, global: &GlobalArgs, _args: &ValidateArgs) -> Result<Exit, C
     // The process ends right after this command: freeing a large directory object by object
     // (about a tenth of a second for 100,000 users) would only delay the exit.
     let resolved = std::mem::ManuallyDrop::new(resolved);
-    let (errors, warnings) = shell::config::counts(&resolved);
     ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
-    if errors > 0 {
-        return Err(shell::ShellError::InvalidConfig { errors, warnings }.into());
-    }
+    let warnings = shell::config::check(&resolved)?;
     let d = &resolved.desired;
     let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     ui.out(&format!(

@@ -81,7 +81,7 @@ pub async fn prepare(
                     .await
                     .map_err(|source| ShellError::Reread {
                         target: t.name.clone(),
-                        source,
+                        source: Box::new(source),
                     }),
                 Err(e) => Err(e),
             };

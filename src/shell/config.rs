@@ -11,16 +11,18 @@ pub fn read(settings: &Settings) -> Resolved {
     crate::config::read_with(&settings.config, settings.check_options())
 }
 
-/// How many of the diagnostics are errors and how many warnings.
-pub fn counts(resolved: &Resolved) -> (usize, usize) {
+/// The number of warnings, or an error when any diagnostic is one.
+pub fn check(resolved: &Resolved) -> Result<usize, ShellError> {
     let errors = resolved.diagnostics.iter().filter(|d| d.is_error()).count();
-    (errors, resolved.diagnostics.len() - errors)
+    let warnings = resolved.diagnostics.len() - errors;
+    if errors > 0 {
+        return Err(ShellError::InvalidConfig { errors, warnings });
+    }
+    Ok(warnings)
 }
 
 /// The configuration, unless it has errors.
 pub fn accept(resolved: Resolved) -> Result<Desired, ShellError> {
-    match counts(&resolved) {
-        (0, _) => Ok(resolved.desired),
-        (errors, warnings) => Err(ShellError::InvalidConfig { errors, warnings }),
-    }
+    check(&resolved)?;
+    Ok(resolved.desired)
 }

@@ -60,7 +60,7 @@ pub enum ShellError {
     Reread {
         target: String,
         #[source]
-        source: ScimClientError,
+        source: Box<ScimClientError>,
     },
     /// Objects the saved plan touches moved since it was made; one line per object.
     #[error("the saved plan is stale: {} object(s) changed since it was made; nothing was written:\n  {}", .0.len(), .0.join("\n  "))]

@@ -115,3 +115,33 @@ pub fn has_work(doc: &PlanDocument) -> bool {
         .iter()
         .any(|t| t.changes.iter().any(|c| !c.operations.is_empty()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::plan_document;
+
+    fn empty_plan() -> PlanDocument {
+        plan_document(&Desired::default(), Vec::new(), "2026-01-01T00:00:00Z", "0")
+    }
+
+    #[test]
+    fn the_reviewed_checksum_matches_with_or_without_prefix_in_any_case() {
+        let doc = empty_plan();
+        let bare = doc.checksum.trim_start_matches("sha256:").to_string();
+        assert!(check_checksum(&doc, &doc.checksum).is_ok());
+        assert!(check_checksum(&doc, &format!("  {}\n", bare.to_uppercase())).is_ok());
+        let e = check_checksum(&doc, "sha256:00").expect_err("another checksum");
+        assert_eq!(
+            e.to_string(),
+            format!("the plan's checksum sha256:{bare} is not the reviewed one (--checksum sha256:00); nothing was written")
+        );
+    }
+
+    #[test]
+    fn a_target_the_plan_does_not_have_is_refused_by_name() {
+        let e = select_targets(empty_plan(), &["aws".to_string()]).expect_err("not in plan");
+        assert_eq!(e.to_string(), "the plan has no target named \"aws\"");
+        assert!(select_targets(empty_plan(), &[]).is_ok());
+    }
+}
