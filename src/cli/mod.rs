@@ -8,6 +8,7 @@ mod completions;
 mod emulator;
 pub mod error;
 mod plan;
+mod progress;
 mod schema;
 mod show;
 mod ui;
