@@ -4,8 +4,10 @@
 //!
 //! The crate is a library with a thin binary. `config` reads the desired state, `mapping` renders
 //! it into SCIM resources, `scim` speaks the protocol, `plan` is the pure planner, `apply` executes
-//! plans, `render` turns plans into text, `emulator` is roster's own SCIM service provider, and
-//! `cli` is the only layer that knows about flags and terminals.
+//! plans, `render` turns plans into text, `emulator` is roster's own SCIM service provider,
+//! `shell` is the imperative shell around the core (settings, compiled targets, reading live
+//! state, verifying and applying plans), and `cli` is the only layer that knows about flags and
+//! terminals.
 
 pub mod apply;
 pub mod cli;
@@ -14,7 +16,7 @@ pub mod diag;
 pub mod emulator;
 pub mod fasthash;
 pub mod mapping;
-pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod scim;
+pub mod shell;

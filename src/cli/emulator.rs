@@ -2,12 +2,11 @@
 //! without a server and for tests (fault injection, observation endpoints, persistent state).
 
 use super::{CommandError, Exit, Ui};
-use crate::emulator::{Dialect, Faults, Options, Server};
+use crate::emulator::Dialect;
+use crate::shell::{self, emulator::EmulatorSettings};
 use clap::{Args, ValueEnum};
-use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Which server behaviour to emulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,68 +59,34 @@ pub struct EmulatorArgs {
 }
 
 pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
-    for (name, rate) in [("--fail-429", args.fail_429), ("--fail-5xx", args.fail_5xx)] {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(CommandError::error(format!(
-                "{name} must be between 0 and 1"
-            )));
-        }
-    }
-    if !args.listen.ip().is_loopback() {
-        return Err(CommandError::error(format!(
-            "the emulator only listens on loopback addresses, not {}",
-            args.listen
-        ))
-        .hint("use 127.0.0.1:PORT or [::1]:PORT"));
-    }
-    let token = match &args.token_env {
-        None => None,
-        Some(name) => match std::env::var(name) {
-            Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
-            _ => {
-                return Err(CommandError::error(format!(
-                    "environment variable {name} (--token-env) is not set"
-                )))
-            }
+    let settings = EmulatorSettings {
+        dialect: match args.dialect {
+            DialectArg::Generic => Dialect::Generic,
+            DialectArg::AwsIdentityCenter => Dialect::AwsIdentityCenter,
         },
-    };
-    let dialect = match args.dialect {
-        DialectArg::Generic => Dialect::Generic,
-        DialectArg::AwsIdentityCenter => Dialect::AwsIdentityCenter,
-    };
-    let options = Options {
-        dialect,
-        token,
+        listen: args.listen,
         state: args.state.clone(),
+        token_env: args.token_env.clone(),
+        latency_ms: args.latency_ms,
+        fail_429: args.fail_429,
+        fail_5xx: args.fail_5xx,
+        rate_limit_read: args.rate_limit_read,
+        rate_limit_write: args.rate_limit_write,
         seed: args.seed.clone(),
-        faults: Faults {
-            latency: Duration::from_millis(args.latency_ms),
-            fail_429: args.fail_429,
-            fail_5xx: args.fail_5xx,
-            rate_limit_read: args.rate_limit_read,
-            rate_limit_write: args.rate_limit_write,
-            seed: args.fault_seed,
-            hold_writes_after: args.hold_writes_after,
-        },
+        fault_seed: args.fault_seed,
+        hold_writes_after: args.hold_writes_after,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CommandError::error(format!("cannot start the async runtime: {e}")))?;
+    let options = settings.resolve()?;
+    let rt = shell::runtime()?;
     rt.block_on(async {
-        let server = Server::start(args.listen, options)
-            .await
-            .map_err(|e| CommandError::error(e.to_string()))?;
+        let server = shell::emulator::start(settings.listen, options).await?;
         ui.out(&format!(
             "roster emulator listening on http://{} (dialect {})",
             server.addr(),
-            dialect.as_str()
+            settings.dialect.as_str()
         ));
         wait_for_signal().await;
-        server
-            .shutdown()
-            .await
-            .map_err(|e| CommandError::error(e.to_string()))?;
+        shell::emulator::stop(server).await?;
         Ok(Exit::Ok)
     })
 }

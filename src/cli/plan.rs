@@ -2,11 +2,10 @@
 //! print the plan, and optionally save it for `roster apply PLAN_FILE`.
 
 use super::{CommandError, Exit, Format, GlobalArgs, Ui};
-use crate::config::{Desired, Target};
-use crate::observe::{observe, ConnectSettings, Connection};
 use crate::plan::document::{ObjectKind, PlanDocument, TargetPlan};
-use crate::plan::{plan_document, plan_target, PlanOptions};
+use crate::plan::PlanOptions;
 use crate::render;
+use crate::shell::{self, plan::PlanProgress};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -33,8 +32,10 @@ pub enum OnlyKind {
 }
 
 pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, CommandError> {
-    let desired = super::read_config(ui, global)?;
-    let targets = select_targets(&desired, &global.targets)?;
+    let settings = global.settings();
+    let desired = super::read_config(ui, &settings)?;
+    let targets = shell::target::select(&desired, &settings.targets)?;
+    let compiled = shell::target::compile_all(&desired, &targets)?;
     let opts = PlanOptions {
         only: args.only.map(|o| match o {
             OnlyKind::Users => ObjectKind::User,
@@ -42,18 +43,18 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
         }),
         resources: args.resources.clone(),
     };
-    let settings = connect_settings(global);
-    let runtime = super::runtime()?;
-    let plans = runtime.block_on(plan_all(ui, &desired, &targets, &settings, &opts))?;
-    let doc = plan_document(
+    let runtime = shell::runtime()?;
+    let plans = runtime.block_on(shell::plan::plan_all(
         &desired,
-        plans,
-        &super::now_rfc3339(),
-        env!("CARGO_PKG_VERSION"),
-    );
+        &compiled,
+        &settings.connect,
+        &opts,
+        &Verbose(ui),
+    ))?;
+    let doc = shell::plan::document(&desired, plans);
 
     if let Some(path) = &args.out {
-        super::write_private(path, render::json::render_json(&doc).as_bytes())?;
+        shell::files::write_private(path, render::json::render_json(&doc).as_bytes())?;
     }
     print_plan(
         ui,
@@ -64,6 +65,19 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
         false,
     );
     Ok(exit_for(&doc, args.detailed_exitcode))
+}
+
+/// With `-v`, each target's number of changes as soon as it is planned.
+pub struct Verbose<'a>(pub &'a Ui);
+
+impl PlanProgress for Verbose<'_> {
+    fn planned(&self, plan: &TargetPlan) {
+        self.0.debug(&format!(
+            "target {}: {} changes",
+            plan.name,
+            plan.changes.len()
+        ));
+    }
 }
 
 /// The exit code a plan maps to: 3 when a gate tripped, 2 with `--detailed-exitcode` and changes.
@@ -115,75 +129,4 @@ pub fn print_plan(
         }
         Format::Json => ui.out(&render::json::render_json(doc)),
     }
-}
-
-/// The configured targets, limited to `--target` names (an unknown name is an error).
-pub fn select_targets<'a>(
-    desired: &'a Desired,
-    names: &[String],
-) -> Result<Vec<&'a Target>, CommandError> {
-    if names.is_empty() {
-        return Ok(desired.targets.iter().collect());
-    }
-    let mut out = Vec::new();
-    for n in names {
-        match desired.targets.iter().find(|t| &t.name == n) {
-            Some(t) => out.push(t),
-            None => {
-                let known: Vec<&str> = desired.targets.iter().map(|t| t.name.as_str()).collect();
-                return Err(CommandError::error(format!("no target named {n:?}"))
-                    .hint(format!("configured targets: {}", known.join(", "))));
-            }
-        }
-    }
-    Ok(out)
-}
-
-pub fn connect_settings(global: &GlobalArgs) -> ConnectSettings {
-    ConnectSettings {
-        parallelism: global.parallelism,
-        ca_cert: global.ca_cert.clone(),
-        insecure_http: global.insecure_http,
-    }
-}
-
-/// Read every target and plan it. Targets are read one after another so their requests never
-/// compete; each target's own reads run in parallel up to `--parallelism`.
-pub(super) async fn plan_all(
-    ui: &Ui,
-    desired: &Desired,
-    targets: &[&Target],
-    settings: &ConnectSettings,
-    opts: &PlanOptions,
-) -> Result<Vec<TargetPlan>, CommandError> {
-    let mut plans = Vec::new();
-    for target in targets {
-        let conn = Connection::open(target, settings, true)
-            .await
-            .map_err(super::observe_error)?;
-        let result = observe(&conn.reader(), desired, target).await;
-        let display_url = conn.display_url.clone();
-        let closed = conn.close().await;
-        let (observed, stats) = result.map_err(super::observe_error)?;
-        closed.map_err(super::observe_error)?;
-        tracing::info!(
-            target = %target.name,
-            users = observed.users.len(),
-            groups = observed.groups.len(),
-            requests = stats.requests.total(),
-            seconds = stats.elapsed.as_secs_f64(),
-            "read live state"
-        );
-        let mut plan = plan_target(desired, target, &observed, opts)
-            .map_err(|e| CommandError::error(format!("target {:?}: {e}", target.name)))?;
-        plan.url = display_url;
-        plan.requests.live_state_reads = stats.requests.reads();
-        ui.debug(&format!(
-            "target {}: {} changes",
-            target.name,
-            plan.changes.len()
-        ));
-        plans.push(plan);
-    }
-    Ok(plans)
 }

@@ -6,10 +6,9 @@
 //! Everything here reads; the client it builds for `plan`, `import` and `drift` cannot send
 //! anything but GET. A list that cannot be proven complete is an error, never a partial snapshot.
 
+use super::target::CompiledTarget;
 use crate::config::{Desired, Endpoint, Target};
 use crate::emulator::{start_embedded, Embedded, EmulatorError};
-use crate::mapping::CompiledTarget;
-use crate::plan::policy::Lists;
 use crate::plan::{LiveGroup, LiveUser, Observed};
 use crate::scim::auth::AuthError;
 use crate::scim::client::ClientOptions;
@@ -158,8 +157,9 @@ pub struct ReadStats {
 pub async fn observe(
     client: &ReadOnlyClient,
     desired: &Desired,
-    target: &Target,
+    compiled: &CompiledTarget<'_>,
 ) -> Result<(Observed, ReadStats), ObserveError> {
+    let target = compiled.target;
     let started = Instant::now();
     let scim = |source| ObserveError::Scim {
         target: target.name.clone(),
@@ -169,7 +169,7 @@ pub async fn observe(
     let groups = client.list_groups(None).await.map_err(scim)?;
 
     let managed =
-        groups_to_read(desired, target, &groups).map_err(|message| ObserveError::Other {
+        groups_to_read(desired, compiled, &groups).map_err(|message| ObserveError::Other {
             target: target.name.clone(),
             message,
         })?;
@@ -234,21 +234,16 @@ pub async fn observe(
 /// Nothing is read when membership is `off`.
 pub fn groups_to_read(
     desired: &Desired,
-    target: &Target,
+    compiled: &CompiledTarget<'_>,
     live: &[crate::scim::resource::Group],
 ) -> Result<Vec<String>, String> {
-    if target.policy.members == crate::config::model::MembersMode::Off || live.is_empty() {
+    if compiled.target.policy.members == crate::config::model::MembersMode::Off || live.is_empty() {
         return Ok(Vec::new());
     }
-    let compiled = CompiledTarget::compile(target).map_err(|d| {
-        d.iter()
-            .map(|x| x.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    let lists = Lists::new(&target.policy, desired).map_err(|e| e.to_string())?;
+    let lists = &compiled.lists;
+    let mapping = &compiled.mapping;
     let rule = |name: &str| {
-        compiled
+        mapping
             .group
             .iter()
             .position(|r| r.path.to_string().eq_ignore_ascii_case(name))
@@ -257,7 +252,7 @@ pub fn groups_to_read(
     let mut external_ids = HashSet::new();
     let mut names = HashSet::new();
     for g in &desired.groups {
-        let r = compiled.render_group(g).map_err(|e| e.to_string())?;
+        let r = mapping.render_group(g).map_err(|e| e.to_string())?;
         let text = |i: Option<usize>| {
             i.and_then(|i| r.values[i].as_ref())
                 .and_then(|v| v.as_str().map(str::to_string))

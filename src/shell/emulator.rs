@@ -1,0 +1,74 @@
+//! `roster emulator`'s settings, resolved from flags and the environment into the emulator's
+//! options before anything listens: probabilities in range, a loopback address, the bearer
+//! token read from the variable the flags name.
+
+use super::error::EmulatorSetupError;
+use crate::emulator::{Dialect, Faults, Options, Server};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What `roster emulator` was asked to serve, as plain values.
+#[derive(Debug, Clone)]
+pub struct EmulatorSettings {
+    pub dialect: Dialect,
+    pub listen: SocketAddr,
+    pub state: Option<PathBuf>,
+    /// The environment variable that holds the bearer token; none means no token is required.
+    pub token_env: Option<String>,
+    pub latency_ms: u64,
+    pub fail_429: f64,
+    pub fail_5xx: f64,
+    pub rate_limit_read: Option<u32>,
+    pub rate_limit_write: Option<u32>,
+    pub seed: Option<PathBuf>,
+    pub fault_seed: u64,
+    pub hold_writes_after: Option<u64>,
+}
+
+impl EmulatorSettings {
+    /// Check the settings and read the token, into the emulator's options.
+    pub fn resolve(&self) -> Result<Options, EmulatorSetupError> {
+        for (flag, rate) in [("--fail-429", self.fail_429), ("--fail-5xx", self.fail_5xx)] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(EmulatorSetupError::Probability { flag });
+            }
+        }
+        if !self.listen.ip().is_loopback() {
+            return Err(EmulatorSetupError::NotLoopback(self.listen));
+        }
+        let token = match &self.token_env {
+            None => None,
+            Some(name) => match std::env::var(name) {
+                Ok(v) if !v.trim().is_empty() => Some(SecretString::from(v.trim().to_string())),
+                _ => return Err(EmulatorSetupError::TokenUnset(name.clone())),
+            },
+        };
+        Ok(Options {
+            dialect: self.dialect,
+            token,
+            state: self.state.clone(),
+            seed: self.seed.clone(),
+            faults: Faults {
+                latency: Duration::from_millis(self.latency_ms),
+                fail_429: self.fail_429,
+                fail_5xx: self.fail_5xx,
+                rate_limit_read: self.rate_limit_read,
+                rate_limit_write: self.rate_limit_write,
+                seed: self.fault_seed,
+                hold_writes_after: self.hold_writes_after,
+            },
+        })
+    }
+}
+
+/// Start serving with resolved options.
+pub async fn start(listen: SocketAddr, options: Options) -> Result<Server, EmulatorSetupError> {
+    Ok(Server::start(listen, options).await?)
+}
+
+/// Stop serving and write the state file.
+pub async fn stop(server: Server) -> Result<(), EmulatorSetupError> {
+    Ok(server.shutdown().await?)
+}
