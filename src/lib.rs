@@ -18,3 +18,4 @@ pub mod observe;
 pub mod plan;
 pub mod render;
 pub mod scim;
+pub mod shell;

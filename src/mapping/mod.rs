@@ -11,4 +11,4 @@ mod render;
 pub mod template;
 
 pub use path::AttrPath;
-pub use render::{CompiledRule, CompiledTarget, RenderError, Rendered, RuleKind};
+pub use render::{protocol_dialect, CompiledRule, CompiledTarget, RenderError, Rendered, RuleKind};

@@ -10,9 +10,8 @@
 //! `apply` looks the object up by its match keys first (SPEC §5). It is retried on 429 and when
 //! the connection could not be opened, when the server cannot have seen it.
 
-use crate::config::model::Dialect;
-use crate::config::RateLimits;
 use crate::scim::auth::{redact, Credentials};
+use crate::scim::dialect::Dialect;
 use crate::scim::dialect::{self, Capabilities, ResourceKind};
 use crate::scim::error::ScimClientError;
 use crate::scim::filter::Filter;
@@ -37,6 +36,14 @@ const SCIM_JSON: &str = "application/scim+json";
 const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
+
+/// Request budgets per second; `None` means no fixed rate (adapt to 429).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateLimits {
+    pub reads_per_second: Option<f64>,
+    pub writes_per_second: Option<f64>,
+    pub member_operations_per_second: Option<f64>,
+}
 
 /// How to reach and treat one target.
 #[derive(Debug, Clone)]
@@ -90,38 +97,6 @@ impl ClientOptions {
             page_size: None,
             read_only: false,
         }
-    }
-}
-
-impl ClientOptions {
-    /// Options for a resolved target: its URL, dialect and rate, credentials read from where its
-    /// `auth` says, and the command-line settings. An `embedded` target has no URL: the caller
-    /// starts the in-process provider and uses `ClientOptions::new` with its address.
-    pub fn for_target(
-        target: &crate::config::Target,
-        parallelism: usize,
-        ca_cert: Option<PathBuf>,
-        insecure_http: bool,
-    ) -> Result<ClientOptions, ScimClientError> {
-        let url = match &target.endpoint {
-            crate::config::Endpoint::Url(u) => u.clone(),
-            crate::config::Endpoint::Embedded { .. } => {
-                return Err(ScimClientError::Setup(format!(
-                    "target {} is embedded and has no URL",
-                    target.name
-                )))
-            }
-        };
-        let credentials = match &target.auth {
-            Some(source) => Credentials::from_source(source)?,
-            None => Credentials::None,
-        };
-        let mut o = ClientOptions::new(url, credentials, target.dialect);
-        o.parallelism = parallelism.max(1);
-        o.rate = target.rate;
-        o.ca_cert = ca_cert;
-        o.insecure_http = insecure_http;
-        Ok(o)
     }
 }
 
