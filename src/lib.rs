@@ -19,3 +19,4 @@ pub mod plan;
 pub mod render;
 pub mod scim;
 pub mod shell;
+pub mod validate;

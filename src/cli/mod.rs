@@ -199,7 +199,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
 
 /// Read, resolve and check the configuration named by `-c`, with the checks the flags adjust.
 pub fn read_resolved(global: &GlobalArgs) -> crate::config::Resolved {
-    crate::config::read_with(
+    crate::validate::read_with(
         &global.config,
         crate::config::check::CheckOptions {
             insecure_http: global.insecure_http,

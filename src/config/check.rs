@@ -6,7 +6,8 @@
 //! `validate` runs before every command, on directories of 100,000 users.
 //!
 //! Template and mapping checks (syntax, unknown fields, unsupported or reserved attributes,
-//! rendered duplicates, match keys) live in `mapping`, which knows how templates render.
+//! rendered duplicates, match keys) need `mapping`, which sits above `config`: they live in
+//! `validate`, which runs these and those together.
 
 use super::{Desired, Endpoint, Group, Target, User};
 use crate::config::model::{FieldValue, TargetType, Unmanaged};
@@ -23,35 +24,25 @@ pub struct CheckOptions {
     pub insecure_http: bool,
 }
 
-/// Every problem in the configuration, with the default options.
+/// Every problem of the directory and the targets' own settings, with the default options.
 pub fn check(desired: &Desired) -> Vec<Diagnostic> {
     check_with(desired, CheckOptions::default())
 }
 
-/// Every problem in the configuration.
-///
-/// The mapping checks (which render every assigned user) read the same configuration as the
-/// directory checks and share nothing with them, so they run on a second thread meanwhile.
+/// Every problem of the directory and the targets' own settings. The checks of the targets'
+/// mappings against the directory are `validate`'s, which runs both.
 pub fn check_with(desired: &Desired, options: CheckOptions) -> Vec<Diagnostic> {
-    std::thread::scope(|scope| {
-        let mapping = scope.spawn(|| crate::mapping::check::check(desired));
-        let mut out = Vec::new();
-        let users = UserIndex::build(&desired.users, &mut out);
-        let groups = GroupIndex::build(&desired.groups, &mut out);
-        check_managers(&desired.users, &users, &mut out);
-        check_members(&desired.groups, &users, &mut out);
-        check_includes(&desired.groups, &groups, &mut out);
-        for t in &desired.targets {
-            check_target(t, &users, &groups, options, &mut out);
-        }
-        check_endpoints(&desired.targets, &mut out);
-        // a panic in the mapping checks is re-raised on this thread, as before
-        match mapping.join() {
-            Ok(d) => out.extend(d),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        out
-    })
+    let mut out = Vec::new();
+    let users = UserIndex::build(&desired.users, &mut out);
+    let groups = GroupIndex::build(&desired.groups, &mut out);
+    check_managers(&desired.users, &users, &mut out);
+    check_members(&desired.groups, &users, &mut out);
+    check_includes(&desired.groups, &groups, &mut out);
+    for t in &desired.targets {
+        check_target(t, &users, &groups, options, &mut out);
+    }
+    check_endpoints(&desired.targets, &mut out);
+    out
 }
 
 /// `s.to_lowercase()`, borrowed when that changes nothing (lower-case ASCII, the usual user
@@ -810,122 +801,5 @@ mod tests {
         let r = regex_reason(&e);
         assert!(!r.contains('\n'));
         assert!(r.contains("unclosed"), "{r}");
-    }
-}
-
-#[cfg(test)]
-mod resolved_tests {
-    use crate::config::{load, resolve, Desired};
-    use crate::diag::{Diagnostic, SourceFile, SourceMap};
-
-    /// Resolve and check one document; every diagnostic message, sorted.
-    fn messages(yaml: &str) -> Vec<String> {
-        let mut sources = SourceMap::default();
-        let file = sources.add(SourceFile {
-            display: "roster.yaml".into(),
-            path: "roster.yaml".into(),
-            text: yaml.into(),
-        });
-        let doc = load::parse_document(yaml, file).expect("parses");
-        let mut diags: Vec<Diagnostic> = Vec::new();
-        let desired: Desired = resolve(vec![(file, doc)], sources, ".".into(), &mut diags);
-        diags.extend(super::check(&desired));
-        let mut m: Vec<String> = diags.into_iter().map(|d| d.message).collect();
-        m.sort();
-        m
-    }
-
-    #[test]
-    fn a_diamond_of_nested_groups_is_not_a_cycle() {
-        let m = messages(
-            "version: 1\ngroups:\n  - name: a\n    include: [b, c]\n  - name: b\n    include: [d]\n  \
-             - name: c\n    include: [d]\n  - name: d\n",
-        );
-        assert!(m.is_empty(), "{m:?}");
-    }
-
-    #[test]
-    fn nested_groups_resolve_by_id_or_name() {
-        let m = messages(
-            "version: 1\ngroups:\n  - name: a\n    include: [g-b]\n  - id: g-b\n    name: b\n    \
-             include: [a]\n",
-        );
-        assert_eq!(m, vec!["nested group cycle: a -> b -> a"]);
-    }
-
-    #[test]
-    fn a_manager_chain_is_fine_and_a_loop_is_reported_once() {
-        let chain = messages(
-            "version: 1\nusers:\n  - { id: a, user_name: a }\n  - { id: b, user_name: b, manager: a }\n  \
-             - { id: c, user_name: c, manager: b }\n",
-        );
-        assert!(chain.is_empty(), "{chain:?}");
-        let cycle = messages(
-            "version: 1\nusers:\n  - { id: x, user_name: x, manager: b }\n  - { id: a, user_name: a, manager: c }\n  \
-             - { id: b, user_name: b, manager: a }\n  - { id: c, user_name: c, manager: b }\n",
-        );
-        assert_eq!(cycle, vec!["manager cycle: b -> a -> c -> b"]);
-    }
-
-    #[test]
-    fn two_unnamed_groups_with_one_name_are_one_duplicate() {
-        let m = messages("version: 1\ngroups:\n  - name: eng\n  - name: eng\n");
-        assert_eq!(
-            m,
-            vec!["duplicate group name \"eng\" (group names are compared ignoring case)"]
-        );
-    }
-
-    #[test]
-    fn a_user_without_user_name_does_not_cascade() {
-        let m =
-            messages("version: 1\nusers:\n  - id: e1\ngroups:\n  - name: eng\n    members: [e1]\n");
-        assert_eq!(m, vec!["user is missing the required field `user_name`"]);
-    }
-
-    #[test]
-    fn http_is_allowed_to_loopback_and_with_insecure_http() {
-        let yaml = |url: &str| {
-            format!(
-                "version: 1\ntargets:\n  t:\n    type: generic\n    url: {url}\n    auth: {{ bearer_token_env: T }}\n    \
-                 assign: {{ all: true }}\n    policy: {{ owns: {{ external_id: x }} }}\n"
-            )
-        };
-        assert!(messages(&yaml("http://127.0.0.1:9999/scim/v2")).is_empty());
-        let remote = yaml("http://scim.example.com/scim/v2");
-        assert_eq!(messages(&remote).len(), 1);
-        let doc = load::parse_document(&remote, 0).expect("parses");
-        let mut diags = Vec::new();
-        let desired = resolve(vec![(0, doc)], SourceMap::default(), ".".into(), &mut diags);
-        let insecure = super::check_with(
-            &desired,
-            super::CheckOptions {
-                insecure_http: true,
-            },
-        );
-        assert!(insecure.is_empty(), "{insecure:?}");
-    }
-}
-
-#[cfg(test)]
-mod member_tests {
-    use crate::config::{load, resolve};
-    use crate::diag::SourceMap;
-
-    #[test]
-    fn a_member_listed_twice_is_a_warning_and_other_groups_may_share_it() {
-        let yaml = "version: 1\nusers:\n  - { id: e1, user_name: a }\ngroups:\n  - name: x\n    \
-                    members: [e1, e1]\n  - name: y\n    members: [e1]\n";
-        let doc = load::parse_document(yaml, 0).expect("parses");
-        let mut diags = Vec::new();
-        let desired = resolve(vec![(0, doc)], SourceMap::default(), ".".into(), &mut diags);
-        let found = super::check(&desired);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(!found[0].is_error());
-        assert_eq!(
-            found[0].message,
-            "\"e1\" is listed twice in the members of group \"x\""
-        );
-        assert_eq!(found[0].notes[0].0.line, 6);
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! `load` reads the files, `resolve` turns the parsed documents into [`Desired`] with every
 //! preset applied (so later stages never look at presets again), and `check` runs the semantic
-//! checks `roster validate` reports. None of it does I/O beyond reading the configuration files
-//! through `load`.
+//! checks of the directory and the targets' settings (`validate` adds the mapping checks). None
+//! of it does I/O beyond reading the configuration files through `load`.
 
 pub mod assign;
 pub mod check;
@@ -209,14 +209,10 @@ pub struct Resolved {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Read, resolve and check a configuration: what `validate` runs, and what every other command
-/// runs before it does anything else.
-pub fn read(entry: &Path) -> Resolved {
-    read_with(entry, check::CheckOptions::default())
-}
-
-/// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
-pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
+/// Read and resolve a configuration, without the semantic checks: the first half of
+/// `validate::read`, which adds the checks (some of them need `mapping`, which sits above
+/// `config`) and then [`seal`]s the result.
+pub fn read_unchecked(entry: &Path) -> Resolved {
     let started = std::time::Instant::now();
     let loaded = load::load(entry);
     tracing::debug!(
@@ -232,7 +228,7 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
     let resolving = std::time::Instant::now();
-    let mut desired = resolve(loaded.documents, loaded.sources, base_dir, &mut diagnostics);
+    let desired = resolve(loaded.documents, loaded.sources, base_dir, &mut diagnostics);
     tracing::debug!(
         users = desired.users.len(),
         groups = desired.groups.len(),
@@ -240,29 +236,25 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
         peak_rss_mb = peak_rss_mb(),
         "configuration resolved"
     );
-    // Semantic checks only make sense on what parsed; they still run when some file failed, so
-    // that one run shows as much as it can.
-    let checking = std::time::Instant::now();
-    diagnostics.extend(check::check_with(&desired, options));
-    tracing::debug!(
-        elapsed_ms = checking.elapsed().as_millis() as u64,
-        peak_rss_mb = peak_rss_mb(),
-        "configuration checked"
-    );
-    sort_diagnostics(&mut diagnostics);
-    // Diagnostics quote the lines they point at; an inline secret must not be shown again.
-    mask_inline_secrets(&mut desired);
-    desired.sources.files.shrink_to_fit();
     Resolved {
         desired,
         diagnostics,
     }
 }
 
+/// Make a checked configuration ready to use and to show: diagnostics in a stable order, and no
+/// inline secret left in the sources that diagnostics quote.
+pub fn seal(resolved: &mut Resolved) {
+    sort_diagnostics(&mut resolved.diagnostics);
+    // Diagnostics quote the lines they point at; an inline secret must not be shown again.
+    mask_inline_secrets(&mut resolved.desired);
+    resolved.desired.sources.files.shrink_to_fit();
+}
+
 /// The process's peak resident memory so far, in MB, for the phase timings of `-vv`: which
 /// phase sets the peak is what memory work on large directories needs to know. Linux only
 /// (0 elsewhere); read only when debug logging is on.
-fn peak_rss_mb() -> u64 {
+pub(crate) fn peak_rss_mb() -> u64 {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return 0;
     }
