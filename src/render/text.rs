@@ -5,6 +5,7 @@
 
 use super::block::{change_lines, Fate, Line, Mark};
 use crate::plan::document::{PlanDocument, SafetyGate, Summary, TargetPlan};
+use crate::style::{Paint, Style};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -53,27 +54,22 @@ enum Footer<'a> {
     Show(&'a str),
 }
 
-/// ANSI styling, a no-op when colour is off so callers need no branches.
-#[derive(Clone, Copy)]
-struct Paint(bool);
+/// The plan's styles on top of the one painter: bold headings and a colour per mark.
+trait PlanPaint {
+    fn bold(self, s: &str) -> String;
+    fn mark(self, m: Mark) -> String;
+}
 
-impl Paint {
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
+impl PlanPaint for Paint {
     fn bold(self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(Style::Bold, s)
     }
     fn mark(self, m: Mark) -> String {
         match m {
-            Mark::Create => self.wrap("32", "+"),
-            Mark::Update => self.wrap("33", "~"),
-            Mark::Destroy => self.wrap("31", "-"),
-            Mark::Deactivate => self.wrap("31", "⊘"),
+            Mark::Create => self.wrap(Style::Green, "+"),
+            Mark::Update => self.wrap(Style::Yellow, "~"),
+            Mark::Destroy => self.wrap(Style::Red, "-"),
+            Mark::Deactivate => self.wrap(Style::Red, "⊘"),
             Mark::Context | Mark::Comment | Mark::Note => " ".to_string(),
         }
     }
@@ -271,16 +267,20 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
         let _ = writeln!(out, "{}", requests_line(t));
     }
     for g in t.safety.iter().filter(|g| g.tripped) {
-        let _ = writeln!(out, "{}", paint.wrap("1;31", &gate_line(g)));
+        let _ = writeln!(out, "{}", paint.wrap(Style::BoldRed, &gate_line(g)));
     }
     out.push('\n');
 }
 
 fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
-    let paint = Paint(color);
+    let paint = Paint::new(color);
     let mut out = String::new();
     if targeting {
-        let _ = writeln!(out, "{}\n", paint.wrap("1;33", TARGETING_WARNING));
+        let _ = writeln!(
+            out,
+            "{}\n",
+            paint.wrap(Style::BoldYellow, TARGETING_WARNING)
+        );
     }
     if !has_changes(doc) {
         for t in &doc.targets {
