@@ -93,7 +93,7 @@ impl Paint {
 /// (`Some(false)`); otherwise only a terminal does, and not when `NO_COLOR` is set to anything
 /// non-empty (no-color.org).
 pub fn enabled(forced: Option<bool>, tty: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
-    forced.unwrap_or_else(|| tty && !no_color.is_some_and(|v| !v.is_empty()))
+    forced.unwrap_or_else(|| tty && no_color.is_none_or(|v| v.is_empty()))
 }
 
 #[cfg(test)]
