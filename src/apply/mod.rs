@@ -26,7 +26,6 @@ pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 use crate::mapping::AttrPath;
 use crate::plan::{same_value, Action, Change, ObjectKind};
 use crate::scim::filter::Filter;
-use crate::scim::paging::encode_query_value;
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -124,19 +123,6 @@ pub fn resolve_refs(v: &Value, ids: &HashMap<String, String>) -> Result<Value, S
             .map(Value::Array),
         other => Ok(other.clone()),
     }
-}
-
-/// The SCIM endpoint of a kind of object.
-pub fn endpoint(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::User => "/Users",
-        ObjectKind::Group => "/Groups",
-    }
-}
-
-/// The URL path of one object.
-pub fn object_path(kind: ObjectKind, id: &str) -> String {
-    format!("{}/{}", endpoint(kind), encode_query_value(id))
 }
 
 /// The attribute that names an object of `kind` (its second match key after externalId).
