@@ -14,9 +14,9 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use roster::config::model::Dialect;
-use roster::config::RateLimits;
 use roster::scim::resource::{MultiValue, Name, User, USER_SCHEMA};
+use roster::scim::Dialect;
+use roster::scim::RateLimits;
 use roster::scim::{ClientOptions, Credentials, Filter, ScimClient, ScimClientError};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use roster::config::model::Dialect;
+use roster::scim::Dialect;
 use roster::scim::{ClientOptions, Credentials, ReadOnlyClient};
 use serde_json::json;
 use std::io::{BufRead, BufReader};

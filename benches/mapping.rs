@@ -107,7 +107,7 @@ fn main() {
     let build = t.elapsed();
 
     let t = Instant::now();
-    let problems = roster::mapping::check::check(&desired);
+    let problems = roster::validate::check_mappings(&desired);
     let check = t.elapsed();
     assert!(problems.is_empty(), "{:?}", problems.first());
 

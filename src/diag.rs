@@ -3,6 +3,7 @@
 //! single run; the renderer here is the only place that turns them into text, so every command
 //! reports configuration problems the same way.
 
+use crate::style::Paint;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -130,11 +131,8 @@ impl Diagnostic {
 
     /// Render in the style of rustc: header, `--> file:line:col`, the line, a caret, the hint.
     pub fn render(&self, sources: &SourceMap, color: bool) -> String {
-        let (red, yellow, blue, bold, reset) = if color {
-            ("\x1b[31m", "\x1b[33m", "\x1b[34m", "\x1b[1m", "\x1b[0m")
-        } else {
-            ("", "", "", "", "")
-        };
+        let p = Paint::new(color).palette();
+        let (red, yellow, blue, bold, reset) = (p.red, p.yellow, p.blue, p.bold, p.reset);
         let (word, c) = match self.severity {
             Severity::Error => ("error", red),
             Severity::Warning => ("warning", yellow),

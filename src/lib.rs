@@ -20,3 +20,5 @@ pub mod plan;
 pub mod render;
 pub mod scim;
 pub mod shell;
+pub mod style;
+pub mod validate;

@@ -8,14 +8,10 @@
 
 use super::report::{ChangeResult, Status};
 use super::verify::{DigestPaths, Prepared};
-use super::{
-    classify, endpoint, find_by_keys, id_of, member_ops, object_path, phases, resolve_refs, Found,
-    Phase,
-};
-use crate::plan::{Action, Change, Operation, TargetPlan};
+use super::{classify, find_by_keys, id_of, phases, resolve_refs, Found, Phase};
+use crate::plan::{Action, Change, ObjectKind, Operation, TargetPlan};
 use crate::scim::resource::{PatchOp, PatchRequest};
-use crate::scim::{ScimClient, ScimClientError};
-use reqwest::Method;
+use crate::scim::{ResourceKind, ScimClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -315,11 +311,11 @@ async fn run_change(ctx: &Context, i: usize) -> ChangeResult {
     r.started_at = started.as_secs_f64();
     for op in &c.operations {
         let outcome = match op {
-            Operation::Create { body } => create(ctx, c, op, body).await.map(|(id, note)| {
+            Operation::Create { body } => create(ctx, c, body).await.map(|(id, note)| {
                 r.id = Some(id);
                 note
             }),
-            Operation::Patch { ops } => patch(ctx, c, op, ops).await,
+            Operation::Patch { ops } => patch(ctx, c, ops).await,
             Operation::Delete => delete(ctx, c).await,
         };
         match outcome {
@@ -339,11 +335,18 @@ async fn run_change(ctx: &Context, i: usize) -> ChangeResult {
     r
 }
 
+/// The protocol's name for a kind of object: the client's write methods take it.
+fn resource_kind(kind: ObjectKind) -> ResourceKind {
+    match kind {
+        ObjectKind::User => ResourceKind::User,
+        ObjectKind::Group => ResourceKind::Group,
+    }
+}
+
 /// POST a new object; resolve a 409 or an unknown outcome by looking it up by its keys.
 async fn create(
     ctx: &Context,
     c: &Change,
-    op: &Operation,
     body: &Map<String, Value>,
 ) -> Result<(String, Option<String>), String> {
     let body = ctx
@@ -352,17 +355,13 @@ async fn create(
     let Value::Object(fields) = &body else {
         return Err("internal error: a create body that is not an object".into());
     };
-    let members = member_ops(op);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let sent = ctx
-            .client
-            .send(Method::POST, endpoint(c.kind), Some(&body), members)
-            .await;
+        let sent = ctx.client.create(resource_kind(c.kind), &body).await;
         let err = match sent {
-            Ok(resp) => {
-                if let Some(id) = resp.body.as_ref().and_then(id_of) {
+            Ok(answer) => {
+                if let Some(id) = answer.as_ref().and_then(id_of) {
                     record_id(ctx, c, &id);
                     return Ok((id, None));
                 }
@@ -468,27 +467,25 @@ fn changed_meanwhile(e: &ScimClientError) -> Option<String> {
     })
 }
 
-async fn patch(
-    ctx: &Context,
-    c: &Change,
-    op: &Operation,
-    ops: &[PatchOp],
-) -> Result<Option<String>, String> {
+async fn patch(ctx: &Context, c: &Change, ops: &[PatchOp]) -> Result<Option<String>, String> {
     let id = target_id(ctx, c)?;
-    let request = serde_json::to_value(PatchRequest::new(ops.to_vec()))
-        .map_err(|e| format!("internal error: cannot encode the request: {e}"))?;
-    let request = ctx
-        .resolve(&request)
+    // member values may name users this plan created: put their ids in
+    let resolved = ops
+        .iter()
+        .map(|op| {
+            let value = op.value.as_ref().map(|v| ctx.resolve(v)).transpose()?;
+            Ok(PatchOp {
+                op: op.op.clone(),
+                path: op.path.clone(),
+                value,
+            })
+        })
+        .collect::<Result<Vec<PatchOp>, String>>()
         .map_err(|addr| format!("the id of {addr} is unknown (its create did not apply)"))?;
+    let request = PatchRequest::new(resolved);
     let sent = ctx
         .client
-        .send_if_match(
-            Method::PATCH,
-            &object_path(c.kind, &id),
-            Some(&request),
-            member_ops(op),
-            if_match(ctx, c),
-        )
+        .patch(resource_kind(c.kind), &id, &request, if_match(ctx, c))
         .await;
     match sent {
         Ok(_) => Ok(None),
@@ -512,13 +509,7 @@ async fn delete(ctx: &Context, c: &Change) -> Result<Option<String>, String> {
     let id = target_id(ctx, c)?;
     let sent = ctx
         .client
-        .send_if_match(
-            Method::DELETE,
-            &object_path(c.kind, &id),
-            None,
-            0,
-            if_match(ctx, c),
-        )
+        .delete(resource_kind(c.kind), &id, if_match(ctx, c))
         .await;
     match sent {
         Ok(_) => Ok(None),

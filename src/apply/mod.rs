@@ -24,10 +24,8 @@ pub use report::{ChangeResult, Status};
 pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 
 use crate::mapping::AttrPath;
-use crate::plan::{same_value, Action, Change, ObjectKind, Operation};
+use crate::plan::{same_value, Action, Change, ObjectKind};
 use crate::scim::filter::Filter;
-use crate::scim::paging::encode_query_value;
-use crate::scim::resource::PatchRequest;
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -125,19 +123,6 @@ pub fn resolve_refs(v: &Value, ids: &HashMap<String, String>) -> Result<Value, S
             .map(Value::Array),
         other => Ok(other.clone()),
     }
-}
-
-/// The SCIM endpoint of a kind of object.
-pub fn endpoint(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::User => "/Users",
-        ObjectKind::Group => "/Groups",
-    }
-}
-
-/// The URL path of one object.
-pub fn object_path(kind: ObjectKind, id: &str) -> String {
-    format!("{}/{}", endpoint(kind), encode_query_value(id))
 }
 
 /// The attribute that names an object of `kind` (its second match key after externalId).
@@ -290,26 +275,10 @@ pub fn id_of(v: &Value) -> Option<String> {
     v.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
-/// The number of membership operations a request carries (each member added or removed), for
-/// the membership budget: counted as the client's dialect rules count them.
-pub fn member_ops(op: &Operation) -> u32 {
-    let n = match op {
-        Operation::Create { body } => match body.get("members") {
-            Some(Value::Array(a)) => a.len(),
-            _ => 0,
-        },
-        Operation::Patch { ops } => {
-            crate::scim::dialect::member_op_count(&PatchRequest::new(ops.clone()))
-        }
-        Operation::Delete => 0,
-    };
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::plan::Reason;
+    use crate::plan::{Operation, Reason};
     use serde_json::json;
 
     /// A change for scheduler and phase tests: its operation is a placeholder.
@@ -405,18 +374,5 @@ pub(crate) mod tests {
             &json!({}),
             &ids
         ));
-    }
-
-    #[test]
-    fn member_operations_count_each_member() {
-        let mut body = Map::new();
-        body.insert("members".into(), json!([{"value": "a"}, {"value": "b"}]));
-        assert_eq!(member_ops(&Operation::Create { body }), 2);
-        let ops = vec![
-            crate::scim::resource::PatchOp::add("members", json!([{"value": "a"}])),
-            crate::scim::resource::PatchOp::remove("members[value eq \"b\"]"),
-            crate::scim::resource::PatchOp::replace("title", json!("x")),
-        ];
-        assert_eq!(member_ops(&Operation::Patch { ops }), 2);
     }
 }

@@ -92,9 +92,17 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
     }
     // A saved plan is re-read first, so that a plan both stale and gated says "stale" (exit 4
     // wins over 3): planning again is what it needs.
+    let redact = settings.redact;
+    let name_of = move |name: &str| {
+        if redact {
+            crate::render::redact::digest(name)
+        } else {
+            name.to_string()
+        }
+    };
     let ready = runtime.block_on(shell::apply::prepare(
         &settings.connect,
-        settings.redact,
+        &name_of,
         &desired,
         &compiled,
         &doc,
@@ -110,7 +118,7 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
         Printer::new(ui, global, name, total)
     }))?;
     if let Some(path) = &args.report {
-        shell::apply::write_report(path, &doc, started_at, &outcome, settings.redact)?;
+        shell::apply::write_report(path, &doc, started_at, &outcome, &name_of)?;
     }
 
     let failures: Vec<&ChangeResult> = outcome

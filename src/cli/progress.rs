@@ -103,11 +103,7 @@ impl Progress for Printer<'_> {
                     r.address,
                     r.error.as_deref().unwrap_or("")
                 );
-                if self.ui.color_out {
-                    format!("\x1b[31m{text}\x1b[0m")
-                } else {
-                    text
-                }
+                crate::style::Paint::new(self.ui.color_out).wrap(crate::style::Style::Red, &text)
             }
             Status::Skipped => format!(
                 "{} {name}: {}",

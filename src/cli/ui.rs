@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::diag::{Diagnostic, SourceMap};
+use crate::style::{self, Paint};
 use clap::ValueEnum;
 use is_terminal::IsTerminal;
 use std::io::Write;
@@ -29,12 +30,13 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(choice: ColorChoice, quiet: bool, verbose: u8) -> Ui {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let decide = |tty: bool| match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => tty && !no_color,
+        let no_color = std::env::var_os("NO_COLOR");
+        let forced = match choice {
+            ColorChoice::Always => Some(true),
+            ColorChoice::Never => Some(false),
+            ColorChoice::Auto => None,
         };
+        let decide = |tty: bool| style::enabled(forced, tty, no_color.as_deref());
         let out_tty = std::io::stdout().is_terminal();
         let err_tty = std::io::stderr().is_terminal();
         Ui {
@@ -92,11 +94,8 @@ impl Ui {
 
     /// An error on stderr, with its hint.
     pub fn error(&self, message: &str, hint: Option<&str>) {
-        let (red, bold, blue, reset) = if self.color_err {
-            ("\x1b[31m", "\x1b[1m", "\x1b[34m", "\x1b[0m")
-        } else {
-            ("", "", "", "")
-        };
+        let p = Paint::new(self.color_err).palette();
+        let (red, bold, blue, reset) = (p.red, p.bold, p.blue, p.reset);
         let mut text = format!("{bold}{red}error{reset}{bold}: {message}{reset}\n");
         if let Some(h) = hint {
             text.push_str(&format!("  {blue}={reset} {bold}hint{reset}: {h}\n"));
@@ -113,11 +112,8 @@ impl Ui {
 
     /// A warning on stderr.
     pub fn warn(&self, message: &str) {
-        let (y, bold, reset) = if self.color_err {
-            ("\x1b[33m", "\x1b[1m", "\x1b[0m")
-        } else {
-            ("", "", "")
-        };
+        let p = Paint::new(self.color_err).palette();
+        let (y, bold, reset) = (p.yellow, p.bold, p.reset);
         write_stderr(&format!(
             "{bold}{y}warning{reset}{bold}: {message}{reset}\n"
         ));

@@ -17,7 +17,7 @@ pub mod schema;
 mod server;
 pub mod store;
 
-pub use crate::config::model::Dialect;
+pub use crate::scim::Dialect;
 pub use server::{Faults, Options, Server};
 
 use secrecy::SecretString;

@@ -2,13 +2,12 @@
 //!
 //! A target's resolved mapping rules (presets already merged by `config`) are compiled once into a
 //! [`CompiledTarget`]; the planner then renders every assigned user and group through it and
-//! builds create bodies and PATCH paths from the result. `check` holds the `validate` checks that
-//! need rendered values (required attributes, duplicates, reserved names, match keys).
+//! builds create bodies and PATCH paths from the result. The checks of a mapping against the
+//! directory (required attributes, duplicates, reserved names, match keys) are `validate`'s.
 
-pub mod check;
 pub mod path;
 mod render;
 pub mod template;
 
 pub use path::AttrPath;
-pub use render::{CompiledRule, CompiledTarget, RenderError, Rendered, RuleKind};
+pub use render::{protocol_dialect, CompiledRule, CompiledTarget, RenderError, Rendered, RuleKind};

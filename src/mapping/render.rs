@@ -7,10 +7,11 @@
 
 use super::path::AttrPath;
 use super::template::{Fields, TemplateId, Templates};
-use crate::config::model::{Dialect, When};
+use crate::config::model::{self, When};
 use crate::config::{Group, MappingRule, MappingSource, Target, User};
 use crate::diag::{Diagnostic, Loc};
 use crate::scim::resource::{GROUP_SCHEMA, USER_SCHEMA};
+use crate::scim::Dialect;
 use serde_json::{Map, Value};
 
 /// Where a rule's value comes from.
@@ -56,6 +57,16 @@ impl CompiledRule {
             RuleKind::UserRef => resolve_ref(v.as_str()?).map(Value::String),
             _ => Some(v.clone()),
         }
+    }
+}
+
+/// The protocol dialect of a configured one. This is the one conversion between the two enums:
+/// a compiled target is where the configuration first meets the protocol (the planner shapes
+/// requests with it), and the shell reuses it for the client and the embedded provider.
+pub fn protocol_dialect(dialect: model::Dialect) -> Dialect {
+    match dialect {
+        model::Dialect::Generic => Dialect::Generic,
+        model::Dialect::AwsIdentityCenter => Dialect::AwsIdentityCenter,
     }
 }
 
@@ -108,7 +119,7 @@ impl CompiledTarget {
             return Err(diags);
         }
         Ok(CompiledTarget {
-            dialect: target.dialect,
+            dialect: protocol_dialect(target.dialect),
             user,
             group,
             templates,

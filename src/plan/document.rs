@@ -296,6 +296,43 @@ pub struct SafetyGate {
     pub tripped: bool,
 }
 
+impl SafetyGate {
+    /// The sentence for this gate when it trips: the plan's own wording, shown by every renderer
+    /// and by apply's refusal.
+    pub fn tripped_sentence(&self) -> String {
+        let (observed, limit) = if self.gate.ends_with("percent") {
+            (
+                format!(
+                    "{}% of owned objects destroyed",
+                    plain_number(self.observed)
+                ),
+                format!("{}%", plain_number(self.limit)),
+            )
+        } else {
+            let n = plain_number(self.observed);
+            let s = if self.observed == 1.0 { "" } else { "s" };
+            (
+                format!("{n} destructive change{s}"),
+                plain_number(self.limit),
+            )
+        };
+        format!(
+            "Safety gate {} tripped: {observed}, limit {limit}. Apply is blocked; pass --allow-destroy to override.",
+            self.gate
+        )
+    }
+}
+
+/// A count or a percentage as people write it: no trailing zeros, at most two decimals.
+pub fn plain_number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// JSON with object keys sorted at every level and no insignificant whitespace: the form every
 /// digest in a plan is computed over, so digests do not depend on key order.
 pub fn canonical_json(v: &Value) -> String {

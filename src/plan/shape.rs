@@ -13,9 +13,8 @@
 //! keeps one email, written as `{value, type: "work", primary: true}`.
 
 use super::document::Operation;
-use crate::config::model::Dialect;
 use crate::mapping::AttrPath;
-use crate::scim::dialect::{capabilities, member_value_patches};
+use crate::scim::dialect::{capabilities, member_value_patches, Dialect};
 use crate::scim::resource::PatchOp;
 use serde_json::{json, Map, Value};
 

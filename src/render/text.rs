@@ -5,6 +5,7 @@
 
 use super::block::{change_lines, Fate, Line, Mark};
 use crate::plan::document::{PlanDocument, SafetyGate, Summary, TargetPlan};
+use crate::style::{Paint, Style};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -53,27 +54,22 @@ enum Footer<'a> {
     Show(&'a str),
 }
 
-/// ANSI styling, a no-op when colour is off so callers need no branches.
-#[derive(Clone, Copy)]
-struct Paint(bool);
+/// The plan's styles on top of the one painter: bold headings and a colour per mark.
+trait PlanPaint {
+    fn bold(self, s: &str) -> String;
+    fn mark(self, m: Mark) -> String;
+}
 
-impl Paint {
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
+impl PlanPaint for Paint {
     fn bold(self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(Style::Bold, s)
     }
     fn mark(self, m: Mark) -> String {
         match m {
-            Mark::Create => self.wrap("32", "+"),
-            Mark::Update => self.wrap("33", "~"),
-            Mark::Destroy => self.wrap("31", "-"),
-            Mark::Deactivate => self.wrap("31", "⊘"),
+            Mark::Create => self.wrap(Style::Green, "+"),
+            Mark::Update => self.wrap(Style::Yellow, "~"),
+            Mark::Destroy => self.wrap(Style::Red, "-"),
+            Mark::Deactivate => self.wrap(Style::Red, "⊘"),
             Mark::Context | Mark::Comment | Mark::Note => " ".to_string(),
         }
     }
@@ -182,31 +178,9 @@ fn seconds(s: f64) -> String {
 }
 
 /// A number from a gate: integers without a fraction, others with at most two decimals.
-pub(crate) fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.0}")
-    } else {
-        let s = format!("{x:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 /// The sentence for a tripped gate.
 pub fn gate_line(g: &SafetyGate) -> String {
-    let (observed, limit) = if g.gate.ends_with("percent") {
-        (
-            format!("{}% of owned objects destroyed", number(g.observed)),
-            format!("{}%", number(g.limit)),
-        )
-    } else {
-        let n = number(g.observed);
-        let s = if g.observed == 1.0 { "" } else { "s" };
-        (format!("{n} destructive change{s}"), number(g.limit))
-    };
-    format!(
-        "Safety gate {} tripped: {observed}, limit {limit}. Apply is blocked; pass --allow-destroy to override.",
-        g.gate
-    )
+    g.tripped_sentence()
 }
 
 fn legend(doc: &PlanDocument, paint: Paint) -> String {
@@ -271,16 +245,20 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
         let _ = writeln!(out, "{}", requests_line(t));
     }
     for g in t.safety.iter().filter(|g| g.tripped) {
-        let _ = writeln!(out, "{}", paint.wrap("1;31", &gate_line(g)));
+        let _ = writeln!(out, "{}", paint.wrap(Style::BoldRed, &gate_line(g)));
     }
     out.push('\n');
 }
 
 fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
-    let paint = Paint(color);
+    let paint = Paint::new(color);
     let mut out = String::new();
     if targeting {
-        let _ = writeln!(out, "{}\n", paint.wrap("1;33", TARGETING_WARNING));
+        let _ = writeln!(
+            out,
+            "{}\n",
+            paint.wrap(Style::BoldYellow, TARGETING_WARNING)
+        );
     }
     if !has_changes(doc) {
         for t in &doc.targets {
@@ -843,7 +821,7 @@ mod tests {
             gate_line(&g),
             "Safety gate max_destroy tripped: 30 destructive changes, limit 25. Apply is blocked; pass --allow-destroy to override."
         );
-        assert_eq!(number(12.5), "12.5");
-        assert_eq!(number(0.333), "0.33");
+        assert_eq!(crate::plan::document::plain_number(12.5), "12.5");
+        assert_eq!(crate::plan::document::plain_number(0.333), "0.33");
     }
 }

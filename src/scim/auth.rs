@@ -4,7 +4,6 @@
 //! never the value. `redact` scrubs any text that might echo a token (a server's error detail,
 //! a transport error) before it reaches a user.
 
-use crate::config::AuthSource;
 use base64_lite::encode as b64;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -30,6 +29,22 @@ pub enum AuthError {
     NotAHeaderValue { what: String },
     #[error("{name:?} is not a valid HTTP header name")]
     BadHeaderName { name: String },
+}
+
+/// Where a target's secret is read from; the secret itself is never held here. The
+/// configuration's `auth` block is converted into this by the shell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialSource {
+    BearerEnv(String),
+    BearerFile(PathBuf),
+    Basic {
+        username: String,
+        password_env: String,
+    },
+    Header {
+        name: String,
+        value_env: String,
+    },
 }
 
 /// How requests are authenticated.
@@ -76,13 +91,13 @@ impl Credentials {
     }
 
     /// Reads the credentials a target's `auth` names from the process environment or a file.
-    pub fn from_source(source: &AuthSource) -> Result<Credentials, AuthError> {
+    pub fn from_source(source: &CredentialSource) -> Result<Credentials, AuthError> {
         Credentials::from_source_with(source, |var| std::env::var(var))
     }
 
     /// As `from_source`, with the environment given as a function (for tests).
     pub fn from_source_with(
-        source: &AuthSource,
+        source: &CredentialSource,
         env: impl Fn(&str) -> Result<String, std::env::VarError>,
     ) -> Result<Credentials, AuthError> {
         let read_env = |var: &str| -> Result<SecretString, AuthError> {
@@ -98,8 +113,8 @@ impl Credentials {
             }
         };
         let creds = match source {
-            AuthSource::BearerEnv(var) => Credentials::Bearer(read_env(var)?),
-            AuthSource::BearerFile(path) => {
+            CredentialSource::BearerEnv(var) => Credentials::Bearer(read_env(var)?),
+            CredentialSource::BearerFile(path) => {
                 let text = fs_err::read_to_string(path).map_err(|e| AuthError::File {
                     path: path.clone(),
                     // The io error's own text, without fs-err's path prefix duplicated.
@@ -112,14 +127,14 @@ impl Credentials {
                 }
                 Credentials::Bearer(SecretString::from(token.to_string()))
             }
-            AuthSource::Basic {
+            CredentialSource::Basic {
                 username,
                 password_env,
             } => Credentials::Basic {
                 username: username.clone(),
                 password: read_env(password_env)?,
             },
-            AuthSource::Header { name, value_env } => {
+            CredentialSource::Header { name, value_env } => {
                 if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                     return Err(AuthError::BadHeaderName { name: name.clone() });
                 }
@@ -243,7 +258,7 @@ mod tests {
 
     #[test]
     fn env_token_is_trimmed_and_debug_redacts() {
-        let c = Credentials::from_source_with(&AuthSource::BearerEnv("TOK".into()), |_| {
+        let c = Credentials::from_source_with(&CredentialSource::BearerEnv("TOK".into()), |_| {
             Ok("  s3cret-token\n".into())
         })
         .expect("creds");
@@ -257,14 +272,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_not_the_value() {
-        let e =
-            Credentials::from_source_with(&AuthSource::BearerEnv("AWS_SCIM_TOKEN".into()), |_| {
-                Err(VarError::NotPresent)
-            })
-            .expect_err("missing");
+        let e = Credentials::from_source_with(
+            &CredentialSource::BearerEnv("AWS_SCIM_TOKEN".into()),
+            |_| Err(VarError::NotPresent),
+        )
+        .expect_err("missing");
         assert!(e.to_string().contains("AWS_SCIM_TOKEN"));
         let e = Credentials::from_source_with(
-            &AuthSource::Header {
+            &CredentialSource::Header {
                 name: "X-Key".into(),
                 value_env: "K".into(),
             },
@@ -279,14 +294,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let p = dir.path().join("tok");
         std::fs::write(&p, "file-token-123\n").expect("write");
-        let c = Credentials::from_source(&AuthSource::BearerFile(p.clone())).expect("creds");
+        let c = Credentials::from_source(&CredentialSource::BearerFile(p.clone())).expect("creds");
         assert_eq!(c.secrets(), vec!["file-token-123".to_string()]);
         let missing = dir.path().join("nope");
-        let e = Credentials::from_source(&AuthSource::BearerFile(missing.clone())).expect_err("x");
+        let e = Credentials::from_source(&CredentialSource::BearerFile(missing.clone()))
+            .expect_err("x");
         assert!(e.to_string().contains(&missing.display().to_string()));
         std::fs::write(&p, "\n").expect("write");
         assert!(matches!(
-            Credentials::from_source(&AuthSource::BearerFile(p)),
+            Credentials::from_source(&CredentialSource::BearerFile(p)),
             Err(AuthError::FileEmpty { .. })
         ));
     }
@@ -294,7 +310,7 @@ mod tests {
     #[test]
     fn basic_redacts_password_and_encoded_form() {
         let c = Credentials::from_source_with(
-            &AuthSource::Basic {
+            &CredentialSource::Basic {
                 username: "svc".into(),
                 password_env: "P".into(),
             },

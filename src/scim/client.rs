@@ -10,9 +10,8 @@
 //! `apply` looks the object up by its match keys first (SPEC §5). It is retried on 429 and when
 //! the connection could not be opened, when the server cannot have seen it.
 
-use crate::config::model::Dialect;
-use crate::config::RateLimits;
 use crate::scim::auth::{redact, Credentials};
+use crate::scim::dialect::Dialect;
 use crate::scim::dialect::{self, Capabilities, ResourceKind};
 use crate::scim::error::ScimClientError;
 use crate::scim::filter::Filter;
@@ -37,6 +36,14 @@ const SCIM_JSON: &str = "application/scim+json";
 const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
+
+/// Request budgets per second; `None` means no fixed rate (adapt to 429).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateLimits {
+    pub reads_per_second: Option<f64>,
+    pub writes_per_second: Option<f64>,
+    pub member_operations_per_second: Option<f64>,
+}
 
 /// How to reach and treat one target.
 #[derive(Debug, Clone)]
@@ -90,38 +97,6 @@ impl ClientOptions {
             page_size: None,
             read_only: false,
         }
-    }
-}
-
-impl ClientOptions {
-    /// Options for a resolved target: its URL, dialect and rate, credentials read from where its
-    /// `auth` says, and the command-line settings. An `embedded` target has no URL: the caller
-    /// starts the in-process provider and uses `ClientOptions::new` with its address.
-    pub fn for_target(
-        target: &crate::config::Target,
-        parallelism: usize,
-        ca_cert: Option<PathBuf>,
-        insecure_http: bool,
-    ) -> Result<ClientOptions, ScimClientError> {
-        let url = match &target.endpoint {
-            crate::config::Endpoint::Url(u) => u.clone(),
-            crate::config::Endpoint::Embedded { .. } => {
-                return Err(ScimClientError::Setup(format!(
-                    "target {} is embedded and has no URL",
-                    target.name
-                )))
-            }
-        };
-        let credentials = match &target.auth {
-            Some(source) => Credentials::from_source(source)?,
-            None => Credentials::None,
-        };
-        let mut o = ClientOptions::new(url, credentials, target.dialect);
-        o.parallelism = parallelism.max(1);
-        o.rate = target.rate;
-        o.ca_cert = ca_cert;
-        o.insecure_http = insecure_http;
-        Ok(o)
     }
 }
 
@@ -637,37 +612,6 @@ impl ScimClient {
         self.decode("GET", path, resp)
     }
 
-    async fn write_json<T: DeserializeOwned, B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-        member_ops: u32,
-    ) -> Result<Option<T>, ScimClientError> {
-        self.write_json_if(method, path, body, member_ops, None)
-            .await
-    }
-
-    async fn write_json_if<T: DeserializeOwned, B: Serialize>(
-        &self,
-        method: Method,
-        path: &str,
-        body: &B,
-        member_ops: u32,
-        if_match: Option<&str>,
-    ) -> Result<Option<T>, ScimClientError> {
-        let value = serde_json::to_value(body)
-            .map_err(|e| ScimClientError::Setup(format!("cannot encode the request: {e}")))?;
-        let m = method.as_str().to_string();
-        let resp = self
-            .send_if_match(method, path, Some(&value), member_ops, if_match)
-            .await?;
-        if resp.body.is_none() {
-            return Ok(None);
-        }
-        self.decode(&m, path, resp).map(Some)
-    }
-
     /// `GET /ServiceProviderConfig`.
     pub async fn service_provider_config(&self) -> Result<Value, ScimClientError> {
         self.get_json("/ServiceProviderConfig").await
@@ -725,29 +669,150 @@ impl ScimClient {
         Ok(out)
     }
 
+    // ---------------------------------------------------------------------------------------
+    // Writes. Every write roster sends goes through `create`, `replace`, `patch` or `delete`
+    // below (the typed user and group methods are views of them), so that the dialect's rules
+    // (PATCH shape, member operations per request) are checked, and member operations counted
+    // for their budget, in one place before anything is sent.
+
+    fn refused(&self, reason: String) -> ScimClientError {
+        ScimClientError::Dialect {
+            dialect: self.inner.dialect.as_str().to_string(),
+            reason,
+        }
+    }
+
+    /// Encodes a typed body for the generic write path.
+    fn encode<B: Serialize>(body: &B) -> Result<Value, ScimClientError> {
+        serde_json::to_value(body)
+            .map_err(|e| ScimClientError::Setup(format!("cannot encode the request: {e}")))
+    }
+
+    /// `POST /Users` or `POST /Groups` with `body` as written; the resource the server
+    /// answered, if it sent one. A group's members count against the membership budget and
+    /// may not exceed what the dialect takes in one request.
+    pub async fn create(
+        &self,
+        kind: ResourceKind,
+        body: &Value,
+    ) -> Result<Option<Value>, ScimClientError> {
+        let members = match kind {
+            ResourceKind::User => 0,
+            ResourceKind::Group => body
+                .get("members")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len),
+        };
+        if let Some(max) = self.inner.caps.max_member_ops_per_request {
+            if members > max {
+                return Err(self.refused(format!(
+                    "a group created with {members} members (at most {max} per request)"
+                )));
+            }
+        }
+        let ops = u32::try_from(members).unwrap_or(u32::MAX);
+        let resp = self
+            .send(Method::POST, collection_path(kind), Some(body), ops)
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// `PUT /{Users,Groups}/{id}`: replaces the whole object, only if its version is still
+    /// `if_match` when one is given (412 otherwise). The resource answered, if any.
+    pub async fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Option<Value>, ScimClientError> {
+        let ops = match kind {
+            ResourceKind::User => 0,
+            ResourceKind::Group => body
+                .get("members")
+                .and_then(Value::as_array)
+                .map_or(0, |m| u32::try_from(m.len()).unwrap_or(u32::MAX)),
+        };
+        let resp = self
+            .send_if_match(
+                Method::PUT,
+                &object_path(kind, id),
+                Some(body),
+                ops,
+                if_match,
+            )
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// `PATCH /{Users,Groups}/{id}`, refused before sending when the dialect would reject it,
+    /// only if the object's version is still `if_match` when one is given (412 otherwise).
+    /// `None` when the server answered without a body (scim2-server answers 204).
+    pub async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+    ) -> Result<Option<Value>, ScimClientError> {
+        dialect::check_patch(self.inner.dialect, kind, patch).map_err(|r| self.refused(r))?;
+        let ops = u32::try_from(dialect::member_op_count(patch)).unwrap_or(u32::MAX);
+        let body = Self::encode(patch)?;
+        let resp = self
+            .send_if_match(
+                Method::PATCH,
+                &object_path(kind, id),
+                Some(&body),
+                ops,
+                if_match,
+            )
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// `DELETE /{Users,Groups}/{id}`, only if the object's version is still `if_match` when
+    /// one is given (412 otherwise).
+    pub async fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ScimClientError> {
+        self.send_if_match(Method::DELETE, &object_path(kind, id), None, 0, if_match)
+            .await
+            .map(|_| ())
+    }
+
+    /// An answer's resource decoded as `T`; `None` for an answer without a body.
+    fn decode_answer<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Option<T>, ScimClientError> {
+        body.map(|body| {
+            serde_json::from_value(body).map_err(|e| ScimClientError::Decode {
+                method: method.into(),
+                url: format!("{}{}", self.inner.base, path),
+                host: self.inner.host.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
     /// `POST /Users`.
     pub async fn create_user(&self, user: &User) -> Result<User, ScimClientError> {
-        self.write_json(Method::POST, "/Users", user, 0)
-            .await?
+        let answer = self
+            .create(ResourceKind::User, &Self::encode(user)?)
+            .await?;
+        self.decode_answer("POST", "/Users", answer)?
             .ok_or_else(|| self.empty_answer("POST", "/Users"))
     }
 
     /// `PUT /Users/{id}`: replaces the whole user.
     pub async fn replace_user(&self, id: &str, user: &User) -> Result<User, ScimClientError> {
-        let path = format!("/Users/{}", encode_query_value(id));
-        match self.write_json(Method::PUT, &path, user, 0).await? {
-            Some(u) => Ok(u),
-            None => self.get_user(id).await,
-        }
-    }
-
-    fn check(&self, kind: ResourceKind, patch: &PatchRequest) -> Result<(), ScimClientError> {
-        dialect::check_patch(self.inner.dialect, kind, patch).map_err(|reason| {
-            ScimClientError::Dialect {
-                dialect: self.inner.dialect.as_str().to_string(),
-                reason,
-            }
-        })
+        self.replace_user_if_match(id, user, None).await
     }
 
     /// `PATCH /Users/{id}`. `None` when the server answered 204 without a body
@@ -757,9 +822,7 @@ impl ScimClient {
         id: &str,
         patch: &PatchRequest,
     ) -> Result<Option<User>, ScimClientError> {
-        self.check(ResourceKind::User, patch)?;
-        let path = format!("/Users/{}", encode_query_value(id));
-        self.write_json(Method::PATCH, &path, patch, 0).await
+        self.patch_user_if_match(id, patch, None).await
     }
 
     /// `PATCH /Users/{id}`, then the user as it is now (re-read if the answer had no body).
@@ -780,10 +843,7 @@ impl ScimClient {
         id: &str,
         patch: &PatchRequest,
     ) -> Result<Option<Group>, ScimClientError> {
-        self.check(ResourceKind::Group, patch)?;
-        let ops = dialect::member_op_count(patch) as u32;
-        let path = format!("/Groups/{}", encode_query_value(id));
-        self.write_json(Method::PATCH, &path, patch, ops).await
+        self.patch_group_if_match(id, patch, None).await
     }
 
     /// `PATCH /Groups/{id}`, then the group as it is now.
@@ -805,10 +865,8 @@ impl ScimClient {
         patch: &PatchRequest,
         version: Option<&str>,
     ) -> Result<Option<User>, ScimClientError> {
-        self.check(ResourceKind::User, patch)?;
-        let path = format!("/Users/{}", encode_query_value(id));
-        self.write_json_if(Method::PATCH, &path, patch, 0, version)
-            .await
+        let answer = self.patch(ResourceKind::User, id, patch, version).await?;
+        self.decode_answer("PATCH", &object_path(ResourceKind::User, id), answer)
     }
 
     /// `PUT /Users/{id}` only if the user's version is still `version` (412 otherwise).
@@ -818,11 +876,10 @@ impl ScimClient {
         user: &User,
         version: Option<&str>,
     ) -> Result<User, ScimClientError> {
-        let path = format!("/Users/{}", encode_query_value(id));
-        match self
-            .write_json_if(Method::PUT, &path, user, 0, version)
-            .await?
-        {
+        let answer = self
+            .replace(ResourceKind::User, id, &Self::encode(user)?, version)
+            .await?;
+        match self.decode_answer("PUT", &object_path(ResourceKind::User, id), answer)? {
             Some(u) => Ok(u),
             None => self.get_user(id).await,
         }
@@ -835,29 +892,16 @@ impl ScimClient {
         patch: &PatchRequest,
         version: Option<&str>,
     ) -> Result<Option<Group>, ScimClientError> {
-        self.check(ResourceKind::Group, patch)?;
-        let ops = dialect::member_op_count(patch) as u32;
-        let path = format!("/Groups/{}", encode_query_value(id));
-        self.write_json_if(Method::PATCH, &path, patch, ops, version)
-            .await
+        let answer = self.patch(ResourceKind::Group, id, patch, version).await?;
+        self.decode_answer("PATCH", &object_path(ResourceKind::Group, id), answer)
     }
 
     /// `POST /Groups` with at most the dialect's member limit (see `create_group_chunked`).
     pub async fn create_group(&self, group: &Group) -> Result<Group, ScimClientError> {
-        if let Some(max) = self.inner.caps.max_member_ops_per_request {
-            if group.members.len() > max {
-                return Err(ScimClientError::Dialect {
-                    dialect: self.inner.dialect.as_str().into(),
-                    reason: format!(
-                        "a group created with {} members (at most {max} per request)",
-                        group.members.len()
-                    ),
-                });
-            }
-        }
-        let ops = group.members.len() as u32;
-        self.write_json(Method::POST, "/Groups", group, ops)
-            .await?
+        let answer = self
+            .create(ResourceKind::Group, &Self::encode(group)?)
+            .await?;
+        self.decode_answer("POST", "/Groups", answer)?
             .ok_or_else(|| self.empty_answer("POST", "/Groups"))
     }
 
@@ -877,13 +921,11 @@ impl ScimClient {
     }
 
     pub async fn delete_user(&self, id: &str) -> Result<(), ScimClientError> {
-        let path = format!("/Users/{}", encode_query_value(id));
-        self.send(Method::DELETE, &path, None, 0).await.map(|_| ())
+        self.delete(ResourceKind::User, id, None).await
     }
 
     pub async fn delete_group(&self, id: &str) -> Result<(), ScimClientError> {
-        let path = format!("/Groups/{}", encode_query_value(id));
-        self.send(Method::DELETE, &path, None, 0).await.map(|_| ())
+        self.delete(ResourceKind::Group, id, None).await
     }
 
     fn empty_answer(&self, method: &str, path: &str) -> ScimClientError {
@@ -894,6 +936,19 @@ impl ScimClient {
             reason: "the answer has no resource (or no id)".into(),
         }
     }
+}
+
+/// The collection a kind of resource lives in.
+pub fn collection_path(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "/Users",
+        ResourceKind::Group => "/Groups",
+    }
+}
+
+/// The URL path of one resource, its id percent-encoded.
+pub fn object_path(kind: ResourceKind, id: &str) -> String {
+    format!("{}/{}", collection_path(kind), encode_query_value(id))
 }
 
 /// A client that can only read: what `plan`, `import` and `drift` get. It has no write
@@ -1072,6 +1127,60 @@ mod tests {
         o.ca_cert = Some(dir.path().join("missing.pem"));
         let e = ScimClient::new(o).expect_err("missing");
         assert!(e.to_string().contains("missing.pem"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn writes_count_each_member_operation_once() {
+        // Port 9 (discard) on loopback refuses the connection; a write is counted when sent.
+        let mut o = ClientOptions::new("http://127.0.0.1:9", Credentials::None, Dialect::Generic);
+        o.max_attempts = 1;
+        let c = ScimClient::new(o).expect("client");
+        let group =
+            serde_json::json!({"displayName": "g", "members": [{"value": "a"}, {"value": "b"}]});
+        c.create(ResourceKind::Group, &group)
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(c.counts().member_ops, 2);
+        let patch = PatchRequest::new(vec![
+            crate::scim::resource::PatchOp::add("members", serde_json::json!([{"value": "a"}])),
+            crate::scim::resource::PatchOp::remove("members[value eq \"b\"]"),
+            crate::scim::resource::PatchOp::replace("title", serde_json::json!("x")),
+        ]);
+        c.patch(ResourceKind::Group, "g", &patch, None)
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(c.counts().member_ops, 4);
+        assert_eq!(c.counts().post + c.counts().patch, 2);
+    }
+
+    #[tokio::test]
+    async fn writes_the_dialect_refuses_are_never_sent() {
+        let mut o = ClientOptions::new(
+            "http://127.0.0.1:9",
+            Credentials::None,
+            Dialect::AwsIdentityCenter,
+        );
+        o.max_attempts = 1;
+        let c = ScimClient::new(o).expect("client");
+        let replace_all = PatchRequest::new(vec![crate::scim::resource::PatchOp::replace(
+            "members",
+            serde_json::json!([]),
+        )]);
+        let e = c
+            .patch(ResourceKind::Group, "g", &replace_all, None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, ScimClientError::Dialect { .. }), "{e}");
+        let members: Vec<Value> = (0..101)
+            .map(|i| serde_json::json!({ "value": i.to_string() }))
+            .collect();
+        let big = serde_json::json!({ "displayName": "g", "members": members });
+        let e = c
+            .create(ResourceKind::Group, &big)
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, ScimClientError::Dialect { .. }), "{e}");
+        assert_eq!(c.counts().total(), 0);
     }
 
     #[tokio::test]

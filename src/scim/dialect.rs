@@ -3,9 +3,28 @@
 //! what the server would reject) apply the same rules. Generic is RFC 7644 as written; AWS IAM
 //! Identity Center is a subset with hard limits (SPEC §6).
 
-use crate::config::model::Dialect;
 use crate::scim::resource::{Group, PatchOp, PatchRequest, Reference};
 use serde_json::{json, Value};
+
+/// The protocol rules a server follows. The configuration has its own YAML-facing enum; the
+/// shell converts it, so that the protocol knows nothing of how targets are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// RFC 7644 as written.
+    Generic,
+    /// AWS IAM Identity Center's subset of RFC 7644.
+    AwsIdentityCenter,
+}
+
+impl Dialect {
+    /// The name a plan and the emulator's banner show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Generic => "generic",
+            Dialect::AwsIdentityCenter => "aws-identity-center",
+        }
+    }
+}
 
 /// How a server pages a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

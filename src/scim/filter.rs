@@ -2,7 +2,7 @@
 //! userName with a quote cannot break out of the string) and a dialect can refuse what its
 //! server does not understand: AWS accepts only `eq`, joined by `and`.
 
-use crate::config::model::Dialect;
+use crate::scim::dialect::Dialect;
 use std::fmt;
 use thiserror::Error;
 

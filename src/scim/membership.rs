@@ -188,8 +188,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Dialect;
     use crate::scim::dialect::capabilities;
+    use crate::scim::dialect::Dialect;
 
     #[test]
     fn generic_uses_listed_members() {

@@ -11,8 +11,8 @@ pub mod paging;
 pub mod ratelimit;
 pub mod resource;
 
-pub use auth::{redact, Credentials};
-pub use client::{ClientOptions, ReadOnlyClient, RequestCounts, ScimClient};
-pub use dialect::{Capabilities, PagingKind, ResourceKind};
+pub use auth::{redact, CredentialSource, Credentials};
+pub use client::{ClientOptions, RateLimits, ReadOnlyClient, RequestCounts, ScimClient};
+pub use dialect::{Capabilities, Dialect, PagingKind, ResourceKind};
 pub use error::{PagingError, ScimClientError};
 pub use filter::Filter;

@@ -12,7 +12,6 @@ use crate::apply::verify::DigestPaths;
 use crate::apply::{execute, per_object_reads, verify, Prepared, Progress, Snapshot, Source};
 use crate::config::Desired;
 use crate::plan::{PlanDocument, TargetPlan};
-use crate::render;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -45,10 +44,11 @@ pub async fn close_all(ready: Vec<Ready>) {
 }
 
 /// Connect to every target with changes and, for a `saved` plan, re-read what it touches. A
-/// stale object anywhere refuses the whole plan; names in the refusal are digests with `redact`.
+/// stale object anywhere refuses the whole plan; `name_of` gives the name a refusal shows (cli
+/// passes the redacting one under `--redact`).
 pub async fn prepare(
     settings: &ConnectSettings,
-    redact: bool,
+    name_of: &(dyn Fn(&str) -> String + Sync),
     desired: &Desired,
     compiled: &[CompiledTarget<'_>],
     doc: &PlanDocument,
@@ -108,11 +108,7 @@ pub async fn prepare(
         let list = stale
             .iter()
             .map(|s| {
-                let name = if redact {
-                    render::redact::digest(&s.name)
-                } else {
-                    s.name.clone()
-                };
+                let name = name_of(&s.name);
                 format!("{} ({name}): {}", s.address, s.why)
             })
             .collect();
@@ -207,13 +203,13 @@ async fn verify_source(
     Ok(Source::Snapshot(Arc::new(Snapshot::new(observed))))
 }
 
-/// Write the JSON report of an apply (mode 0600), names as digests with `redact`.
+/// Write the JSON report of an apply (mode 0600), each change's name as `name_of` gives it.
 pub fn write_report(
     path: &Path,
     doc: &PlanDocument,
     started_at: String,
     outcome: &Outcome,
-    redact: bool,
+    name_of: &dyn Fn(&str) -> String,
 ) -> Result<(), ShellError> {
     let totals = outcome.totals;
     let mut report = ApplyReport {
@@ -231,11 +227,9 @@ pub fn write_report(
         summary: totals,
         targets: outcome.targets.clone(),
     };
-    if redact {
-        for t in &mut report.targets {
-            for c in &mut t.changes {
-                c.name = render::redact::digest(&c.name);
-            }
+    for t in &mut report.targets {
+        for c in &mut t.changes {
+            c.name = name_of(&c.name);
         }
     }
     let mut text = serde_json::to_string_pretty(&report).map_err(ShellError::EncodeReport)?;

@@ -8,7 +8,7 @@ use crate::config::{Desired, Resolved};
 
 /// Read, resolve and check the configuration.
 pub fn read(settings: &Settings) -> Resolved {
-    crate::config::read_with(&settings.config, settings.check_options())
+    crate::validate::read_with(&settings.config, settings.check_options())
 }
 
 /// The number of warnings, or an error when any diagnostic is one.

@@ -5,7 +5,6 @@
 use super::error::ShellError;
 use super::target::CompiledTarget;
 use crate::plan::{Action, ObjectKind, PlanDocument};
-use crate::render;
 
 /// Refuse a plan with a tripped gate unless `allow_destroy`.
 pub fn check_gates(doc: &PlanDocument, allow_destroy: bool) -> Result<(), ShellError> {
@@ -16,7 +15,7 @@ pub fn check_gates(doc: &PlanDocument, allow_destroy: bool) -> Result<(), ShellE
             t.safety
                 .iter()
                 .filter(|g| g.tripped)
-                .map(move |g| format!("target {:?}: {}", t.name, render::text::gate_line(g)))
+                .map(move |g| format!("target {:?}: {}", t.name, g.tripped_sentence()))
         })
         .collect();
     if tripped.is_empty() || allow_destroy {

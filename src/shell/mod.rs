@@ -15,6 +15,7 @@ pub mod gates;
 pub mod observe;
 pub mod plan;
 pub mod saved;
+pub mod scim_settings;
 pub mod settings;
 pub mod target;
 

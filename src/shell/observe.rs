@@ -14,6 +14,7 @@ use crate::scim::auth::AuthError;
 use crate::scim::client::ClientOptions;
 use crate::scim::membership::{read_memberships, Strategy};
 use crate::scim::{Credentials, ReadOnlyClient, RequestCounts, ScimClient, ScimClientError};
+use crate::shell::scim_settings;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -75,10 +76,11 @@ impl Connection {
             Endpoint::Url(url) => {
                 let credentials = match &target.auth {
                     Some(source) => {
-                        Credentials::from_source(source).map_err(|source| ObserveError::Auth {
-                            target: name.clone(),
-                            source,
-                        })?
+                        Credentials::from_source(&scim_settings::credential_source(source))
+                            .map_err(|source| ObserveError::Auth {
+                                target: name.clone(),
+                                source,
+                            })?
                     }
                     None => {
                         return Err(ObserveError::Other {
@@ -96,7 +98,7 @@ impl Connection {
                 )
             }
             Endpoint::Embedded { path } => {
-                let e = start_embedded(path, target.dialect)
+                let e = start_embedded(path, scim_settings::dialect(target.dialect))
                     .await
                     .map_err(|source| ObserveError::Embedded {
                         target: name.clone(),
@@ -107,9 +109,13 @@ impl Connection {
                 (e.base_url.clone(), credentials, Some(e), display, false)
             }
         };
-        let mut opts = ClientOptions::new(base_url, credentials, target.dialect);
+        let mut opts = ClientOptions::new(
+            base_url,
+            credentials,
+            scim_settings::dialect(target.dialect),
+        );
         opts.parallelism = settings.parallelism.max(1);
-        opts.rate = target.rate;
+        opts.rate = scim_settings::rate_limits(&target.rate);
         opts.ca_cert = settings.ca_cert.clone();
         opts.insecure_http = insecure;
         opts.read_only = read_only;

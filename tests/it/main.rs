@@ -2,6 +2,7 @@
 //! `common`.
 
 mod apply;
+mod architecture;
 mod cli_plan;
 mod common;
 mod config;

@@ -46,7 +46,7 @@ fn options(case: &Path) -> PlanOptions {
 
 /// The plan document of one fixture, as pretty JSON and as text.
 pub fn plan_case(case: &Path) -> Result<(String, String), String> {
-    let resolved = roster::config::read(&case.join("roster.yaml"));
+    let resolved = roster::validate::read(&case.join("roster.yaml"));
     let errors: Vec<String> = resolved
         .diagnostics
         .iter()
@@ -198,8 +198,8 @@ fn an_invalid_owns_expression_fails_the_plan() {
 #[test]
 fn config_digest_covers_every_source_file_and_checksum_ignores_time() {
     let case = Path::new("tests/fixtures/plan/create-users-and-group");
-    let a = roster::config::read(&case.join("roster.yaml")).desired;
-    let mut b = roster::config::read(&case.join("roster.yaml")).desired;
+    let a = roster::validate::read(&case.join("roster.yaml")).desired;
+    let mut b = roster::validate::read(&case.join("roster.yaml")).desired;
     assert_eq!(
         roster::plan::config_digest(&a),
         roster::plan::config_digest(&b)

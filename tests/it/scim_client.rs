@@ -10,13 +10,13 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use roster::config::model::Dialect;
-use roster::config::RateLimits;
 use roster::scim::dialect::{self, member_op_count};
 use roster::scim::membership::{self, Strategy};
 use roster::scim::resource::{
     Group, MultiValue, Name, PatchOp, PatchRequest, Reference, User, GROUP_SCHEMA, USER_SCHEMA,
 };
+use roster::scim::Dialect;
+use roster::scim::RateLimits;
 use roster::scim::{
     ClientOptions, Credentials, Filter, PagingError, ReadOnlyClient, ScimClient, ScimClientError,
 };
