@@ -144,6 +144,10 @@ pub struct GlobalArgs {
     /// Allow http:// to addresses other than loopback.
     #[arg(long = "insecure-http", global = true)]
     pub insecure_http: bool,
+    /// Let `include:` read absolute paths, `..` above the entry file's directory and symlinks
+    /// that lead out of it (refused by default: the configuration may come from a stranger).
+    #[arg(long = "allow-include-outside", global = true)]
+    pub allow_include_outside: bool,
     /// Replace personal values with digests in every output.
     #[arg(long, global = true)]
     pub redact: bool,
@@ -203,6 +207,7 @@ pub fn read_resolved(global: &GlobalArgs) -> crate::config::Resolved {
         &global.config,
         crate::config::check::CheckOptions {
             insecure_http: global.insecure_http,
+            allow_include_outside: global.allow_include_outside,
         },
     )
 }

@@ -21,6 +21,8 @@ use crate::fasthash::{map_with_capacity, FastMap as HashMap};
 pub struct CheckOptions {
     /// `--insecure-http`: allow `http://` to hosts other than loopback.
     pub insecure_http: bool,
+    /// `--allow-include-outside`: the loader may read includes outside the entry's directory.
+    pub allow_include_outside: bool,
 }
 
 /// Every problem in the configuration, with the default options.
@@ -901,6 +903,7 @@ mod resolved_tests {
             &desired,
             super::CheckOptions {
                 insecure_http: true,
+                ..Default::default()
             },
         );
         assert!(insecure.is_empty(), "{insecure:?}");

@@ -218,7 +218,12 @@ pub fn read(entry: &Path) -> Resolved {
 /// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
 pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
     let started = std::time::Instant::now();
-    let loaded = load::load(entry);
+    let loaded = load::load_with(
+        entry,
+        load::LoadOptions {
+            allow_include_outside: options.allow_include_outside,
+        },
+    );
     tracing::debug!(
         files = loaded.sources.files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
