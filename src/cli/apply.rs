@@ -621,6 +621,7 @@ impl Progress for Printer<'_> {
                     r.address,
                     r.error.as_deref().unwrap_or("")
                 );
+                let text = render::escape::escape_control(&text).into_owned();
                 if self.ui.color_out {
                     format!("\x1b[31m{text}\x1b[0m")
                 } else {
@@ -632,6 +633,11 @@ impl Progress for Printer<'_> {
                 r.address,
                 r.error.as_deref().unwrap_or("skipped")
             ),
+        };
+        // Names and server messages are live values: shown, never obeyed by the terminal.
+        let line = match r.status {
+            Status::Failed => line,
+            _ => render::escape::escape_control(&line).into_owned(),
         };
         if let Some(bar) = &self.bar {
             bar.inc(1);

@@ -97,8 +97,11 @@ impl Ui {
         } else {
             ("", "", "", "")
         };
+        // Messages may quote live values (a server's error text): escape control characters.
+        let message = crate::render::escape::escape_control_lines(message);
         let mut text = format!("{bold}{red}error{reset}{bold}: {message}{reset}\n");
         if let Some(h) = hint {
+            let h = crate::render::escape::escape_control_lines(h);
             text.push_str(&format!("  {blue}={reset} {bold}hint{reset}: {h}\n"));
         }
         write_stderr(&text);
@@ -118,6 +121,7 @@ impl Ui {
         } else {
             ("", "", "")
         };
+        let message = crate::render::escape::escape_control_lines(message);
         write_stderr(&format!(
             "{bold}{y}warning{reset}{bold}: {message}{reset}\n"
         ));

@@ -3,6 +3,7 @@
 //! only build strings; the cli prints them through its one printer.
 
 mod block;
+pub mod escape;
 #[cfg(test)]
 mod fixtures;
 pub mod json;

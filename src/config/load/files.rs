@@ -12,9 +12,9 @@
 //!   every directory is entered at most once, by its device and inode.
 
 use fs_err as fs;
+use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::collections::HashSet;
 use std::io::Read as _;
-use fs_err::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Component, Path, PathBuf};
 
@@ -260,7 +260,10 @@ fn walk(
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let mut names: Vec<_> = entries.filter_map(Result::ok).map(|e| e.file_name()).collect();
+    let mut names: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
     names.sort();
     for name in names {
         let path = dir.join(&name);
@@ -324,7 +327,12 @@ mod tests {
     fn globs_match_like_the_glob_crate() {
         let t = tempfile::tempdir().expect("tempdir");
         let d = t.path();
-        for f in ["people/a.yaml", "people/b.yml", "people/deep/c.yaml", "top.yaml"] {
+        for f in [
+            "people/a.yaml",
+            "people/b.yml",
+            "people/deep/c.yaml",
+            "top.yaml",
+        ] {
             touch(&d.join(f));
         }
         let m = glob_files(d, "people/*.yaml").expect("valid");
@@ -369,10 +377,7 @@ mod tests {
         let t = tempfile::tempdir().expect("tempdir");
         let nul = t.path().join("nul.yaml");
         fs::write(&nul, b"users: []\n\0secret").expect("write");
-        assert!(matches!(
-            read_config_file(&nul),
-            Err(ReadError::NotText(_))
-        ));
+        assert!(matches!(read_config_file(&nul), Err(ReadError::NotText(_))));
         let latin1 = t.path().join("latin1.yaml");
         fs::write(&latin1, b"users: [\xe9]\n").expect("write");
         assert!(matches!(
