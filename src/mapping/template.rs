@@ -8,6 +8,13 @@
 //! stays the definition of what a template means: the fast evaluator bails out to it whenever a
 //! case is not plainly a string operation (a non-text field, a filter on a missing field), and a
 //! test checks that both agree.
+//!
+//! Templates come from the configuration, which may come from a stranger: besides fuel, every
+//! render is bounded in the size of what it builds and writes (see [`bound`]).
+
+mod bound;
+
+pub use bound::{MAX_OUTPUT_BYTES, MAX_VALUE_BYTES, MAX_WORK_BYTES};
 
 use crate::config::model::FieldValue;
 use crate::config::{Group, User};
@@ -126,6 +133,7 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    bound::configure(&mut env);
     env
 }
 
@@ -176,8 +184,32 @@ impl Templates {
             }
         }
         let ctx = ctx.get_or_insert_with(|| self.context(obj));
-        let out = self.env.get_template(&entry.name)?.render(&*ctx)?;
+        let out = self.render_bounded(&entry.name, ctx.clone())?;
         Ok(non_empty(out))
+    }
+
+    /// Render with MiniJinja on the instrumented instructions (see [`bound`]).
+    fn render_bounded(&self, name: &str, root: JValue) -> Result<String, minijinja::Error> {
+        use minijinja::machinery;
+        let tmpl = self.env.get_template(name)?;
+        let compiled = machinery::get_compiled_template(&tmpl);
+        let instructions = bound::instrument(&compiled.instructions);
+        let blocks: std::collections::BTreeMap<_, _> = compiled
+            .blocks
+            .iter()
+            .map(|(k, v)| (*k, bound::instrument(v)))
+            .collect();
+        let mut rv = String::new();
+        let mut out = machinery::make_string_output(&mut rv);
+        bound::start_render();
+        machinery::Vm::new(&self.env).eval(
+            &instructions,
+            root,
+            &blocks,
+            &mut out,
+            compiled.initial_auto_escape,
+        )?;
+        Ok(rv)
     }
 
     /// Render with MiniJinja only (the reference the fast path is tested against).
@@ -189,10 +221,7 @@ impl Templates {
         let Some(entry) = self.entries.get(id.0) else {
             return Ok(None);
         };
-        let out = self
-            .env
-            .get_template(&entry.name)?
-            .render(self.context(obj))?;
+        let out = self.render_bounded(&entry.name, self.context(obj))?;
         Ok(non_empty(out))
     }
 
