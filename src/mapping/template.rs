@@ -279,25 +279,31 @@ enum FastValue {
     Str(String),
 }
 
-/// Evaluate, or `None` to let MiniJinja decide.
+/// Evaluate, or `None` to let MiniJinja decide. Output past the size bound is left to MiniJinja
+/// too, which reports it: `{{ bio }}{{ bio }}...` over a large field is linear work but not
+/// bounded memory.
 fn render_fast<F: Fields + ?Sized>(segs: &[Segment], obj: &F) -> Option<String> {
     if let [Segment::Expr(Expr::Var(v))] = segs {
         // The most common template of all, `{{ field }}`: no intermediate strings.
         return match obj.field(v) {
             FieldRef::Absent => Some(String::new()),
-            FieldRef::Text(s) => Some(s.to_string()),
-            FieldRef::Other(_) => None,
+            FieldRef::Text(s) if s.len() <= MAX_OUTPUT_BYTES => Some(s.to_string()),
+            FieldRef::Text(_) | FieldRef::Other(_) => None,
         };
     }
     let mut out = String::new();
     for s in segs {
-        match s {
-            Segment::Text(t) => out.push_str(t),
+        let piece = match s {
+            Segment::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
             Segment::Expr(e) => match eval(e, obj)? {
-                FastValue::Undefined => {}
-                FastValue::Str(s) => out.push_str(&s),
+                FastValue::Undefined => continue,
+                FastValue::Str(s) => std::borrow::Cow::Owned(s),
             },
+        };
+        if out.len() + piece.len() > MAX_OUTPUT_BYTES {
+            return None;
         }
+        out.push_str(&piece);
     }
     Some(out)
 }
@@ -314,6 +320,9 @@ fn eval<F: Fields + ?Sized>(e: &Expr, obj: &F) -> Option<FastValue> {
             let mut out = String::new();
             for p in parts {
                 if let FastValue::Str(s) = eval(p, obj)? {
+                    if out.len() + s.len() > MAX_VALUE_BYTES {
+                        return None;
+                    }
                     out.push_str(&s);
                 }
             }
@@ -694,6 +703,21 @@ mod tests {
             .unwrap();
         let e = t.render(id, &user(&[]), &mut None).unwrap_err();
         assert!(e.to_string().contains("fuel"), "{e}");
+    }
+
+    #[test]
+    fn large_output_is_refused_on_the_fast_path_too() {
+        let mut t = Templates::new();
+        let id = t.add(&"{{ bio }}".repeat(100)).unwrap();
+        assert!(t.is_fast(id));
+        let u = user(&[("bio", text(&"x".repeat(10_000)))]);
+        let e = t.render(id, &u, &mut None).unwrap_err();
+        assert!(e.to_string().contains("output larger than 256 KiB"), "{e}");
+        let small = user(&[("bio", text("x"))]);
+        assert_eq!(
+            t.render(id, &small, &mut None).unwrap().map(|s| s.len()),
+            Some(100)
+        );
     }
 
     #[test]
