@@ -366,4 +366,31 @@ fn control_characters_in_a_live_display_name_are_escaped_in_text_and_markdown() 
             "{format}: {stdout}"
         );
     }
+    // apply's per-change lines name the objects too
+    let out = roster()
+        .current_dir(dir.path())
+        .env("EMU_TOKEN", &emu.token)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--allow-destroy",
+            "-c",
+            "roster.yaml",
+        ])
+        .timeout(QUICK)
+        .output()
+        .expect("roster runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for bad in [0x1b_u8, 0x07] {
+        assert!(
+            !out.stdout.contains(&bad) && !out.stderr.contains(&bad),
+            "apply: raw byte {bad:#x} in the output:\n{stdout:?}\n{stderr:?}"
+        );
+    }
+    assert!(
+        stdout.contains("oldMallory\\x1b[2J\\x1b]0;pwned\\x07\\x07@example.com"),
+        "{stdout}"
+    );
 }
