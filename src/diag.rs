@@ -138,7 +138,9 @@ impl Diagnostic {
             Severity::Warning => ("warning", yellow),
         };
         let mut out = String::new();
-        let _ = writeln!(out, "{bold}{c}{word}{reset}{bold}: {}{reset}", self.message);
+        // Messages and quoted lines may hold control characters from the files: shown escaped.
+        let message = crate::escape::escape_control_lines(&self.message);
+        let _ = writeln!(out, "{bold}{c}{word}{reset}{bold}: {message}{reset}");
         if let Some(loc) = self.loc {
             write_snippet(&mut out, sources, loc, None, c, blue, reset);
         }
@@ -180,6 +182,8 @@ fn write_snippet(
         loc.col
     );
     if let Some(text) = sources.line_text(loc) {
+        let text = crate::escape::escape_control(text);
+        let text = text.as_ref();
         let _ = writeln!(out, "{pad} {blue}|{reset}");
         let _ = writeln!(out, "{blue}{}{reset} {blue}|{reset} {}", loc.line, text);
         let col = (loc.col.max(1) - 1) as usize;

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emulator;
+pub mod escape;
 pub mod fasthash;
 pub mod mapping;
 pub mod plan;

@@ -77,6 +77,10 @@ pub struct GlobalArgs {
     /// Allow http:// to addresses other than loopback.
     #[arg(long = "insecure-http", global = true)]
     pub insecure_http: bool,
+    /// Let `include:` read absolute paths, `..` above the entry file's directory and symlinks
+    /// that lead out of it (refused by default: the configuration may come from a stranger).
+    #[arg(long = "allow-include-outside", global = true)]
+    pub allow_include_outside: bool,
     /// Replace personal values with digests in every output.
     #[arg(long, global = true)]
     pub redact: bool,
@@ -137,6 +141,7 @@ impl GlobalArgs {
             config: self.config.clone(),
             targets: self.targets.clone(),
             redact: self.redact,
+            allow_include_outside: self.allow_include_outside,
             connect: ConnectSettings {
                 parallelism: self.parallelism,
                 ca_cert: self.ca_cert.clone(),

@@ -103,6 +103,7 @@ impl Progress for Printer<'_> {
                     r.address,
                     r.error.as_deref().unwrap_or("")
                 );
+                let text = crate::escape::escape_control(&text).into_owned();
                 crate::style::Paint::new(self.ui.color_out).wrap(crate::style::Style::Red, &text)
             }
             Status::Skipped => format!(
@@ -110,6 +111,11 @@ impl Progress for Printer<'_> {
                 r.address,
                 r.error.as_deref().unwrap_or("skipped")
             ),
+        };
+        // Names and server messages are live values: shown, never obeyed by the terminal.
+        let line = match r.status {
+            Status::Failed => line,
+            _ => crate::escape::escape_control(&line).into_owned(),
         };
         if let Some(bar) = &self.bar {
             bar.inc(1);

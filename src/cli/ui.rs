@@ -96,8 +96,11 @@ impl Ui {
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let p = Paint::new(self.color_err).palette();
         let (red, bold, blue, reset) = (p.red, p.bold, p.blue, p.reset);
+        // Messages may quote live values (a server's error text): escape control characters.
+        let message = crate::escape::escape_control_lines(message);
         let mut text = format!("{bold}{red}error{reset}{bold}: {message}{reset}\n");
         if let Some(h) = hint {
+            let h = crate::escape::escape_control_lines(h);
             text.push_str(&format!("  {blue}={reset} {bold}hint{reset}: {h}\n"));
         }
         write_stderr(&text);
@@ -114,6 +117,7 @@ impl Ui {
     pub fn warn(&self, message: &str) {
         let p = Paint::new(self.color_err).palette();
         let (y, bold, reset) = (p.yellow, p.bold, p.reset);
+        let message = crate::escape::escape_control_lines(message);
         write_stderr(&format!(
             "{bold}{y}warning{reset}{bold}: {message}{reset}\n"
         ));

@@ -25,6 +25,8 @@ mod targets;
 pub struct CheckOptions {
     /// `--insecure-http`: allow `http://` to hosts other than loopback.
     pub insecure_http: bool,
+    /// `--allow-include-outside`: the loader may read includes outside the entry's directory.
+    pub allow_include_outside: bool,
 }
 
 /// Every problem of the directory and the targets' own settings, with the default options.

@@ -4,6 +4,15 @@
 //!
 //! Loading never stops at the first problem: a file that fails to parse is reported and the
 //! others are still read, so `validate` can show everything in one run.
+//!
+//! The configuration may come from a stranger (a pull request that CI plans), so what may be
+//! read is bounded (see [`files`]): includes stay inside the entry file's directory tree unless
+//! the operator passes `--allow-include-outside`, and no error quotes a line of a file that is
+//! not the configuration's own YAML.
+
+mod files;
+
+pub use files::MAX_FILE_BYTES;
 
 use super::model::Document;
 use crate::diag::{Diagnostic, FileId, Loc, SourceFile, SourceMap};
@@ -222,23 +231,66 @@ fn display_path(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Load the entry file and everything it includes.
+/// What the loader may read beyond its defaults; set only by the operator's flags, never by the
+/// configuration itself (which is the untrusted side).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// `--allow-include-outside`: include absolute paths, `..` and files whose real path is
+    /// outside the entry file's directory.
+    pub allow_include_outside: bool,
+}
+
+/// Load the entry file and everything it includes, with the default options.
 pub fn load(entry: &Path) -> Loaded {
+    load_with(entry, LoadOptions::default())
+}
+
+/// Load the entry file and everything it includes.
+pub fn load_with(entry: &Path, options: LoadOptions) -> Loaded {
     let mut out = Loaded::default();
     let abs = absolute(entry);
-    let mut stack = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    // The tree the configuration may read: the real directory of the entry file.
+    let root = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut walk = Walk {
+        root,
+        options,
+        stack: Vec::new(),
+        seen: std::collections::HashSet::new(),
+    };
     let prepared = prepare(&abs);
     load_file(
         &abs,
         entry.display().to_string(),
         None,
         prepared,
-        &mut stack,
-        &mut seen,
+        &mut walk,
         &mut out,
     );
     out
+}
+
+/// The state of one load across the include tree.
+struct Walk {
+    root: PathBuf,
+    options: LoadOptions,
+    /// Files being loaded, entry first: a file already here is an include cycle.
+    stack: Vec<PathBuf>,
+    /// Files read, each once.
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn inside(&self, canon: &Path) -> bool {
+        canon.starts_with(&self.root)
+    }
+
+    /// Whether a file's lines may be quoted when it fails to parse: only the configuration's
+    /// own files, that is `.yaml`/`.yml` text inside the tree. Anything else was named by
+    /// mistake or by malice (`/etc/shadow`, `/proc/self/environ`), and its first line is as
+    /// likely a password hash or a token as YAML.
+    fn may_quote(&self, path: &Path, text: &str) -> bool {
+        self.inside(path) && files::has_yaml_extension(path) && files::is_plain_text(text)
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -253,13 +305,13 @@ fn absolute(p: &Path) -> PathBuf {
 /// directory and files are independent, so the files one include pattern matches are parsed in
 /// parallel; they are then taken in order, so file ids and diagnostics stay deterministic.
 struct Prepared {
-    text: std::io::Result<String>,
+    text: Result<String, files::ReadError>,
     /// Parsed with file id 0: the real id is set when the file takes its turn.
     doc: Option<Result<Document, Diagnostic>>,
 }
 
 fn prepare(path: &Path) -> Prepared {
-    match fs_err::read_to_string(path) {
+    match files::read_config_file(path) {
         Ok(text) => {
             let doc = parse_document(&text, 0);
             Prepared {
@@ -321,17 +373,13 @@ fn load_file(
     display: String,
     included_at: Option<Loc>,
     prepared: Prepared,
-    stack: &mut Vec<PathBuf>,
-    seen: &mut std::collections::HashSet<PathBuf>,
+    walk: &mut Walk,
     out: &mut Loaded,
 ) {
     let text = match prepared.text {
         Ok(t) => t,
         Err(e) => {
-            let msg = format!(
-                "cannot read configuration file {display}: {}",
-                io_reason(&e)
-            );
+            let msg = format!("cannot read configuration file {display}: {}", e.reason());
             let d = Diagnostic::error(included_at, msg);
             out.diagnostics.push(if included_at.is_none() {
                 d.hint("pass the entry file with -c/--config (default ./roster.yaml)")
@@ -341,9 +389,9 @@ fn load_file(
             return;
         }
     };
-    seen.insert(path.to_path_buf());
+    walk.seen.insert(path.to_path_buf());
     let file = out.sources.add(SourceFile {
-        display,
+        display: display.clone(),
         path: path.to_path_buf(),
         text,
     });
@@ -357,6 +405,19 @@ fn load_file(
             if let Some(l) = d.loc.as_mut() {
                 l.file = file;
             }
+            let source = &mut out.sources.files[file as usize];
+            if !walk.may_quote(path, &source.text) {
+                // Neither the line nor the parser's words (which quote keys and values).
+                source.text = String::new();
+                d = Diagnostic::error(
+                    d.loc,
+                    format!("{display} is not a YAML configuration file (it does not parse)"),
+                )
+                .hint(
+                    "roster shows the lines only of `.yaml`/`.yml` text files inside the entry \
+                     file's directory; check that -c and `include:` name the right files",
+                );
+            }
             out.diagnostics.push(d);
             return;
         }
@@ -368,14 +429,32 @@ fn load_file(
         .map(|p| (p.value.clone(), Loc::of(file, p)))
         .collect();
     out.documents.push((file, doc));
-    stack.push(path.to_path_buf());
+    walk.stack.push(path.to_path_buf());
     // The files of every pattern of this file are parsed as one batch, so that both cores stay
     // busy across patterns (one pattern's last, largest file no longer waits alone); they are
     // still taken in pattern order, so file ids and diagnostics are as if read one by one.
     let mut todo: Vec<(PathBuf, Loc)> = Vec::new();
     let mut queued = std::collections::HashSet::new();
     for (pattern, loc) in includes {
-        let matches = match glob_files(&dir, &pattern) {
+        if !walk.options.allow_include_outside {
+            if let Some(why) = files::outside_pattern_problem(&walk.root, &dir, &pattern) {
+                out.diagnostics.push(
+                    Diagnostic::error(
+                        loc,
+                        format!(
+                            "include pattern {pattern:?} leaves the configuration's directory: \
+                             {why}"
+                        ),
+                    )
+                    .hint(
+                        "includes are relative paths that stay inside the entry file's \
+                         directory; the operator may widen this with --allow-include-outside",
+                    ),
+                );
+                continue;
+            }
+        }
+        let matches = match files::glob_files(&dir, &pattern) {
             Ok(m) => m,
             Err(msg) => {
                 out.diagnostics.push(
@@ -385,6 +464,25 @@ fn load_file(
                 continue;
             }
         };
+        for dir in &matches.skipped_dirs {
+            tracing::debug!(
+                dir = %display_path(dir),
+                "include walk: directory already entered (symlink loop or second path), skipped"
+            );
+        }
+        for (p, kind) in &matches.irregular {
+            out.diagnostics.push(
+                Diagnostic::error(
+                    loc,
+                    format!(
+                        "include pattern {pattern:?} matches {}, which is {kind}",
+                        display_path(p)
+                    ),
+                )
+                .hint("roster reads only regular files; remove it or narrow the pattern"),
+            );
+        }
+        let matches = matches.files;
         if matches.is_empty() {
             out.diagnostics.push(
                 Diagnostic::error(loc, format!("include pattern {pattern:?} matches no file"))
@@ -397,8 +495,26 @@ fn load_file(
         }
         for m in matches {
             let canon = absolute(&m);
-            if stack.contains(&canon) {
-                let chain: Vec<String> = stack
+            if !walk.options.allow_include_outside && !walk.inside(&canon) {
+                out.diagnostics.push(
+                    Diagnostic::error(
+                        loc,
+                        format!(
+                            "include pattern {pattern:?} matches {}, a link to a file outside \
+                             the configuration's directory",
+                            display_path(&m)
+                        ),
+                    )
+                    .hint(
+                        "includes must resolve inside the entry file's directory; the operator \
+                         may widen this with --allow-include-outside",
+                    ),
+                );
+                continue;
+            }
+            if walk.stack.contains(&canon) {
+                let chain: Vec<String> = walk
+                    .stack
                     .iter()
                     .skip_while(|p| **p != canon)
                     .map(|p| display_path(p))
@@ -410,7 +526,7 @@ fn load_file(
                 );
                 continue;
             }
-            if seen.contains(&canon) || !queued.insert(canon.clone()) {
+            if walk.seen.contains(&canon) || !queued.insert(canon.clone()) {
                 continue; // already read through another pattern: read once
             }
             todo.push((canon, loc));
@@ -420,42 +536,13 @@ fn load_file(
     let prepared = prepare_all(&paths);
     for ((canon, loc), prepared) in todo.into_iter().zip(prepared) {
         // an earlier file of this batch may have included it already
-        if seen.contains(&canon) {
+        if walk.seen.contains(&canon) {
             continue;
         }
         let display = display_path(&canon);
-        load_file(&canon, display, Some(loc), prepared, stack, seen, out);
+        load_file(&canon, display, Some(loc), prepared, walk, out);
     }
-    stack.pop();
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            // fs-err puts the path in its message; the caller already shows it
-            let s = e.to_string();
-            s.rsplit(": ").next().unwrap_or(&s).to_string()
-        }
-    }
-}
-
-/// Files matching `pattern` relative to `dir`, sorted, YAML-like files only.
-fn glob_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = if Path::new(pattern).is_absolute() {
-        PathBuf::from(pattern)
-    } else {
-        dir.join(pattern)
-    };
-    let text = full.to_string_lossy().to_string();
-    let paths = glob::glob(&text).map_err(|e| e.msg.to_string())?;
-    let mut files: Vec<PathBuf> = paths
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    Ok(files)
+    walk.stack.pop();
 }
 
 #[cfg(test)]

@@ -215,9 +215,9 @@ pub struct Resolved {
 /// Read and resolve a configuration, without the semantic checks: the first half of
 /// `validate::read`, which adds the checks (some of them need `mapping`, which sits above
 /// `config`) and then [`seal`]s the result.
-pub fn read_unchecked(entry: &Path) -> Resolved {
+pub fn read_unchecked(entry: &Path, options: load::LoadOptions) -> Resolved {
     let started = std::time::Instant::now();
-    let loaded = load::load(entry);
+    let loaded = load::load_with(entry, options);
     tracing::debug!(
         files = loaded.sources.files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

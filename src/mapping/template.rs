@@ -8,6 +8,13 @@
 //! stays the definition of what a template means: the fast evaluator bails out to it whenever a
 //! case is not plainly a string operation (a non-text field, a filter on a missing field), and a
 //! test checks that both agree.
+//!
+//! Templates come from the configuration, which may come from a stranger: besides fuel, every
+//! render is bounded in the size of what it builds and writes (see [`bound`]).
+
+mod bound;
+
+pub use bound::{MAX_OUTPUT_BYTES, MAX_VALUE_BYTES, MAX_WORK_BYTES};
 
 use crate::config::model::FieldValue;
 use crate::config::{Group, User};
@@ -126,6 +133,7 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    bound::configure(&mut env);
     env
 }
 
@@ -176,8 +184,32 @@ impl Templates {
             }
         }
         let ctx = ctx.get_or_insert_with(|| self.context(obj));
-        let out = self.env.get_template(&entry.name)?.render(&*ctx)?;
+        let out = self.render_bounded(&entry.name, ctx.clone())?;
         Ok(non_empty(out))
+    }
+
+    /// Render with MiniJinja on the instrumented instructions (see [`bound`]).
+    fn render_bounded(&self, name: &str, root: JValue) -> Result<String, minijinja::Error> {
+        use minijinja::machinery;
+        let tmpl = self.env.get_template(name)?;
+        let compiled = machinery::get_compiled_template(&tmpl);
+        let instructions = bound::instrument(&compiled.instructions);
+        let blocks: std::collections::BTreeMap<_, _> = compiled
+            .blocks
+            .iter()
+            .map(|(k, v)| (*k, bound::instrument(v)))
+            .collect();
+        let mut rv = String::new();
+        let mut out = machinery::make_string_output(&mut rv);
+        bound::start_render();
+        machinery::Vm::new(&self.env).eval(
+            &instructions,
+            root,
+            &blocks,
+            &mut out,
+            compiled.initial_auto_escape,
+        )?;
+        Ok(rv)
     }
 
     /// Render with MiniJinja only (the reference the fast path is tested against).
@@ -189,10 +221,7 @@ impl Templates {
         let Some(entry) = self.entries.get(id.0) else {
             return Ok(None);
         };
-        let out = self
-            .env
-            .get_template(&entry.name)?
-            .render(self.context(obj))?;
+        let out = self.render_bounded(&entry.name, self.context(obj))?;
         Ok(non_empty(out))
     }
 
@@ -250,25 +279,31 @@ enum FastValue {
     Str(String),
 }
 
-/// Evaluate, or `None` to let MiniJinja decide.
+/// Evaluate, or `None` to let MiniJinja decide. Output past the size bound is left to MiniJinja
+/// too, which reports it: `{{ bio }}{{ bio }}...` over a large field is linear work but not
+/// bounded memory.
 fn render_fast<F: Fields + ?Sized>(segs: &[Segment], obj: &F) -> Option<String> {
     if let [Segment::Expr(Expr::Var(v))] = segs {
         // The most common template of all, `{{ field }}`: no intermediate strings.
         return match obj.field(v) {
             FieldRef::Absent => Some(String::new()),
-            FieldRef::Text(s) => Some(s.to_string()),
-            FieldRef::Other(_) => None,
+            FieldRef::Text(s) if s.len() <= MAX_OUTPUT_BYTES => Some(s.to_string()),
+            FieldRef::Text(_) | FieldRef::Other(_) => None,
         };
     }
     let mut out = String::new();
     for s in segs {
-        match s {
-            Segment::Text(t) => out.push_str(t),
+        let piece = match s {
+            Segment::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
             Segment::Expr(e) => match eval(e, obj)? {
-                FastValue::Undefined => {}
-                FastValue::Str(s) => out.push_str(&s),
+                FastValue::Undefined => continue,
+                FastValue::Str(s) => std::borrow::Cow::Owned(s),
             },
+        };
+        if out.len() + piece.len() > MAX_OUTPUT_BYTES {
+            return None;
         }
+        out.push_str(&piece);
     }
     Some(out)
 }
@@ -285,6 +320,9 @@ fn eval<F: Fields + ?Sized>(e: &Expr, obj: &F) -> Option<FastValue> {
             let mut out = String::new();
             for p in parts {
                 if let FastValue::Str(s) = eval(p, obj)? {
+                    if out.len() + s.len() > MAX_VALUE_BYTES {
+                        return None;
+                    }
                     out.push_str(&s);
                 }
             }
@@ -665,6 +703,21 @@ mod tests {
             .unwrap();
         let e = t.render(id, &user(&[]), &mut None).unwrap_err();
         assert!(e.to_string().contains("fuel"), "{e}");
+    }
+
+    #[test]
+    fn large_output_is_refused_on_the_fast_path_too() {
+        let mut t = Templates::new();
+        let id = t.add(&"{{ bio }}".repeat(100)).unwrap();
+        assert!(t.is_fast(id));
+        let u = user(&[("bio", text(&"x".repeat(10_000)))]);
+        let e = t.render(id, &u, &mut None).unwrap_err();
+        assert!(e.to_string().contains("output larger than 256 KiB"), "{e}");
+        let small = user(&[("bio", text("x"))]);
+        assert_eq!(
+            t.render(id, &small, &mut None).unwrap().map(|s| s.len()),
+            Some(100)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use super::block::{change_lines, Fate, Line, Mark};
 use super::text::{gate_line, not_touching_line, requests_line, summary_line, total};
+use crate::escape::escape_control;
 use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
 use std::fmt::Write as _;
 
@@ -67,13 +68,15 @@ impl Section {
 
 fn diff_line(l: &Line) -> String {
     let indent = "    ".repeat(l.depth);
+    // Lines carry live and configured values (the header line quotes names raw).
+    let text = escape_control(&l.text);
     let mut s = match l.mark {
-        Mark::Note => format!("# {}", l.text),
-        Mark::Comment => format!("# {indent}{}", l.text),
-        Mark::Create => format!("+ {indent}{}", l.text),
-        Mark::Update => format!("! {indent}{}", l.text),
-        Mark::Destroy | Mark::Deactivate => format!("- {indent}{}", l.text),
-        Mark::Context => format!("  {indent}{}", l.text),
+        Mark::Note => format!("# {text}"),
+        Mark::Comment => format!("# {indent}{text}"),
+        Mark::Create => format!("+ {indent}{text}"),
+        Mark::Update => format!("! {indent}{text}"),
+        Mark::Destroy | Mark::Deactivate => format!("- {indent}{text}"),
+        Mark::Context => format!("  {indent}{text}"),
     };
     if s.len() > MAX_LINE {
         let mut cut = MAX_LINE;
@@ -147,7 +150,7 @@ fn table(doc: &PlanDocument) -> String {
 }
 
 fn escape_cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    escape_control(s).replace('|', "\\|")
 }
 
 fn header(doc: &PlanDocument) -> String {
@@ -198,7 +201,11 @@ fn sections(t: &TargetPlan) -> Vec<Details> {
                 let n = blocks.len();
                 let plural = if n == 1 { "" } else { "s" };
                 Details {
-                    title: format!("{}: {} ({n} change{plural})", t.name, s.word()),
+                    title: format!(
+                        "{}: {} ({n} change{plural})",
+                        escape_control(&t.name),
+                        s.word()
+                    ),
                     blocks,
                 }
             })

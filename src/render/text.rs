@@ -4,6 +4,7 @@
 //! section 4).
 
 use super::block::{change_lines, Fate, Line, Mark};
+use crate::escape::escape_control;
 use crate::plan::document::{PlanDocument, SafetyGate, Summary, TargetPlan};
 use crate::style::{Paint, Style};
 use std::collections::BTreeSet;
@@ -211,10 +212,12 @@ fn legend(doc: &PlanDocument, paint: Paint) -> String {
 /// One block line: two spaces, then four per depth, then the mark column, then the text.
 fn write_line(out: &mut String, l: &Line, paint: Paint) {
     let indent = "    ".repeat(l.depth);
+    // Lines carry live and configured values (the header line quotes names raw).
+    let text = escape_control(&l.text);
     let body = match l.mark {
-        Mark::Note => paint.bold(&format!("# {}", l.text)),
-        Mark::Comment => format!("# {}", l.text),
-        _ => l.text.clone(),
+        Mark::Note => paint.bold(&format!("# {text}")),
+        Mark::Comment => format!("# {text}"),
+        _ => text.into_owned(),
     };
     let _ = match l.mark {
         Mark::Note => writeln!(out, "  {body}"),
@@ -226,7 +229,12 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
     let _ = writeln!(
         out,
         "{}",
-        paint.bold(&format!("Target {} ({}, {}):", t.name, t.url, t.dialect))
+        paint.bold(&format!(
+            "Target {} ({}, {}):",
+            escape_control(&t.name),
+            escape_control(&t.url),
+            t.dialect
+        ))
     );
     out.push('\n');
     if t.changes.is_empty() {
@@ -263,7 +271,7 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     if !has_changes(doc) {
         for t in &doc.targets {
             if let Some(l) = not_touching_line(t) {
-                let _ = writeln!(out, "{}: {l}", t.name);
+                let _ = writeln!(out, "{}: {l}", escape_control(&t.name));
             }
         }
         let _ = writeln!(out, "{}", paint.bold(NO_CHANGES));

@@ -16,6 +16,8 @@ pub struct Settings {
     pub targets: Vec<String>,
     /// Replace personal values with digests in everything the shell hands back for display.
     pub redact: bool,
+    /// `--allow-include-outside`: includes may resolve outside the entry file's directory.
+    pub allow_include_outside: bool,
     /// How to connect to targets.
     pub connect: ConnectSettings,
 }
@@ -25,6 +27,7 @@ impl Settings {
     pub fn check_options(&self) -> CheckOptions {
         CheckOptions {
             insecure_http: self.connect.insecure_http,
+            allow_include_outside: self.allow_include_outside,
         }
     }
 }

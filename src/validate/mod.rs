@@ -23,7 +23,12 @@ pub fn read(entry: &Path) -> Resolved {
 
 /// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
 pub fn read_with(entry: &Path, options: CheckOptions) -> Resolved {
-    let mut resolved = config::read_unchecked(entry);
+    let mut resolved = config::read_unchecked(
+        entry,
+        config::load::LoadOptions {
+            allow_include_outside: options.allow_include_outside,
+        },
+    );
     // Semantic checks only make sense on what parsed; they still run when some file failed, so
     // that one run shows as much as it can.
     let checking = std::time::Instant::now();
@@ -154,6 +159,7 @@ mod resolved_tests {
             &desired,
             super::CheckOptions {
                 insecure_http: true,
+                ..Default::default()
             },
         );
         assert!(insecure.is_empty(), "{insecure:?}");

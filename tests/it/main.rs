@@ -7,6 +7,7 @@ mod cli_plan;
 mod common;
 mod config;
 mod emulator;
+mod hostile;
 mod invalid_corpus;
 mod plan;
 mod plan_props;
