@@ -1,6 +1,7 @@
-//! Reading the configuration from disk: the entry file and, recursively, the files its `include`
-//! globs match. This is the one place that reads configuration files and the one place that
-//! calls the YAML parser, so the parser can be swapped here alone.
+//! Reading the configuration: the entry file and, recursively, the files its `include` globs
+//! match, from the file system or another [`Source`] (git objects, for `plan --base`). This is
+//! the one place that reads configuration files and the one place that calls the YAML parser,
+//! so the parser can be swapped here alone.
 //!
 //! Loading never stops at the first problem: a file that fails to parse is reported and the
 //! others are still read, so `validate` can show everything in one run.
@@ -222,31 +223,76 @@ fn display_path(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Load the entry file and everything it includes.
-pub fn load(entry: &Path) -> Loaded {
-    let mut out = Loaded::default();
-    let abs = absolute(entry);
-    let mut stack = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let prepared = prepare(&abs);
-    load_file(
-        &abs,
-        entry.display().to_string(),
-        None,
-        prepared,
-        &mut stack,
-        &mut seen,
-        &mut out,
-    );
-    out
+/// Where configuration files come from: the file system for the work tree, git objects for
+/// `plan --base`. Loading asks only these three questions, so a configuration as it was at a
+/// commit resolves its includes exactly as the work tree's would, without a checkout.
+pub trait Source: Sync {
+    /// The text of the file at `path` (an absolute path from [`Source::absolute`] or a glob).
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// `path` made absolute and normal, so one file always has one spelling (cycles, reading
+    /// a file once).
+    fn absolute(&self, path: &Path) -> PathBuf;
+    /// The files `pattern` matches relative to `dir`, sorted.
+    fn glob(&self, dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String>;
+    /// How diagnostics name a file.
+    fn display(&self, path: &Path) -> String {
+        display_path(path)
+    }
+    /// How diagnostics name the entry file: as the user spelled it, by default.
+    fn display_entry(&self, entry: &Path, _absolute: &Path) -> String {
+        entry.display().to_string()
+    }
 }
 
-fn absolute(p: &Path) -> PathBuf {
-    fs_err::canonicalize(p).unwrap_or_else(|_| {
-        std::env::current_dir()
-            .map(|c| c.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
-    })
+/// Where a load is: its source, the files being read (for cycles) and those already read.
+struct Walk<'a> {
+    source: &'a dyn Source,
+    stack: &'a mut Vec<PathBuf>,
+    seen: &'a mut std::collections::HashSet<PathBuf>,
+}
+
+/// The configuration as the file system holds it.
+pub struct FileSystem;
+
+impl Source for FileSystem {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        fs_err::read_to_string(path)
+    }
+
+    fn absolute(&self, p: &Path) -> PathBuf {
+        fs_err::canonicalize(p).unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|c| c.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        })
+    }
+
+    fn glob(&self, dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+        glob_files(dir, pattern)
+    }
+}
+
+/// Load the entry file and everything it includes.
+pub fn load(entry: &Path) -> Loaded {
+    load_from(entry, &FileSystem)
+}
+
+/// [`load`] from another [`Source`]. The entry file is shown as given on the file system, and
+/// as the source names it elsewhere.
+pub fn load_from(entry: &Path, source: &dyn Source) -> Loaded {
+    let mut out = Loaded::default();
+    let abs = source.absolute(entry);
+    let mut stack = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let prepared = prepare(source, &abs);
+    let display = source.display_entry(entry, &abs);
+    let mut walk = Walk {
+        source,
+        stack: &mut stack,
+        seen: &mut seen,
+    };
+    load_file(&abs, display, None, prepared, &mut walk, &mut out);
+    out
 }
 
 /// A file read and parsed ahead of its turn. Parsing is most of the cost of loading a large
@@ -258,8 +304,8 @@ struct Prepared {
     doc: Option<Result<Document, Diagnostic>>,
 }
 
-fn prepare(path: &Path) -> Prepared {
-    match fs_err::read_to_string(path) {
+fn prepare(source: &dyn Source, path: &Path) -> Prepared {
+    match source.read(path) {
         Ok(text) => {
             let doc = parse_document(&text, 0);
             Prepared {
@@ -275,14 +321,14 @@ fn prepare(path: &Path) -> Prepared {
 }
 
 /// [`prepare`] every path, on as many threads as there are cores, results in input order.
-fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
+fn prepare_all(source: &dyn Source, paths: &[PathBuf]) -> Vec<Prepared> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(paths.len());
     if workers <= 1 {
-        return paths.iter().map(|p| prepare(p)).collect();
+        return paths.iter().map(|p| prepare(source, p)).collect();
     }
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Prepared>> = (0..paths.len()).map(|_| None).collect();
@@ -294,7 +340,7 @@ fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = paths.get(i) else { break };
-                        done.push((i, prepare(p)));
+                        done.push((i, prepare(source, p)));
                     }
                     done
                 })
@@ -312,7 +358,7 @@ fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
     slots
         .into_iter()
         .zip(paths)
-        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(p)))
+        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(source, p)))
         .collect()
 }
 
@@ -321,8 +367,7 @@ fn load_file(
     display: String,
     included_at: Option<Loc>,
     prepared: Prepared,
-    stack: &mut Vec<PathBuf>,
-    seen: &mut std::collections::HashSet<PathBuf>,
+    walk: &mut Walk<'_>,
     out: &mut Loaded,
 ) {
     let text = match prepared.text {
@@ -341,7 +386,7 @@ fn load_file(
             return;
         }
     };
-    seen.insert(path.to_path_buf());
+    walk.seen.insert(path.to_path_buf());
     let file = out.sources.add(SourceFile {
         display,
         path: path.to_path_buf(),
@@ -368,14 +413,14 @@ fn load_file(
         .map(|p| (p.value.clone(), Loc::of(file, p)))
         .collect();
     out.documents.push((file, doc));
-    stack.push(path.to_path_buf());
+    walk.stack.push(path.to_path_buf());
     // The files of every pattern of this file are parsed as one batch, so that both cores stay
     // busy across patterns (one pattern's last, largest file no longer waits alone); they are
     // still taken in pattern order, so file ids and diagnostics are as if read one by one.
     let mut todo: Vec<(PathBuf, Loc)> = Vec::new();
     let mut queued = std::collections::HashSet::new();
     for (pattern, loc) in includes {
-        let matches = match glob_files(&dir, &pattern) {
+        let matches = match walk.source.glob(&dir, &pattern) {
             Ok(m) => m,
             Err(msg) => {
                 out.diagnostics.push(
@@ -396,13 +441,14 @@ fn load_file(
             continue;
         }
         for m in matches {
-            let canon = absolute(&m);
-            if stack.contains(&canon) {
-                let chain: Vec<String> = stack
+            let canon = walk.source.absolute(&m);
+            if walk.stack.contains(&canon) {
+                let chain: Vec<String> = walk
+                    .stack
                     .iter()
                     .skip_while(|p| **p != canon)
-                    .map(|p| display_path(p))
-                    .chain(std::iter::once(display_path(&canon)))
+                    .map(|p| walk.source.display(p))
+                    .chain(std::iter::once(walk.source.display(&canon)))
                     .collect();
                 out.diagnostics.push(
                     Diagnostic::error(loc, format!("include cycle: {}", chain.join(" -> ")))
@@ -410,23 +456,23 @@ fn load_file(
                 );
                 continue;
             }
-            if seen.contains(&canon) || !queued.insert(canon.clone()) {
+            if walk.seen.contains(&canon) || !queued.insert(canon.clone()) {
                 continue; // already read through another pattern: read once
             }
             todo.push((canon, loc));
         }
     }
     let paths: Vec<PathBuf> = todo.iter().map(|(p, _)| p.clone()).collect();
-    let prepared = prepare_all(&paths);
+    let prepared = prepare_all(walk.source, &paths);
     for ((canon, loc), prepared) in todo.into_iter().zip(prepared) {
         // an earlier file of this batch may have included it already
-        if seen.contains(&canon) {
+        if walk.seen.contains(&canon) {
             continue;
         }
-        let display = display_path(&canon);
-        load_file(&canon, display, Some(loc), prepared, stack, seen, out);
+        let display = walk.source.display(&canon);
+        load_file(&canon, display, Some(loc), prepared, walk, out);
     }
-    stack.pop();
+    walk.stack.pop();
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -217,8 +217,13 @@ pub fn read(entry: &Path) -> Resolved {
 
 /// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
 pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
+    read_from(entry, options, &load::FileSystem)
+}
+
+/// [`read_with`] through another source of files (the configuration at a git commit).
+pub fn read_from(entry: &Path, options: check::CheckOptions, source: &dyn load::Source) -> Resolved {
     let started = std::time::Instant::now();
-    let loaded = load::load(entry);
+    let loaded = load::load_from(entry, source);
     tracing::debug!(
         files = loaded.sources.files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

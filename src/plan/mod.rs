@@ -165,6 +165,7 @@ pub fn plan_document(
         config_digest: config_digest(desired),
         checksum: checksum(&targets),
         targets,
+        config_file: None,
     }
 }
 
