@@ -45,14 +45,10 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// The configuration's entry file.
-    #[arg(
-        short = 'c',
-        long = "config",
-        global = true,
-        default_value = "roster.yaml"
-    )]
-    pub config: PathBuf,
+    /// The configuration's entry file [default: roster.yaml; for `apply PLAN_FILE`, the one the
+    /// plan records].
+    #[arg(short = 'c', long = "config", global = true, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
     /// Limit to these targets (repeatable).
     #[arg(long = "target", global = true, value_name = "NAME")]
     pub targets: Vec<String>,
@@ -134,7 +130,10 @@ impl GlobalArgs {
     /// The shell's settings: the second stage of argument parsing, before any I/O.
     pub fn settings(&self) -> Settings {
         Settings {
-            config: self.config.clone(),
+            config: self
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("roster.yaml")),
             targets: self.targets.clone(),
             redact: self.redact,
             connect: ConnectSettings {

@@ -51,9 +51,10 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
         &opts,
         &Verbose(ui),
     ))?;
-    let doc = shell::plan::document(&desired, plans);
+    let mut doc = shell::plan::document(&desired, plans);
 
     if let Some(path) = &args.out {
+        doc.config_file = Some(shell::saved::entry_file_for(path, &settings.config));
         shell::files::write_private(path, render::json::render_json(&doc).as_bytes())?;
     }
     print_plan(

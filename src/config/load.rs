@@ -23,7 +23,7 @@ pub struct Loaded {
 /// The parser's default budget stops at 250,000 nodes per file, about 20,000 users: a whole
 /// company in one `people.yaml` must still load. The size limits are raised to what a directory
 /// of millions needs; the alias limits (which stop "billion laughs" expansion) stay as they are.
-fn yaml_options() -> serde_saphyr::Options {
+pub(super) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
@@ -45,7 +45,7 @@ pub fn parse_document(text: &str, file: FileId) -> Result<Document, Diagnostic> 
 
 /// Turn a parser error into a diagnostic at its position, in words a configuration author uses
 /// (the parser speaks of "sequences" and "scalars"), with a hint on how to fix it.
-fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
+pub(super) fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
     let inner = e.without_snippet();
     let mut loc = inner.location().map(|l| Loc::from_location(file, l));
     let raw = clean_message(&inner.to_string());

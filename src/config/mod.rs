@@ -7,6 +7,7 @@
 
 pub mod assign;
 pub mod check;
+pub mod known;
 pub mod load;
 pub mod model;
 pub mod preset;
@@ -221,7 +222,11 @@ pub fn read_with(entry: &Path, options: check::CheckOptions) -> Resolved {
 }
 
 /// [`read_with`] through another source of files (the configuration at a git commit).
-pub fn read_from(entry: &Path, options: check::CheckOptions, source: &dyn load::Source) -> Resolved {
+pub fn read_from(
+    entry: &Path,
+    options: check::CheckOptions,
+    source: &dyn load::Source,
+) -> Resolved {
     let started = std::time::Instant::now();
     let loaded = load::load_from(entry, source);
     tracing::debug!(

@@ -6,6 +6,7 @@
 //! [`Observed`] and the executor that applies the plan live in `cli` and `apply`.
 
 pub mod document;
+pub mod drift;
 pub mod matching;
 pub mod observed;
 pub mod planner;

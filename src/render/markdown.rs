@@ -150,8 +150,9 @@ fn escape_cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-fn header(doc: &PlanDocument) -> String {
-    let mut out = format!("{MARKER}\n### {}\n\n", summary_line(doc));
+fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
+    let mut out = format!("{}\n### {}\n\n", page.marker, summary_line(doc));
+    out.push_str(page.preamble);
     out.push_str(&table(doc));
     out.push('\n');
     for t in &doc.targets {
@@ -207,7 +208,8 @@ fn sections(t: &TargetPlan) -> Vec<Details> {
 }
 
 /// Accumulates parts, closing and re-opening the current section at each split.
-struct Parts {
+struct Parts<'a> {
+    marker: &'a str,
     budget: usize,
     fence: String,
     parts: Vec<String>,
@@ -226,7 +228,7 @@ struct Open {
     lines_total: usize,
 }
 
-impl Parts {
+impl Parts<'_> {
     fn open_text(&self, title: &str) -> String {
         format!(
             "<details><summary>{}</summary>\n\n{}diff\n",
@@ -336,7 +338,7 @@ impl Parts {
                 } else {
                     p.replacen(
                         CONTINUATION,
-                        &format!("{MARKER}\n_(continued, part {} of {m})_\n\n", i + 1),
+                        &format!("{}\n_(continued, part {} of {m})_\n\n", self.marker, i + 1),
                         1,
                     )
                 };
@@ -360,6 +362,25 @@ fn html_escape(s: &str) -> String {
 
 /// [`render_markdown`] with another part limit (tests use a small one).
 pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Vec<String> {
+    render_page(
+        doc,
+        limit,
+        &Page {
+            marker: MARKER,
+            preamble: "",
+        },
+    )
+}
+
+/// What a page of markdown opens with: its marker (a plan comment's, a drift issue's) and text
+/// between the summary line and the plan's table.
+pub struct Page<'a> {
+    pub marker: &'a str,
+    pub preamble: &'a str,
+}
+
+/// The plan as comment or issue parts with `page`'s marker and preamble.
+pub fn render_page(doc: &PlanDocument, limit: usize, page: &Page<'_>) -> Vec<String> {
     let all: Vec<(String, Vec<Details>)> = doc
         .targets
         .iter()
@@ -371,10 +392,11 @@ pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Ve
         .collect();
     let fence = "`".repeat(longest_backtick_run(&every_line).max(2) + 1);
     let mut parts = Parts {
+        marker: page.marker,
         budget: limit.saturating_sub(RESERVE + 1).max(1_000),
         fence,
         parts: Vec::new(),
-        cur: header(doc),
+        cur: header(doc, page),
         open: None,
     };
     for (_, details) in &all {
