@@ -5,6 +5,7 @@
 
 mod apply;
 mod completions;
+mod drift;
 mod emulator;
 pub mod error;
 mod plan;
@@ -88,6 +89,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Read live state (GET only), diff it against the configuration, print the plan.
     Plan(plan::PlanArgs),
+    /// Read-only plan for schedules: exit 0 in sync, 2 drift, 1 error (never 3).
+    Drift(drift::DriftArgs),
     /// Render a saved plan (text, markdown, json).
     Show(show::ShowArgs),
     /// Apply a saved plan exactly, or plan, confirm and apply.
@@ -120,6 +123,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
         Command::Plan(a) => plan::run(ui, &cli.global, a),
+        Command::Drift(a) => drift::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Apply(a) => apply::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),

@@ -9,7 +9,7 @@
 //! them again, so each part renders on its own.
 
 use super::block::{change_lines, Fate, Line, Mark};
-use super::text::{gate_line, not_touching_line, requests_line, summary_line, total};
+use super::text::{by_origin, gate_line, not_touching_line, requests_line, summary_line, total};
 use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
 use std::fmt::Write as _;
 
@@ -186,20 +186,31 @@ struct Details {
 }
 
 fn sections(t: &TargetPlan) -> Vec<Details> {
+    by_origin(&t.changes)
+        .into_iter()
+        .flat_map(|(title, changes)| kind_sections(t, title, &changes))
+        .collect()
+}
+
+fn kind_sections(t: &TargetPlan, origin: Option<&str>, changes: &[&Change]) -> Vec<Details> {
     Section::ALL
         .iter()
         .filter_map(|&s| {
-            let blocks: Vec<Vec<String>> = t
-                .changes
+            let blocks: Vec<Vec<String>> = changes
                 .iter()
+                .copied()
                 .filter(|c| Section::of(c) == s)
                 .map(|c| change_lines(c).iter().map(diff_line).collect())
                 .collect();
             (!blocks.is_empty()).then(|| {
                 let n = blocks.len();
                 let plural = if n == 1 { "" } else { "s" };
+                let title = format!("{}: {} ({n} change{plural})", t.name, s.word());
                 Details {
-                    title: format!("{}: {} ({n} change{plural})", t.name, s.word()),
+                    title: match origin {
+                        Some(o) => format!("{o} — {title}"),
+                        None => title,
+                    },
                     blocks,
                 }
             })
