@@ -5,6 +5,7 @@ mod apply;
 mod cli_plan;
 mod common;
 mod config;
+mod drift;
 mod emulator;
 mod invalid_corpus;
 mod plan;
