@@ -48,13 +48,12 @@ pub fn parse(text: &str, desired: &Desired) -> Result<Vec<KnownEntry>, KnownErro
     }
     let raw: Vec<Spanned<Raw>> = serde_saphyr::from_str_with_options(text, load::yaml_options())
         .map_err(|e| {
+            // The parser's hints speak of the configuration's schema; the caller's hint
+            // describes this file instead.
             let d = load::yaml_error(&e, 0, text);
             KnownError {
                 line: d.loc.map(|l| l.line),
-                message: match d.hint {
-                    Some(h) => format!("{} ({h})", d.message),
-                    None => d.message,
-                },
+                message: d.message,
             }
         })?;
     raw.into_iter()

@@ -9,7 +9,9 @@
 //! them again, so each part renders on its own.
 
 use super::block::{change_lines, Fate, Line, Mark};
-use super::text::{by_origin, gate_line, not_touching_line, requests_line, summary_line, total};
+use super::text::{
+    by_origin, gate_line, not_touching_line, origin_line, requests_line, summary_line, total,
+};
 use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
 use std::fmt::Write as _;
 
@@ -152,6 +154,9 @@ fn escape_cell(s: &str) -> String {
 
 fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
     let mut out = format!("{}\n### {}\n\n", page.marker, summary_line(doc));
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}\n");
+    }
     out.push_str(page.preamble);
     out.push_str(&table(doc));
     out.push('\n');

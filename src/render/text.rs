@@ -309,6 +309,23 @@ pub(crate) fn by_origin(changes: &[Change]) -> Vec<(Option<&'static str>, Vec<&C
     .collect()
 }
 
+/// `1 change from this change, 2 pre-existing drift.` for a `plan --base`, else `None`.
+pub fn origin_line(doc: &PlanDocument) -> Option<String> {
+    let changes = doc.targets.iter().flat_map(|t| &t.changes);
+    if changes.clone().all(|c| c.origin.is_none()) {
+        return None;
+    }
+    let drift = changes
+        .clone()
+        .filter(|c| c.origin == Some(Origin::Drift))
+        .count();
+    let own = changes.count() - drift;
+    let s = if own == 1 { "" } else { "s" };
+    Some(format!(
+        "{own} change{s} from this change, {drift} pre-existing drift."
+    ))
+}
+
 fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
     let paint = Paint(color);
     let mut out = String::new();
@@ -337,6 +354,9 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         target_section(&mut out, t, paint);
     }
     let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}");
+    }
     match footer {
         Footer::Applying => {}
         Footer::Unsaved => out.push_str(

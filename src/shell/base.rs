@@ -60,7 +60,7 @@ impl BaseError {
                 Some("run roster inside the git checkout that holds the configuration, or plan without --base")
             }
             BaseError::UnknownRef { .. } => Some(
-                "fetch the ref first (e.g. `git fetch origin main`, then --base origin/main); CI checkouts are often shallow: fetch with depth 0",
+                "fetch the ref first (e.g. `git fetch origin main`, then --base origin/main); CI checkouts are shallow unless `fetch-depth: 0`",
             ),
             BaseError::Invalid { .. } => {
                 Some("the problems above name the base's files as REF:PATH; the base must be a valid configuration")

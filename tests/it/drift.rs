@@ -317,6 +317,10 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     assert!(text.find("carol@example.com") < Some(drift_at), "{text}");
     let (_, md, _) = run(&repo, &["plan", "--base", "HEAD", "--format", "markdown"]);
     assert!(
+        md.contains("1 change from this change, 1 pre-existing drift."),
+        "{md}"
+    );
+    assert!(
         md.contains("Changes from this change — crm: users (1 change)"),
         "{md}"
     );
