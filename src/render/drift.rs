@@ -105,3 +105,92 @@ pub fn render_drift_markdown(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::known::parse_date;
+    use crate::plan::document::Origin;
+    use crate::plan::drift::classify;
+    use crate::render::fixtures::{create_user, one, update_user};
+    use crate::render::text::{render_plan, TextOptions};
+
+    fn based() -> PlanDocument {
+        let mut created = create_user("e1003", "bob@example.com");
+        created.origin = Some(Origin::Change);
+        let mut updated = update_user();
+        updated.origin = Some(Origin::Drift);
+        one(vec![updated, created])
+    }
+
+    #[test]
+    fn a_base_plan_shows_this_change_apart_from_pre_existing_drift() {
+        let text = render_plan(&based(), &TextOptions::default());
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("{s:?} in {text}"));
+        assert!(
+            at("  Changes from this change:\n\n  # aws:user.e1003")
+                < at("  Pre-existing drift:\n\n  # aws:user.e1001")
+        );
+        assert!(text.contains("Plan: 1 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.\n1 change from this change, 1 pre-existing drift.\n"), "{text}");
+        let plain = render_plan(&one(vec![update_user()]), &TextOptions::default());
+        assert!(!plain.contains("Pre-existing drift") && !plain.contains("from this change"));
+        let md = crate::render::render_markdown(&based()).join("");
+        assert!(
+            md.contains("<summary>Changes from this change — aws: users (1 change)</summary>"),
+            "{md}"
+        );
+        assert!(
+            md.contains("<summary>Pre-existing drift — aws: users (1 change)</summary>"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn every_part_of_a_drift_issue_carries_the_drift_marker() {
+        let changes: Vec<_> = (0..60)
+            .map(|i| create_user(&format!("e{i}"), &format!("user{i}@example.com")))
+            .collect();
+        let doc = one(changes);
+        let report = classify(&doc, &[], parse_date("2026-01-01").expect("date"));
+        let parts = render_page(
+            &doc,
+            4_000,
+            &Page {
+                marker: DRIFT_MARKER,
+                preamble: &format!("**{}**\n\n", verdict_line(&report)),
+            },
+        );
+        assert!(parts.len() > 1, "split into parts");
+        for p in &parts {
+            assert!(p.starts_with(DRIFT_MARKER), "{p}");
+            assert!(!p.contains(crate::render::MARKER), "{p}");
+        }
+        assert!(parts[0].contains("**Drift: 60 changes not accepted (0 known).**"));
+    }
+
+    #[test]
+    fn the_verdict_counts_new_and_known_drift() {
+        let doc = one(vec![update_user()]);
+        let day = parse_date("2026-01-01").expect("date");
+        assert_eq!(
+            verdict_line(&classify(&doc, &[], day)),
+            "Drift: 1 change not accepted (0 known)."
+        );
+        let known = KnownEntry {
+            address: "aws:user.e1001".into(),
+            reason: Some("accepted".into()),
+            expires: None,
+            line: 3,
+        };
+        let report = classify(&doc, std::slice::from_ref(&known), day);
+        assert_eq!(
+            verdict_line(&report),
+            "No new drift: every change (1) is known."
+        );
+        assert_eq!(
+            render_drift_text(&report, Some("known.yaml")),
+            "\nKnown drift (accepted in known.yaml):\n  aws:user.e1001: accepted (alice@example.com)\n\nNo new drift: every change (1) is known.\n"
+        );
+        assert_eq!(verdict_line(&classify(&one(vec![]), &[], day)), "No drift.");
+    }
+}

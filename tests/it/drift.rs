@@ -17,13 +17,21 @@ fn live_user(id: &str, name: &str, ext: &str, given: &str, family: &str) -> Valu
 
 /// Live: alice as configured, bob with an outdated family name (drift), carol not yet there.
 fn seeded(dir: &Path, extra: Vec<Value>) -> Emulator {
+    seeded_with(dir, extra, vec![])
+}
+
+fn seeded_with(dir: &Path, extra: Vec<Value>, groups: Vec<Value>) -> Emulator {
     let mut users = vec![
         live_user("u-alice", "alice@example.com", "e1", "Alice", "Liddell"),
         live_user("u-bob", "bob@example.com", "e2", "Bob", "Old"),
     ];
     users.extend(extra);
     let seed = dir.join("seed.json");
-    std::fs::write(&seed, json!({ "users": users }).to_string()).expect("seed");
+    std::fs::write(
+        &seed,
+        json!({ "users": users, "groups": groups }).to_string(),
+    )
+    .expect("seed");
     Emulator::start(&["--seed", seed.to_str().expect("utf8")])
 }
 
@@ -254,7 +262,10 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("people")).expect("mkdir");
-    let emu = seeded(dir.path(), vec![]);
+    // live: engineering also holds bob, whom neither configuration lists (drift)
+    let engineering = json!({"id": "g-eng", "displayName": "engineering", "externalId": "engineering",
+                             "members": [{"value": "u-alice"}, {"value": "u-bob"}]});
+    let emu = seeded_with(dir.path(), vec![], vec![engineering]);
     // the base commit: alice and bob in people/a.yaml, included by a glob
     std::fs::write(
         repo.join("roster.yaml"),
@@ -264,12 +275,23 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
         ),
     )
     .expect("entry");
-    std::fs::write(repo.join("people/a.yaml"), format!("users:\n{ALICE}{BOB}")).expect("a");
+    let group =
+        |members: &str| format!("groups:\n  - {{ name: engineering, members: [{members}] }}\n");
+    std::fs::write(
+        repo.join("people/a.yaml"),
+        format!("users:\n{ALICE}{BOB}{}", group("e1")),
+    )
+    .expect("a");
     git(&repo, &["init", "-q"]);
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "base"]);
     // the change: carol in a new file the base's glob never saw
     std::fs::write(repo.join("people/b.yaml"), format!("users:\n{CAROL}")).expect("b");
+    std::fs::write(
+        repo.join("people/a.yaml"),
+        format!("users:\n{ALICE}{BOB}{}", group("e1, e3")),
+    )
+    .expect("a");
 
     let before = reads(&emu);
     let (code, plain, stderr) = run(&repo, &["plan", "--format", "json"]);
@@ -279,6 +301,7 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     let (code, based, stderr) = run(&repo, &["plan", "--base", "HEAD", "--format", "json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let base_reads = reads(&emu) - before;
+    eprintln!("live-state requests: plan {plain_reads}, plan --base {base_reads}");
     assert_eq!(
         base_reads, plain_reads,
         "plan --base reads live state once, as plan does"
@@ -290,22 +313,24 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
         based["checksum"], plain["checksum"],
         "origin is not part of the checksum"
     );
-    let mut origins: Vec<(String, String)> = based["targets"][0]["changes"]
+    // carol's create and her joining engineering are this change; bob's family name and his
+    // leaving engineering were already planned at the base
+    let mut origins: Vec<String> = based["targets"][0]["changes"]
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| {
-            let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-            (text("address"), text("origin"))
-        })
+        .map(|c| format!("{} {} {}", c["address"], c["actions"][0], c["origin"]).replace('"', ""))
         .collect();
     origins.sort();
-    let want = [("crm:user.e2", "drift"), ("crm:user.e3", "change")];
-    let want: Vec<(String, String)> = want
-        .iter()
-        .map(|(a, o)| (a.to_string(), o.to_string()))
-        .collect();
-    assert_eq!(origins, want);
+    assert_eq!(
+        origins,
+        [
+            "crm:group.engineering add_members change",
+            "crm:group.engineering remove_members drift",
+            "crm:user.e2 update drift",
+            "crm:user.e3 create change",
+        ]
+    );
     assert!(plain["targets"][0]["changes"][0].get("origin").is_none());
 
     let (code, text, _) = run(&repo, &["plan", "--base", "HEAD"]);
@@ -317,7 +342,7 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     assert!(text.find("carol@example.com") < Some(drift_at), "{text}");
     let (_, md, _) = run(&repo, &["plan", "--base", "HEAD", "--format", "markdown"]);
     assert!(
-        md.contains("1 change from this change, 1 pre-existing drift."),
+        md.contains("2 changes from this change, 2 pre-existing drift."),
         "{md}"
     );
     assert!(
@@ -326,6 +351,10 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     );
     assert!(
         md.contains("Pre-existing drift — crm: users (1 change)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Pre-existing drift — crm: memberships (1 change)"),
         "{md}"
     );
     assert_eq!(emu.stats()["writes"], 0);
