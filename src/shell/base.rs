@@ -332,6 +332,53 @@ pub fn counterpart<'a, 'b>(
 mod tests {
     use super::*;
 
+    fn change(address: &str, title: &str) -> Change {
+        serde_json::from_value(serde_json::json!({
+            "address": address, "name": "n", "kind": "user", "actions": ["update"],
+            "reason": "attribute_mismatch",
+            "operations": [{"request": "patch", "ops": [{"op": "replace", "path": "title", "value": title}]}]
+        }))
+        .expect("a change")
+    }
+
+    fn plan(changes: Vec<Change>) -> TargetPlan {
+        serde_json::from_value(serde_json::json!({
+            "name": "aws", "url": "u", "dialect": "generic", "complete": true,
+            "summary": {"add": 0, "change": 0, "destroy": 0, "deactivate": 0, "delete": 0, "unmanaged": 0, "ignored": 0},
+            "requests": {"reads": 0, "writes": 0, "seconds_at_rate": 0.0},
+            "changes": changes, "safety": []
+        }))
+        .expect("a plan")
+    }
+
+    #[test]
+    fn a_change_is_drift_only_when_the_base_plans_exactly_it() {
+        let base = plan(vec![
+            change("aws:user.e1", "Eng"),
+            change("aws:user.e2", "Eng"),
+        ]);
+        let mut work = plan(vec![
+            change("aws:user.e1", "Eng"),
+            change("aws:user.e2", "Staff"),
+            change("aws:user.e3", "Eng"),
+        ]);
+        mark_origins(&mut work, Some(&base));
+        let origins: Vec<Option<Origin>> = work.changes.iter().map(|c| c.origin).collect();
+        assert_eq!(
+            origins,
+            [
+                Some(Origin::Drift),
+                Some(Origin::Change),
+                Some(Origin::Change)
+            ]
+        );
+        mark_origins(&mut work, None);
+        assert!(work
+            .changes
+            .iter()
+            .all(|c| c.origin == Some(Origin::Change)));
+    }
+
     #[test]
     fn paths_are_normalised_without_the_file_system() {
         assert_eq!(
