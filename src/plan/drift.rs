@@ -86,10 +86,18 @@ pub fn classify(doc: &PlanDocument, known: &[KnownEntry], today: time::Date) -> 
             None => report.new += 1,
         }
     }
+    // An entry for a target this run did not plan (`--target`) is not known to be unused.
+    let planned = |e: &KnownEntry| {
+        doc.targets.iter().any(|t| {
+            e.address
+                .strip_prefix(t.name.as_str())
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+    };
     report.unused = live
         .into_iter()
         .zip(used)
-        .filter(|(_, u)| !u)
+        .filter(|(e, u)| !u && planned(e))
         .map(|(e, _)| e.clone())
         .collect();
     report
@@ -132,6 +140,8 @@ mod tests {
         assert_eq!(r.new, 1, "the expired entry no longer accepts its change");
         assert_eq!(r.expired.len(), 1);
         assert_eq!(r.unused.len(), 1);
+        let other = classify(&doc, &[entry("crm:user.e1", None)], today);
+        assert!(other.unused.is_empty(), "crm was not planned in this run");
         assert_eq!(r.to_json()["expired"][0]["expires"], "2026-05-31");
         let r = classify(&doc, &[entry(&created, None), entry(&updated, None)], today);
         assert!(!r.drifted());

@@ -340,7 +340,23 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     assert!(change_at < text.find("carol@example.com").expect("carol"));
     assert!(drift_at < text.rfind("bob@example.com").expect("bob"));
     assert!(text.find("carol@example.com") < Some(drift_at), "{text}");
-    let (_, md, _) = run(&repo, &["plan", "--base", "HEAD", "--format", "markdown"]);
+    let summary = dir.path().join("summary.md");
+    let out = roster()
+        .current_dir(&repo)
+        .env("EMU_TOKEN", "unused")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["plan", "--base", "HEAD", "--format", "markdown"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    let written = std::fs::read_to_string(&summary).expect("the step summary");
+    assert_eq!(
+        written.trim_end(),
+        md.trim_end(),
+        "the markdown also goes to the step summary"
+    );
+    assert!(md.starts_with("<!-- roster-plan -->"), "{md}");
     assert!(
         md.contains("2 changes from this change, 2 pre-existing drift."),
         "{md}"
