@@ -301,7 +301,6 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     let (code, based, stderr) = run(&repo, &["plan", "--base", "HEAD", "--format", "json"]);
     assert_eq!(code, Some(0), "{stderr}");
     let base_reads = reads(&emu) - before;
-    eprintln!("live-state requests: plan {plain_reads}, plan --base {base_reads}");
     assert_eq!(
         base_reads, plain_reads,
         "plan --base reads live state once, as plan does"
