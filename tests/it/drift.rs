@@ -372,6 +372,15 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
         md.contains("Pre-existing drift — crm: memberships (1 change)"),
         "{md}"
     );
+    // a saved --base plan keeps the origins, and show renders them apart as plan did
+    let (code, _, stderr) = run(&repo, &["plan", "--base", "HEAD", "--out", "p.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, shown, _) = run(&repo, &["show", "p.json"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        shown.contains("Changes from this change:") && shown.contains("Pre-existing drift:"),
+        "{shown}"
+    );
     assert_eq!(emu.stats()["writes"], 0);
 }
 
