@@ -224,8 +224,9 @@ fn display_path(p: &Path) -> String {
 }
 
 /// Where configuration files come from: the file system for the work tree, git objects for
-/// `plan --base`. Loading asks only these three questions, so a configuration as it was at a
-/// commit resolves its includes exactly as the work tree's would, without a checkout.
+/// `plan --base`. Loading only asks a source to read, to spell a path absolutely and to match a
+/// glob, so a configuration as it was at a commit resolves its includes exactly as the work
+/// tree's would, without a checkout.
 pub trait Source: Sync {
     /// The text of the file at `path` (an absolute path from [`Source::absolute`] or a glob).
     fn read(&self, path: &Path) -> std::io::Result<String>;
@@ -277,8 +278,7 @@ pub fn load(entry: &Path) -> Loaded {
     load_from(entry, &FileSystem)
 }
 
-/// [`load`] from another [`Source`]. The entry file is shown as given on the file system, and
-/// as the source names it elsewhere.
+/// [`load`] through a [`Source`]; diagnostics name files as the source does.
 pub fn load_from(entry: &Path, source: &dyn Source) -> Loaded {
     let mut out = Loaded::default();
     let abs = source.absolute(entry);
