@@ -143,6 +143,12 @@ impl From<PlanFileError> for CommandError {
     }
 }
 
+impl From<crate::shell::base::BaseError> for CommandError {
+    fn from(e: crate::shell::base::BaseError) -> Self {
+        ShellError::from(e).into()
+    }
+}
+
 impl From<EmulatorSetupError> for CommandError {
     fn from(e: EmulatorSetupError) -> Self {
         ShellError::from(e).into()

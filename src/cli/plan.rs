@@ -5,7 +5,7 @@ use super::{CommandError, Exit, Format, GlobalArgs, Ui};
 use crate::plan::document::{ObjectKind, PlanDocument, TargetPlan};
 use crate::plan::PlanOptions;
 use crate::render;
-use crate::shell::{self, plan::PlanProgress, ShellError};
+use crate::shell::{self, plan::PlanProgress};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -40,24 +40,25 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
     let desired = super::read_config(ui, &settings)?;
     let targets = shell::target::select(&desired, &settings.targets)?;
     let compiled = shell::target::compile_all(&desired, &targets)?;
+    // The base is read and checked before any connection, so a bad ref costs no request.
     let base_desired = match &args.base {
         Some(git_ref) => {
-            let resolved = shell::base::read(&settings, git_ref).map_err(ShellError::from)?;
+            let resolved = shell::base::read(&settings, git_ref)?;
             ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
-            Some(shell::base::accept(resolved, git_ref).map_err(ShellError::from)?)
+            Some((git_ref, shell::base::accept(resolved, git_ref)?))
         }
         None => None,
     };
-    let base = match (&args.base, &base_desired) {
-        (Some(git_ref), Some(d)) => {
+    let base = match &base_desired {
+        Some((git_ref, d)) => {
             let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
             Some(shell::plan::Base {
-                git_ref: git_ref.clone(),
+                git_ref: git_ref.to_string(),
                 desired: d,
-                targets: shell::base::compile(d, &names, git_ref).map_err(ShellError::from)?,
+                targets: shell::base::compile(d, &names, git_ref)?,
             })
         }
-        _ => None,
+        None => None,
     };
     let opts = PlanOptions {
         only: args.only.map(|o| match o {
