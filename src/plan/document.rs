@@ -412,13 +412,9 @@ mod tests {
         let mut t3 = t.clone();
         t3.name = "other".into();
         // where a change comes from (plan --base) is not what apply does
-        let change: Change = serde_json::from_value(serde_json::json!({
-            "address": "aws:user.e1", "name": "a", "kind": "user", "actions": ["create"],
-            "reason": "missing", "operations": []
-        }))
-        .expect("a change");
         let mut t4 = t.clone();
-        t4.changes.push(change);
+        t4.changes
+            .push(crate::render::fixtures::create_user("e1", "a@example.com"));
         let mut t5 = t4.clone();
         t5.changes[0].origin = Some(Origin::Drift);
         assert_eq!(checksum(&[t4]), checksum(&[t5]));

@@ -331,24 +331,29 @@ pub fn counterpart<'a, 'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::fixtures;
 
+    // Built with the renderer's fixtures, so the test follows the document's shape.
     fn change(address: &str, title: &str) -> Change {
-        serde_json::from_value(serde_json::json!({
-            "address": address, "name": "n", "kind": "user", "actions": ["update"],
-            "reason": "attribute_mismatch",
-            "operations": [{"request": "patch", "ops": [{"op": "replace", "path": "title", "value": title}]}]
-        }))
-        .expect("a change")
+        use crate::plan::document::{Action, ObjectKind, Operation, Reason};
+        let mut c = fixtures::change(
+            address,
+            "n",
+            ObjectKind::User,
+            &[Action::Update],
+            Reason::AttributeMismatch,
+        );
+        c.operations = vec![Operation::Patch {
+            ops: vec![crate::scim::resource::PatchOp::replace(
+                "title",
+                serde_json::json!(title),
+            )],
+        }];
+        c
     }
 
     fn plan(changes: Vec<Change>) -> TargetPlan {
-        serde_json::from_value(serde_json::json!({
-            "name": "aws", "url": "u", "dialect": "generic", "complete": true,
-            "summary": {"add": 0, "change": 0, "destroy": 0, "deactivate": 0, "delete": 0, "unmanaged": 0, "ignored": 0},
-            "requests": {"reads": 0, "writes": 0, "seconds_at_rate": 0.0},
-            "changes": changes, "safety": []
-        }))
-        .expect("a plan")
+        fixtures::target("aws", changes)
     }
 
     #[test]
