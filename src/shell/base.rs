@@ -384,6 +384,81 @@ mod tests {
             .all(|c| c.origin == Some(Origin::Change)));
     }
 
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn a_commit_is_read_and_globbed_as_the_work_tree_would_be() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let top = fs_err::canonicalize(dir.path()).expect("canonical");
+        let write = |p: &str, text: &str| {
+            let p = top.join(p);
+            fs_err::create_dir_all(p.parent().expect("dir")).expect("mkdir");
+            fs_err::write(p, text).expect("write");
+        };
+        write("roster.yaml", "version: 1\n");
+        write("people/a.yaml", "a at base\n");
+        write("people/.hidden.yaml", "hidden\n");
+        write("people/sub/deep.yaml", "deep\n");
+        git(&top, &["init", "-q"]);
+        git(&top, &["add", "."]);
+        git(&top, &["commit", "-q", "-m", "base"]);
+        write("people/a.yaml", "a in the work tree\n");
+        write("people/b.yaml", "not committed\n");
+
+        let source = GitSource::open(&top.join("roster.yaml"), "HEAD").expect("opens");
+        let people = top.join("people");
+        let names = |pattern: &str| -> Vec<String> {
+            source
+                .glob(&top, pattern)
+                .expect("a pattern")
+                .iter()
+                .map(|p| {
+                    p.strip_prefix(&people)
+                        .expect("under people")
+                        .display()
+                        .to_string()
+                })
+                .collect()
+        };
+        // `*` stays in its directory, `**` descends, files only the work tree has are not there
+        assert_eq!(names("people/*.yaml"), [".hidden.yaml", "a.yaml"]);
+        assert_eq!(
+            names("people/**/*.yaml"),
+            [".hidden.yaml", "a.yaml", "sub/deep.yaml"]
+        );
+        assert_eq!(names("./people/sub/../*.yaml"), [".hidden.yaml", "a.yaml"]);
+        assert_eq!(
+            source.read(&people.join("a.yaml")).expect("read"),
+            "a at base\n"
+        );
+        let missing = source
+            .read(&people.join("b.yaml"))
+            .expect_err("not at HEAD");
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(source.display(&people.join("a.yaml")), "HEAD:people/a.yaml");
+        assert!(matches!(
+            GitSource::open(&top.join("roster.yaml"), "no-such-ref"),
+            Err(BaseError::UnknownRef { .. })
+        ));
+        assert!(matches!(
+            GitSource::open(&top.join("roster.yaml"), "--all"),
+            Err(BaseError::UnknownRef { .. })
+        ));
+    }
+
     #[test]
     fn paths_are_normalised_without_the_file_system() {
         assert_eq!(
