@@ -304,6 +304,7 @@ pub(crate) mod tests {
             precondition: None,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             detail: None,
+            origin: None,
         }
     }
 

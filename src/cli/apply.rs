@@ -41,19 +41,32 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
     if interactive && !ui.stdin_tty {
         return Err(CliError::NoTerminal.into());
     }
-    let settings = global.settings();
+    let mut settings = global.settings();
+    // A saved plan is read first: without -c, its configuration is the one it records.
+    let saved_doc = match &args.plan_file {
+        Some(path) => {
+            let doc = shell::saved::read_plan_file(path)?;
+            if global.config.is_none() {
+                if let Some(config) = shell::saved::recorded_config(&doc, path)? {
+                    settings.config = config;
+                }
+            }
+            Some(doc)
+        }
+        None => None,
+    };
     let desired = super::read_config(ui, &settings)?;
     let runtime = shell::runtime()?;
     let started_at = shell::files::now_rfc3339();
 
-    let (doc, compiled, saved) = match &args.plan_file {
-        Some(path) => {
-            let doc = shell::saved::load(path, &desired, &settings.targets)?;
+    let (doc, compiled, saved) = match (&args.plan_file, saved_doc) {
+        (Some(path), Some(doc)) => {
+            let doc = shell::saved::accept(doc, path, &desired, &settings.targets)?;
             let compiled =
                 shell::target::compile_all(&desired, &shell::saved::targets(&doc, &desired))?;
             (doc, compiled, true)
         }
-        None => {
+        _ => {
             let targets = shell::target::select(&desired, &settings.targets)?;
             let compiled = shell::target::compile_all(&desired, &targets)?;
             let plans = runtime.block_on(shell::plan::plan_all(

@@ -99,6 +99,11 @@ impl From<ShellError> for CommandError {
             ShellError::Emulator(EmulatorSetupError::NotLoopback(_)) => {
                 (Exit::Error, Some("use 127.0.0.1:PORT or [::1]:PORT".into()))
             }
+            ShellError::Known { .. } => (
+                Exit::Error,
+                Some("each entry is `- address: <target>:user.<id>` (or group, or <kind>.live:<scim-id>) with optional `reason:` and `expires: YYYY-MM-DD`".into()),
+            ),
+            ShellError::Base(b) => (Exit::Error, b.hint().map(str::to_string)),
             ShellError::InvalidConfig { .. }
             | ShellError::Compile(_)
             | ShellError::Observe(_)
@@ -125,12 +130,21 @@ fn plan_file_hint(e: &PlanFileError) -> Option<&'static str> {
             Some("show or apply the plan with the roster version that wrote it, or plan again")
         }
         PlanFileError::Modified { .. } => Some(PLAN_AGAIN),
+        PlanFileError::ConfigMissing { .. } => {
+            Some("pass the configuration's entry file with -c/--config")
+        }
         PlanFileError::Read(_) | PlanFileError::Invalid { .. } => None,
     }
 }
 
 impl From<PlanFileError> for CommandError {
     fn from(e: PlanFileError) -> Self {
+        ShellError::from(e).into()
+    }
+}
+
+impl From<crate::shell::base::BaseError> for CommandError {
+    fn from(e: crate::shell::base::BaseError) -> Self {
         ShellError::from(e).into()
     }
 }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod completions;
+mod drift;
 mod emulator;
 pub mod error;
 mod plan;
@@ -45,14 +46,10 @@ pub struct Cli {
 /// Flags every command accepts.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// The configuration's entry file.
-    #[arg(
-        short = 'c',
-        long = "config",
-        global = true,
-        default_value = "roster.yaml"
-    )]
-    pub config: PathBuf,
+    /// The configuration's entry file [default: roster.yaml; for `apply PLAN_FILE`, the one the
+    /// plan records].
+    #[arg(short = 'c', long = "config", global = true, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
     /// Limit to these targets (repeatable).
     #[arg(long = "target", global = true, value_name = "NAME")]
     pub targets: Vec<String>,
@@ -96,6 +93,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Read live state (GET only), diff it against the configuration, print the plan.
     Plan(plan::PlanArgs),
+    /// Read-only plan for schedules: exit 0 in sync, 2 drift, 1 error (never 3).
+    Drift(drift::DriftArgs),
     /// Render a saved plan (text, markdown, json).
     Show(show::ShowArgs),
     /// Apply a saved plan exactly, or plan, confirm and apply.
@@ -128,6 +127,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Schema(a) => schema::run(ui, a),
         Command::Completions(a) => completions::run(ui, a),
         Command::Plan(a) => plan::run(ui, &cli.global, a),
+        Command::Drift(a) => drift::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Apply(a) => apply::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
@@ -138,7 +138,10 @@ impl GlobalArgs {
     /// The shell's settings: the second stage of argument parsing, before any I/O.
     pub fn settings(&self) -> Settings {
         Settings {
-            config: self.config.clone(),
+            config: self
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("roster.yaml")),
             targets: self.targets.clone(),
             redact: self.redact,
             allow_include_outside: self.allow_include_outside,

@@ -23,6 +23,10 @@ pub struct PlanArgs {
     /// Plan only these addresses (repeatable), e.g. `aws:user.e1001`.
     #[arg(long = "resource", value_name = "ADDR")]
     pub resources: Vec<String>,
+    /// Also plan the configuration at this git ref against the same read of live state, and
+    /// mark each change as this change's or pre-existing drift.
+    #[arg(long, value_name = "GIT_REF")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,6 +40,26 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
     let desired = super::read_config(ui, &settings)?;
     let targets = shell::target::select(&desired, &settings.targets)?;
     let compiled = shell::target::compile_all(&desired, &targets)?;
+    // The base is read and checked before any connection, so a bad ref costs no request.
+    let base_desired = match &args.base {
+        Some(git_ref) => {
+            let resolved = shell::base::read(&settings, git_ref)?;
+            ui.diagnostics(&resolved.diagnostics, &resolved.desired.sources);
+            Some((git_ref, shell::base::accept(resolved, git_ref)?))
+        }
+        None => None,
+    };
+    let base = match &base_desired {
+        Some((git_ref, d)) => {
+            let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+            Some(shell::plan::Base {
+                git_ref: git_ref.to_string(),
+                desired: d,
+                targets: shell::base::compile(d, &names, git_ref)?,
+            })
+        }
+        None => None,
+    };
     let opts = PlanOptions {
         only: args.only.map(|o| match o {
             OnlyKind::Users => ObjectKind::User,
@@ -44,16 +68,18 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &PlanArgs) -> Result<Exit, Comman
         resources: args.resources.clone(),
     };
     let runtime = shell::runtime()?;
-    let plans = runtime.block_on(shell::plan::plan_all(
+    let plans = runtime.block_on(shell::plan::plan_with_base(
         &desired,
         &compiled,
+        base.as_ref(),
         &settings.connect,
         &opts,
         &Verbose(ui),
     ))?;
-    let doc = shell::plan::document(&desired, plans);
+    let mut doc = shell::plan::document(&desired, plans);
 
     if let Some(path) = &args.out {
+        doc.config_file = Some(shell::saved::entry_file_for(path, &settings.config));
         shell::files::write_private(path, render::json::render_json(&doc).as_bytes())?;
     }
     print_plan(
@@ -125,8 +151,25 @@ pub fn print_plan(
         )),
         Format::Markdown => {
             let parts = render::markdown::render_markdown(doc);
-            ui.out(&parts.join(&format!("\n{}\n", super::show::PART_BREAK)));
+            let text = parts.join(&format!("\n{}\n", super::show::PART_BREAK));
+            ui.out(&text);
+            if !applying {
+                step_summary(ui, &text);
+            }
         }
         Format::Json => ui.out(&render::json::render_json(doc)),
+    }
+}
+
+/// In a GitHub Actions step, markdown output is also appended to the job's summary page
+/// (`$GITHUB_STEP_SUMMARY`). A summary that cannot be written is a warning: the output itself
+/// was printed, and the exit code stays the plan's.
+pub fn step_summary(ui: &Ui, markdown: &str) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    if let Err(e) = shell::files::append(&path, markdown) {
+        ui.warn(&format!("{e} (GITHUB_STEP_SUMMARY)"));
     }
 }

@@ -10,7 +10,7 @@
 //! the operator passes `--allow-include-outside`, and no error quotes a line of a file that is
 //! not the configuration's own YAML.
 
-mod files;
+pub mod files;
 
 pub use files::MAX_FILE_BYTES;
 
@@ -31,7 +31,7 @@ pub struct Loaded {
 /// The parser's default budget stops at 250,000 nodes per file, about 20,000 users: a whole
 /// company in one `people.yaml` must still load. The size limits are raised to what a directory
 /// of millions needs; the alias limits (which stop "billion laughs" expansion) stay as they are.
-fn yaml_options() -> serde_saphyr::Options {
+pub(super) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
@@ -53,7 +53,7 @@ pub fn parse_document(text: &str, file: FileId) -> Result<Document, Diagnostic> 
 
 /// Turn a parser error into a diagnostic at its position, in words a configuration author uses
 /// (the parser speaks of "sequences" and "scalars"), with a hint on how to fix it.
-fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
+pub(super) fn yaml_error(e: &serde_saphyr::Error, file: FileId, text: &str) -> Diagnostic {
     let inner = e.without_snippet();
     let mut loc = inner.location().map(|l| Loc::from_location(file, l));
     let raw = clean_message(&inner.to_string());
@@ -247,30 +247,71 @@ pub fn load(entry: &Path) -> Loaded {
 
 /// Load the entry file and everything it includes.
 pub fn load_with(entry: &Path, options: LoadOptions) -> Loaded {
+    load_from(entry, options, &FileSystem)
+}
+
+/// Where configuration files come from: the file system for the work tree, git objects for
+/// `plan --base`. Loading only asks a source to read, to spell a path absolutely and to match a
+/// glob, so a configuration as it was at a commit resolves its includes exactly as the work
+/// tree's would, without a checkout, and under the same rules (inside the tree, text only).
+pub trait Source: Sync {
+    /// The text of the file at `path` (an absolute path from [`Source::absolute`] or a glob).
+    fn read(&self, path: &Path) -> Result<String, files::ReadError>;
+    /// `path` made absolute and normal, so one file always has one spelling (cycles, reading
+    /// a file once, the inside-the-tree rule).
+    fn absolute(&self, path: &Path) -> PathBuf;
+    /// The files `pattern` matches relative to `dir`, sorted.
+    fn glob(&self, dir: &Path, pattern: &str) -> Result<files::Matches, String>;
+    /// How diagnostics name a file.
+    fn display(&self, path: &Path) -> String {
+        display_path(path)
+    }
+    /// How diagnostics name the entry file: as the user spelled it, by default.
+    fn display_entry(&self, entry: &Path, _absolute: &Path) -> String {
+        entry.display().to_string()
+    }
+}
+
+/// The configuration as the file system holds it: regular files only, under the size cap,
+/// globs walked with loop detection.
+pub struct FileSystem;
+
+impl Source for FileSystem {
+    fn read(&self, path: &Path) -> Result<String, files::ReadError> {
+        files::read_config_file(path)
+    }
+
+    fn absolute(&self, p: &Path) -> PathBuf {
+        absolute(p)
+    }
+
+    fn glob(&self, dir: &Path, pattern: &str) -> Result<files::Matches, String> {
+        files::glob_files(dir, pattern)
+    }
+}
+
+/// [`load_with`] through a [`Source`]; diagnostics name files as the source does.
+pub fn load_from(entry: &Path, options: LoadOptions, source: &dyn Source) -> Loaded {
     let mut out = Loaded::default();
-    let abs = absolute(entry);
+    let abs = source.absolute(entry);
     // The tree the configuration may read: the real directory of the entry file.
     let root = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut walk = Walk {
+        source,
         root,
         options,
         stack: Vec::new(),
         seen: std::collections::HashSet::new(),
     };
-    let prepared = prepare(&abs);
-    load_file(
-        &abs,
-        entry.display().to_string(),
-        None,
-        prepared,
-        &mut walk,
-        &mut out,
-    );
+    let prepared = prepare(source, &abs);
+    let display = source.display_entry(entry, &abs);
+    load_file(&abs, display, None, prepared, &mut walk, &mut out);
     out
 }
 
 /// The state of one load across the include tree.
-struct Walk {
+struct Walk<'a> {
+    source: &'a dyn Source,
     root: PathBuf,
     options: LoadOptions,
     /// Files being loaded, entry first: a file already here is an include cycle.
@@ -279,7 +320,7 @@ struct Walk {
     seen: std::collections::HashSet<PathBuf>,
 }
 
-impl Walk {
+impl Walk<'_> {
     fn inside(&self, canon: &Path) -> bool {
         canon.starts_with(&self.root)
     }
@@ -310,8 +351,8 @@ struct Prepared {
     doc: Option<Result<Document, Diagnostic>>,
 }
 
-fn prepare(path: &Path) -> Prepared {
-    match files::read_config_file(path) {
+fn prepare(source: &dyn Source, path: &Path) -> Prepared {
+    match source.read(path) {
         Ok(text) => {
             let doc = parse_document(&text, 0);
             Prepared {
@@ -327,14 +368,14 @@ fn prepare(path: &Path) -> Prepared {
 }
 
 /// [`prepare`] every path, on as many threads as there are cores, results in input order.
-fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
+fn prepare_all(source: &dyn Source, paths: &[PathBuf]) -> Vec<Prepared> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(paths.len());
     if workers <= 1 {
-        return paths.iter().map(|p| prepare(p)).collect();
+        return paths.iter().map(|p| prepare(source, p)).collect();
     }
     let next = AtomicUsize::new(0);
     let mut slots: Vec<Option<Prepared>> = (0..paths.len()).map(|_| None).collect();
@@ -346,7 +387,7 @@ fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(p) = paths.get(i) else { break };
-                        done.push((i, prepare(p)));
+                        done.push((i, prepare(source, p)));
                     }
                     done
                 })
@@ -364,7 +405,7 @@ fn prepare_all(paths: &[PathBuf]) -> Vec<Prepared> {
     slots
         .into_iter()
         .zip(paths)
-        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(p)))
+        .map(|(slot, p)| slot.unwrap_or_else(|| prepare(source, p)))
         .collect()
 }
 
@@ -373,7 +414,7 @@ fn load_file(
     display: String,
     included_at: Option<Loc>,
     prepared: Prepared,
-    walk: &mut Walk,
+    walk: &mut Walk<'_>,
     out: &mut Loaded,
 ) {
     let text = match prepared.text {
@@ -454,7 +495,7 @@ fn load_file(
                 continue;
             }
         }
-        let matches = match files::glob_files(&dir, &pattern) {
+        let matches = match walk.source.glob(&dir, &pattern) {
             Ok(m) => m,
             Err(msg) => {
                 out.diagnostics.push(
@@ -494,7 +535,7 @@ fn load_file(
             continue;
         }
         for m in matches {
-            let canon = absolute(&m);
+            let canon = walk.source.absolute(&m);
             if !walk.options.allow_include_outside && !walk.inside(&canon) {
                 out.diagnostics.push(
                     Diagnostic::error(
@@ -533,13 +574,13 @@ fn load_file(
         }
     }
     let paths: Vec<PathBuf> = todo.iter().map(|(p, _)| p.clone()).collect();
-    let prepared = prepare_all(&paths);
+    let prepared = prepare_all(walk.source, &paths);
     for ((canon, loc), prepared) in todo.into_iter().zip(prepared) {
         // an earlier file of this batch may have included it already
         if walk.seen.contains(&canon) {
             continue;
         }
-        let display = display_path(&canon);
+        let display = walk.source.display(&canon);
         load_file(&canon, display, Some(loc), prepared, walk, out);
     }
     walk.stack.pop();

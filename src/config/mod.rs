@@ -7,6 +7,7 @@
 
 pub mod assign;
 pub mod check;
+pub mod known;
 pub mod load;
 pub mod model;
 pub mod preset;
@@ -216,8 +217,17 @@ pub struct Resolved {
 /// `validate::read`, which adds the checks (some of them need `mapping`, which sits above
 /// `config`) and then [`seal`]s the result.
 pub fn read_unchecked(entry: &Path, options: load::LoadOptions) -> Resolved {
+    read_unchecked_from(entry, options, &load::FileSystem)
+}
+
+/// [`read_unchecked`] through another source of files (the configuration at a git commit).
+pub fn read_unchecked_from(
+    entry: &Path,
+    options: load::LoadOptions,
+    source: &dyn load::Source,
+) -> Resolved {
     let started = std::time::Instant::now();
-    let loaded = load::load_with(entry, options);
+    let loaded = load::load_from(entry, options, source);
     tracing::debug!(
         files = loaded.sources.files.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -21,6 +21,11 @@ pub struct PlanDocument {
     /// `sha256:` over the targets' changes alone, so two plans of the same change set share it.
     pub checksum: String,
     pub targets: Vec<TargetPlan>,
+    /// The entry file of the configuration, relative to the saved plan file's directory (or
+    /// absolute when there is no relative way), so `roster apply PLAN_FILE` finds it without
+    /// `-c`. Written by `plan --out` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<String>,
 }
 
 /// The plan for one target.
@@ -246,6 +251,21 @@ pub struct Change {
     /// For conflicts: what was found, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// With `plan --base` only: whether this change comes from the work tree's edits or was
+    /// already planned at the base. Not covered by the checksum, so the reviewed checksum of a
+    /// `--base` plan is the checksum of the same plan made without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a change of a `plan --base` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The work tree's configuration differs from the base's: the change under review.
+    Change,
+    /// The base plan has the same change: live state already differed from the base.
+    Drift,
 }
 
 /// A member of a membership change: the live id when the user exists, or the address of the
@@ -382,10 +402,14 @@ pub fn checksum(targets: &[TargetPlan]) -> String {
     let parts: Vec<Value> = targets
         .iter()
         .map(|t| {
-            serde_json::json!({
-                "name": t.name,
-                "changes": serde_json::to_value(&t.changes).unwrap_or(Value::Null),
-            })
+            let mut changes = serde_json::to_value(&t.changes).unwrap_or(Value::Null);
+            // Where a change comes from is review context, not part of what apply does.
+            for c in changes.as_array_mut().into_iter().flatten() {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("origin");
+                }
+            }
+            serde_json::json!({ "name": t.name, "changes": changes })
         })
         .collect();
     sha256_hex(canonical_json(&Value::Array(parts)).as_bytes())
@@ -424,6 +448,13 @@ mod tests {
         assert_eq!(checksum(std::slice::from_ref(&t)), checksum(&[t2]));
         let mut t3 = t.clone();
         t3.name = "other".into();
+        // where a change comes from (plan --base) is not what apply does
+        let mut t4 = t.clone();
+        t4.changes
+            .push(crate::render::fixtures::create_user("e1", "a@example.com"));
+        let mut t5 = t4.clone();
+        t5.changes[0].origin = Some(Origin::Drift);
+        assert_eq!(checksum(&[t4]), checksum(&[t5]));
         assert_ne!(checksum(&[t]), checksum(&[t3]));
     }
 }

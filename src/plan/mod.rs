@@ -6,6 +6,7 @@
 //! [`Observed`] and the executor that applies the plan live in `cli` and `apply`.
 
 pub mod document;
+pub mod drift;
 pub mod matching;
 pub mod observed;
 pub mod planner;
@@ -165,6 +166,7 @@ pub fn plan_document(
         config_digest: config_digest(desired),
         checksum: checksum(&targets),
         targets,
+        config_file: None,
     }
 }
 

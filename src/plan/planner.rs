@@ -802,6 +802,7 @@ impl<'a> Planner<'a> {
             precondition: None,
             depends_on: Vec::new(),
             detail: Some(detail),
+            origin: None,
         }
     }
 
@@ -830,6 +831,7 @@ impl<'a> Planner<'a> {
             precondition: None,
             depends_on: Vec::new(),
             detail: None,
+            origin: None,
         }
     }
 

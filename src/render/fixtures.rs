@@ -36,6 +36,7 @@ pub fn change(
         precondition: None,
         depends_on: vec![],
         detail: None,
+        origin: None,
     }
 }
 
@@ -175,6 +176,7 @@ pub fn doc(targets: Vec<TargetPlan>) -> PlanDocument {
         config_digest: "sha256:0000".into(),
         checksum: checksum(&targets),
         targets,
+        config_file: None,
     }
 }
 

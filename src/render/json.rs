@@ -27,6 +27,7 @@ mod tests {
             config_digest: "sha256:00".into(),
             checksum: crate::plan::document::checksum(&[]),
             targets: vec![],
+            config_file: None,
         };
         let s = render_json(&doc);
         assert!(s.ends_with("}\n"));

@@ -9,7 +9,9 @@
 //! them again, so each part renders on its own.
 
 use super::block::{change_lines, Fate, Line, Mark};
-use super::text::{gate_line, not_touching_line, requests_line, summary_line, total};
+use super::text::{
+    by_origin, gate_line, not_touching_line, origin_line, requests_line, summary_line, total,
+};
 use crate::escape::escape_control;
 use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
 use std::fmt::Write as _;
@@ -153,8 +155,12 @@ fn escape_cell(s: &str) -> String {
     escape_control(s).replace('|', "\\|")
 }
 
-fn header(doc: &PlanDocument) -> String {
-    let mut out = format!("{MARKER}\n### {}\n\n", summary_line(doc));
+fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
+    let mut out = format!("{}\n### {}\n\n", page.marker, summary_line(doc));
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}\n");
+    }
+    out.push_str(page.preamble);
     out.push_str(&table(doc));
     out.push('\n');
     for t in &doc.targets {
@@ -188,24 +194,31 @@ struct Details {
 }
 
 fn sections(t: &TargetPlan) -> Vec<Details> {
+    by_origin(&t.changes)
+        .into_iter()
+        .flat_map(|(title, changes)| kind_sections(t, title, &changes))
+        .collect()
+}
+
+fn kind_sections(t: &TargetPlan, origin: Option<&str>, changes: &[&Change]) -> Vec<Details> {
     Section::ALL
         .iter()
         .filter_map(|&s| {
-            let blocks: Vec<Vec<String>> = t
-                .changes
+            let blocks: Vec<Vec<String>> = changes
                 .iter()
+                .copied()
                 .filter(|c| Section::of(c) == s)
                 .map(|c| change_lines(c).iter().map(diff_line).collect())
                 .collect();
             (!blocks.is_empty()).then(|| {
                 let n = blocks.len();
                 let plural = if n == 1 { "" } else { "s" };
+                let title = format!("{}: {} ({n} change{plural})", t.name, s.word());
                 Details {
-                    title: format!(
-                        "{}: {} ({n} change{plural})",
-                        escape_control(&t.name),
-                        s.word()
-                    ),
+                    title: match origin {
+                        Some(o) => format!("{o} — {}", escape_control(&title)),
+                        None => escape_control(&title).into_owned(),
+                    },
                     blocks,
                 }
             })
@@ -214,7 +227,8 @@ fn sections(t: &TargetPlan) -> Vec<Details> {
 }
 
 /// Accumulates parts, closing and re-opening the current section at each split.
-struct Parts {
+struct Parts<'a> {
+    marker: &'a str,
     budget: usize,
     fence: String,
     parts: Vec<String>,
@@ -233,7 +247,7 @@ struct Open {
     lines_total: usize,
 }
 
-impl Parts {
+impl Parts<'_> {
     fn open_text(&self, title: &str) -> String {
         format!(
             "<details><summary>{}</summary>\n\n{}diff\n",
@@ -343,7 +357,7 @@ impl Parts {
                 } else {
                     p.replacen(
                         CONTINUATION,
-                        &format!("{MARKER}\n_(continued, part {} of {m})_\n\n", i + 1),
+                        &format!("{}\n_(continued, part {} of {m})_\n\n", self.marker, i + 1),
                         1,
                     )
                 };
@@ -367,6 +381,25 @@ fn html_escape(s: &str) -> String {
 
 /// [`render_markdown`] with another part limit (tests use a small one).
 pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Vec<String> {
+    render_page(
+        doc,
+        limit,
+        &Page {
+            marker: MARKER,
+            preamble: "",
+        },
+    )
+}
+
+/// What a page of markdown opens with: its marker (a plan comment's, a drift issue's) and text
+/// between the summary line and the plan's table.
+pub struct Page<'a> {
+    pub marker: &'a str,
+    pub preamble: &'a str,
+}
+
+/// The plan as comment or issue parts with `page`'s marker and preamble.
+pub fn render_page(doc: &PlanDocument, limit: usize, page: &Page<'_>) -> Vec<String> {
     let all: Vec<(String, Vec<Details>)> = doc
         .targets
         .iter()
@@ -378,10 +411,11 @@ pub(crate) fn render_markdown_with_limit(doc: &PlanDocument, limit: usize) -> Ve
         .collect();
     let fence = "`".repeat(longest_backtick_run(&every_line).max(2) + 1);
     let mut parts = Parts {
+        marker: page.marker,
         budget: limit.saturating_sub(RESERVE + 1).max(1_000),
         fence,
         parts: Vec::new(),
-        cur: header(doc),
+        cur: header(doc, page),
         open: None,
     };
     for (_, details) in &all {

@@ -3,8 +3,9 @@
 //! only build strings; the cli prints them through its one printer.
 
 mod block;
+pub mod drift;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod json;
 pub mod markdown;
 pub mod redact;

@@ -173,6 +173,7 @@ mod tests {
             precondition: None,
             depends_on: vec![],
             detail: Some("alice@example.com matches two users".into()),
+            origin: None,
         };
         let group = Change {
             address: "aws:group.eng".into(),
@@ -197,6 +198,7 @@ mod tests {
             precondition: None,
             depends_on: vec!["aws:user.e1002".into()],
             detail: None,
+            origin: None,
         };
         PlanDocument {
             format_version: "1".into(),
@@ -219,6 +221,7 @@ mod tests {
                 safety: vec![],
                 not_touching: NotTouching::default(),
             }],
+            config_file: None,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::block::{change_lines, Fate, Line, Mark};
 use crate::escape::escape_control;
-use crate::plan::document::{PlanDocument, SafetyGate, Summary, TargetPlan};
+use crate::plan::document::{Change, Origin, PlanDocument, SafetyGate, Summary, TargetPlan};
 use crate::style::{Paint, Style};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -240,11 +240,17 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
     if t.changes.is_empty() {
         out.push_str("  No changes for this target.\n\n");
     }
-    for c in &t.changes {
-        for l in change_lines(c) {
-            write_line(out, &l, paint);
+    // With `plan --base`, this change's changes and the drift that was already there apart.
+    for (title, changes) in by_origin(&t.changes) {
+        if let Some(title) = title {
+            let _ = writeln!(out, "  {}\n", paint.bold(&format!("{title}:")));
         }
-        out.push('\n');
+        for c in changes {
+            for l in change_lines(c) {
+                write_line(out, &l, paint);
+            }
+            out.push('\n');
+        }
     }
     if let Some(l) = not_touching_line(t) {
         let _ = writeln!(out, "{l}");
@@ -256,6 +262,50 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
         let _ = writeln!(out, "{}", paint.wrap(Style::BoldRed, &gate_line(g)));
     }
     out.push('\n');
+}
+
+/// The section titles of a `plan --base`.
+pub const FROM_THIS_CHANGE: &str = "Changes from this change";
+pub const PRE_EXISTING_DRIFT: &str = "Pre-existing drift";
+
+/// Changes grouped by origin, titled, when any change has one (`plan --base`); otherwise one
+/// untitled group of all of them.
+pub(crate) fn by_origin(changes: &[Change]) -> Vec<(Option<&'static str>, Vec<&Change>)> {
+    if changes.iter().all(|c| c.origin.is_none()) {
+        return vec![(None, changes.iter().collect())];
+    }
+    [
+        (FROM_THIS_CHANGE, Some(Origin::Change)),
+        (PRE_EXISTING_DRIFT, Some(Origin::Drift)),
+    ]
+    .into_iter()
+    .map(|(title, origin)| {
+        // a change without an origin in a --base plan is the change's (never hide one)
+        let of: Vec<&Change> = changes
+            .iter()
+            .filter(|c| c.origin.or(Some(Origin::Change)) == origin)
+            .collect();
+        (Some(title), of)
+    })
+    .filter(|(_, of)| !of.is_empty())
+    .collect()
+}
+
+/// `1 change from this change, 2 pre-existing drift.` for a `plan --base`, else `None`.
+pub fn origin_line(doc: &PlanDocument) -> Option<String> {
+    let changes = doc.targets.iter().flat_map(|t| &t.changes);
+    if changes.clone().all(|c| c.origin.is_none()) {
+        return None;
+    }
+    let drift = changes
+        .clone()
+        .filter(|c| c.origin == Some(Origin::Drift))
+        .count();
+    let own = changes.count() - drift;
+    let s = if own == 1 { "" } else { "s" };
+    Some(format!(
+        "{own} change{s} from this change, {drift} pre-existing drift."
+    ))
 }
 
 fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
@@ -290,6 +340,9 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         target_section(&mut out, t, paint);
     }
     let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}");
+    }
     match footer {
         Footer::Applying => {}
         Footer::Unsaved => out.push_str(

@@ -78,6 +78,16 @@ pub enum ShellError {
     /// The async runtime did not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The accepted-drift file of `drift --ignore-known` cannot be used.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Known {
+        path: PathBuf,
+        line: Option<u32>,
+        message: String,
+    },
+    /// The configuration at `plan --base GIT_REF` cannot be read or planned.
+    #[error(transparent)]
+    Base(#[from] super::base::BaseError),
     /// `roster emulator` settings that cannot be served.
     #[error(transparent)]
     Emulator(#[from] EmulatorSetupError),
@@ -127,6 +137,10 @@ pub enum PlanFileError {
     },
     #[error("{}: the plan file was modified after it was written (its checksum does not match its changes)", path.display())]
     Modified { path: PathBuf },
+    /// The entry file a saved plan records (relative to the plan file) is not there: the plan
+    /// file moved without its configuration, or the configuration moved.
+    #[error("{}: the plan was made from the configuration {}, which does not exist (the plan records it relative to the plan file)", path.display(), config.display())]
+    ConfigMissing { path: PathBuf, config: PathBuf },
 }
 
 /// Why `roster emulator` cannot serve what it was asked to.

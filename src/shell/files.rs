@@ -41,3 +41,23 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ShellError> {
     drop(f);
     fs_err::rename(&tmp, path).map_err(fail)
 }
+
+/// Append text (and a newline) to a file, creating it: the GitHub step summary, which several
+/// steps of a job write to in turn.
+pub fn append(path: &Path, text: &str) -> Result<(), ShellError> {
+    use std::io::Write;
+    let fail = |source: std::io::Error| ShellError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = fs_err::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(fail)?;
+    f.write_all(text.as_bytes()).map_err(fail)?;
+    if !text.ends_with('\n') {
+        f.write_all(b"\n").map_err(fail)?;
+    }
+    Ok(())
+}

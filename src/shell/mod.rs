@@ -7,7 +7,9 @@
 //! how every result and error is shown and which exit code it means.
 
 pub mod apply;
+pub mod base;
 pub mod config;
+pub mod drift;
 pub mod emulator;
 pub mod error;
 pub mod files;

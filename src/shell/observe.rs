@@ -165,6 +165,18 @@ pub async fn observe(
     desired: &Desired,
     compiled: &CompiledTarget<'_>,
 ) -> Result<(Observed, ReadStats), ObserveError> {
+    observe_for(client, desired, compiled, None).await
+}
+
+/// [`observe`] once for two configurations of the same target (`plan --base`: the work tree's
+/// and the base's): the members of every group either may own are read, so both plans diff
+/// against the one snapshot.
+pub async fn observe_for(
+    client: &ReadOnlyClient,
+    desired: &Desired,
+    compiled: &CompiledTarget<'_>,
+    also: Option<(&Desired, &CompiledTarget<'_>)>,
+) -> Result<(Observed, ReadStats), ObserveError> {
     let target = compiled.target;
     let started = Instant::now();
     let scim = |source| ObserveError::Scim {
@@ -174,11 +186,19 @@ pub async fn observe(
     let users = client.list_users(None).await.map_err(scim)?;
     let groups = client.list_groups(None).await.map_err(scim)?;
 
-    let managed =
-        groups_to_read(desired, compiled, &groups).map_err(|message| ObserveError::Other {
-            target: target.name.clone(),
-            message,
-        })?;
+    let other = |message| ObserveError::Other {
+        target: target.name.clone(),
+        message,
+    };
+    let mut managed = groups_to_read(desired, compiled, &groups).map_err(other)?;
+    if let Some((desired, compiled)) = also {
+        let mut seen: HashSet<String> = managed.iter().cloned().collect();
+        for id in groups_to_read(desired, compiled, &groups).map_err(other)? {
+            if seen.insert(id.clone()) {
+                managed.push(id);
+            }
+        }
+    }
     let user_ids: Vec<String> = users.iter().filter_map(|u| u.id.clone()).collect();
     let (strategy, memberships) = if managed.is_empty() {
         (None, Default::default())

@@ -2,9 +2,10 @@
 //! state, and run the pure planner on it. Targets are read one after another so their requests
 //! never compete; each target's own reads run in parallel up to the connection's parallelism.
 
+use super::base::{counterpart, mark_origins, BaseError};
 use super::error::ShellError;
 use super::files::now_rfc3339;
-use super::observe::{observe, ConnectSettings, Connection};
+use super::observe::{observe_for, ConnectSettings, Connection};
 use super::target::CompiledTarget;
 use crate::config::Desired;
 use crate::plan::{plan_document, plan_target, PlanDocument, PlanOptions, TargetPlan};
@@ -12,6 +13,13 @@ use crate::plan::{plan_document, plan_target, PlanDocument, PlanOptions, TargetP
 /// Told about each target as soon as it is planned (`cli` shows it with `-v`).
 pub trait PlanProgress {
     fn planned(&self, plan: &TargetPlan);
+}
+
+/// The configuration at a git ref (`plan --base`), its targets compiled.
+pub struct Base<'a> {
+    pub git_ref: String,
+    pub desired: &'a Desired,
+    pub targets: Vec<CompiledTarget<'a>>,
 }
 
 /// Read every target and plan it.
@@ -22,11 +30,26 @@ pub async fn plan_all(
     opts: &PlanOptions,
     progress: &dyn PlanProgress,
 ) -> Result<Vec<TargetPlan>, ShellError> {
+    plan_with_base(desired, targets, None, settings, opts, progress).await
+}
+
+/// [`plan_all`], and with a `base` also plan the base's configuration of each target against
+/// the same read of live state, and mark every change's origin.
+pub async fn plan_with_base(
+    desired: &Desired,
+    targets: &[CompiledTarget<'_>],
+    base: Option<&Base<'_>>,
+    settings: &ConnectSettings,
+    opts: &PlanOptions,
+    progress: &dyn PlanProgress,
+) -> Result<Vec<TargetPlan>, ShellError> {
     let mut plans = Vec::new();
     for compiled in targets {
         let target = compiled.target;
+        let other =
+            base.and_then(|b| counterpart(&b.targets, compiled.name()).map(|c| (b.desired, c)));
         let conn = Connection::open(target, settings, true).await?;
-        let result = observe(&conn.reader(), desired, compiled).await;
+        let result = observe_for(&conn.reader(), desired, compiled, other).await;
         let display_url = conn.display_url.clone();
         let closed = conn.close().await;
         let (observed, stats) = result?;
@@ -46,6 +69,16 @@ pub async fn plan_all(
             })?;
         plan.url = display_url;
         plan.requests.live_state_reads = stats.requests.reads();
+        if let Some(b) = base {
+            let base_plan = match other {
+                Some((d, c)) => Some(
+                    plan_target(d, c.target, &observed, opts)
+                        .map_err(|e| BaseError::plan(&b.git_ref, &target.name, &e))?,
+                ),
+                None => None,
+            };
+            mark_origins(&mut plan, base_plan.as_ref());
+        }
         progress.planned(&plan);
         plans.push(plan);
     }

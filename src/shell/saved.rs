@@ -46,9 +46,82 @@ pub fn read_plan_file(path: &Path) -> Result<PlanDocument, PlanFileError> {
 /// Read the saved plan at `path` for the configuration `desired`, limited to the targets
 /// `names` (none means all).
 pub fn load(path: &Path, desired: &Desired, names: &[String]) -> Result<PlanDocument, ShellError> {
-    let doc = read_plan_file(path)?;
+    accept(read_plan_file(path)?, path, desired, names)
+}
+
+/// A saved plan already read from `path`, checked against the configuration `desired` and
+/// limited to the targets `names` (none means all).
+pub fn accept(
+    doc: PlanDocument,
+    path: &Path,
+    desired: &Desired,
+    names: &[String],
+) -> Result<PlanDocument, ShellError> {
     check_configuration(&doc, desired, path)?;
     select_targets(doc, names)
+}
+
+/// The entry file `config` as a plan saved at `plan` records it: relative to the plan file's
+/// directory, so that the plan and the configuration can move together (a checkout moved or
+/// copied with its plan), and so that `roster apply PLAN_FILE` works from any directory. A plan
+/// file moved on its own no longer finds it, and says so ([`recorded_config`]).
+pub fn entry_file_for(plan: &Path, config: &Path) -> String {
+    let absolute = |p: &Path| {
+        fs_err::canonicalize(p).unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|c| c.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        })
+    };
+    let dir = plan
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let from = absolute(dir);
+    let to = absolute(config);
+    relative(&from, &to)
+        .unwrap_or(to)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `to` relative to the directory `from` (both absolute), or `None` when they share no root.
+fn relative(from: &Path, to: &Path) -> Option<std::path::PathBuf> {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    if from.first() != to.first() {
+        return None;
+    }
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = std::path::PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c.as_os_str());
+    }
+    Some(out)
+}
+
+/// The entry file a saved plan records, resolved against the plan file's directory; `None` for
+/// a plan that records none (written by `plan --format json`, or by an older roster). A recorded
+/// file that is not there is an error rather than a silent fall-back to `./roster.yaml`.
+pub fn recorded_config(
+    doc: &PlanDocument,
+    plan: &Path,
+) -> Result<Option<std::path::PathBuf>, PlanFileError> {
+    let Some(recorded) = &doc.config_file else {
+        return Ok(None);
+    };
+    let dir = plan.parent().unwrap_or(Path::new(""));
+    let config = dir.join(recorded);
+    if !config.is_file() {
+        return Err(PlanFileError::ConfigMissing {
+            path: plan.to_path_buf(),
+            config,
+        });
+    }
+    Ok(Some(config))
 }
 
 /// The configured targets the plan names. Those the configuration no longer has are left out
@@ -135,6 +208,25 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!("the plan's checksum sha256:{bare} is not the reviewed one (--checksum sha256:00); nothing was written")
+        );
+    }
+
+    #[test]
+    fn the_entry_file_is_recorded_relative_to_the_plan_file() {
+        let r = |a: &str, b: &str| {
+            relative(Path::new(a), Path::new(b)).map(|p| p.display().to_string())
+        };
+        assert_eq!(
+            r("/w", "/w/dir/roster.yaml").as_deref(),
+            Some("dir/roster.yaml")
+        );
+        assert_eq!(
+            r("/w/out", "/w/dir/roster.yaml").as_deref(),
+            Some("../dir/roster.yaml")
+        );
+        assert_eq!(
+            r("/tmp/x", "/w/roster.yaml").as_deref(),
+            Some("../../w/roster.yaml")
         );
     }
 

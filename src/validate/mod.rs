@@ -23,11 +23,21 @@ pub fn read(entry: &Path) -> Resolved {
 
 /// [`read`] with options that change what the checks accept (e.g. `--insecure-http`).
 pub fn read_with(entry: &Path, options: CheckOptions) -> Resolved {
-    let mut resolved = config::read_unchecked(
+    read_from(entry, options, &config::load::FileSystem)
+}
+
+/// [`read_with`] through another source of files (the configuration at a git commit).
+pub fn read_from(
+    entry: &Path,
+    options: CheckOptions,
+    source: &dyn config::load::Source,
+) -> Resolved {
+    let mut resolved = config::read_unchecked_from(
         entry,
         config::load::LoadOptions {
             allow_include_outside: options.allow_include_outside,
         },
+        source,
     );
     // Semantic checks only make sense on what parsed; they still run when some file failed, so
     // that one run shows as much as it can.

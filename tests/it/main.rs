@@ -6,6 +6,7 @@ mod architecture;
 mod cli_plan;
 mod common;
 mod config;
+mod drift;
 mod emulator;
 mod hostile;
 mod invalid_corpus;

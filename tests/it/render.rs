@@ -36,6 +36,7 @@ fn user_update(n: usize) -> Change {
         }),
         depends_on: vec![],
         detail: None,
+        origin: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn plan_doc(changes: Vec<Change>) -> PlanDocument {
         config_digest: "sha256:00".into(),
         checksum: checksum(&targets),
         targets,
+        config_file: None,
     }
 }
 

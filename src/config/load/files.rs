@@ -59,7 +59,7 @@ impl ReadError {
         }
     }
 
-    fn io(e: &std::io::Error) -> ReadError {
+    pub fn io(e: &std::io::Error) -> ReadError {
         match e.kind() {
             std::io::ErrorKind::NotFound => ReadError::NotFound,
             std::io::ErrorKind::PermissionDenied => ReadError::PermissionDenied,
@@ -118,6 +118,12 @@ pub fn read_config_file(path: &Path) -> Result<String, ReadError> {
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| ReadError::io(&e))?;
+    config_text(bytes)
+}
+
+/// The bytes of a configuration file as text, under the same rules wherever they come from (a
+/// file, a git object): at most the size cap, no NUL bytes, valid UTF-8.
+pub fn config_text(bytes: Vec<u8>) -> Result<String, ReadError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge(bytes.len() as u64));
     }
