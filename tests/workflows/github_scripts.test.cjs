@@ -178,6 +178,23 @@ test("a shorter plan deletes the surplus parts, and an unchanged part is not rew
   assert.deepEqual(state.calls, []);
 });
 
+// Parts as full as this are longer than roster writes; they stand for a long run URL.
+test("the checksum line goes where it fits below GitHub's comment limit", async () => {
+  const full = "<!-- roster-plan -->\n" + "x".repeat(65_300);
+  let fake = fakeGitHub();
+  await run(script(...PLAN_STEP), { github: fake.github, env: planEnv([full, "<!-- roster-plan -->\nshort"]) });
+  let bodies = fake.state.comments.map((c) => c.body);
+  assert.equal(bodies.length, 2);
+  assert.ok(!bodies[0].includes("roster-checksum") && bodies[1].includes("roster-checksum"));
+
+  fake = fakeGitHub();
+  await run(script(...PLAN_STEP), { github: fake.github, env: planEnv([full, full]) });
+  bodies = fake.state.comments.map((c) => c.body);
+  assert.equal(bodies.length, 3);
+  assert.match(bodies[2], /^<!-- roster-plan -->\n[\s\S]*roster-checksum/);
+  assert.ok(bodies.every((b) => b.length < 65_536));
+});
+
 test("a failed plan replaces the comment with a notice that has no checksum line", async () => {
   const { github, state } = fakeGitHub();
   await run(script(...PLAN_STEP), { github, env: planEnv(["<!-- roster-plan -->\na", "<!-- roster-plan -->\nb"]) });
