@@ -6,8 +6,11 @@
 // - only the bot's comments trusted;
 // - apply takes a checksum only from the bot's comment for the pull request's last commit;
 // - one drift issue, opened, updated and closed.
+// The `run:` steps run under bash as GitHub runs them: those of the apply workflow with a real
+// roster (ROSTER_BIN) on a copy of the quickstart, and every step that runs roster with a
+// stand-in that records what it was given.
 //
-//   node --test tests/workflows/
+//   ROSTER_BIN=target/debug/roster node --test tests/workflows/
 "use strict";
 
 const test = require("node:test");
@@ -327,10 +330,10 @@ function runBody(file, name) {
 }
 
 /** A runner's temporary directory with roster "installed", and a copy of the quickstart. */
-function runner() {
+function runner(bin = path.resolve(ROSTER_BIN)) {
   const temp = tempDir("roster-runner-");
   fs.mkdirSync(path.join(temp, "roster", "bin"), { recursive: true });
-  fs.symlinkSync(path.resolve(ROSTER_BIN), path.join(temp, "roster", "bin", "roster"));
+  fs.symlinkSync(bin, path.join(temp, "roster", "bin", "roster"));
   const repo = path.join(temp, "repo");
   fs.cpSync(path.join(EXAMPLES, "..", "quickstart"), repo, { recursive: true });
   fs.rmSync(path.join(repo, ".roster"), { recursive: true, force: true });
@@ -338,11 +341,11 @@ function runner() {
 }
 
 /** Run one step as GitHub's `shell: bash` does; returns its exit code, output and outputs. */
-function step(r, name, env) {
+function step(r, name, env, file = "roster-apply.yml") {
   const out = path.join(r.temp, `output-${Math.random()}`);
   const summary = path.join(r.temp, "summary.md");
   fs.writeFileSync(out, "");
-  const res = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", runBody("roster-apply.yml", name)], {
+  const res = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", runBody(file, name)], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -414,4 +417,94 @@ test("a push with changes and no reviewed plan applies nothing; with the reviewe
   const again = step(r, APPLY, { ...push, REVIEWED: "", CHANGES: "0" });
   assert.equal(again.code, 0, again.log);
   assert.match(again.log, /nothing to apply/);
+});
+
+// The other `run:` steps, with a stand-in for roster that records its arguments, prints a
+// report, saves a plan when asked to, and exits with STUB_EXIT: what the steps pass to roster and
+// what they make of each exit code, independent of a roster that has `plan --base` and `drift`.
+
+function stub() {
+  const dir = tempDir("roster-stub-");
+  const bin = path.join(dir, "roster");
+  fs.writeFileSync(
+    bin,
+    `#!/usr/bin/env bash
+printf '%s\\n' "$@" > "$STUB_ARGS"
+out=""
+while [ $# -gt 0 ]; do
+  if [ "$1" = --out ]; then out="$2"; fi
+  shift
+done
+if [ -n "$out" ]; then
+  printf '{"checksum": "%s", "targets": []}' "$STUB_CHECKSUM" > "$out"
+fi
+printf '<!-- roster-%s -->\\nreport\\n' "$STUB_KIND"
+exit "$STUB_EXIT"
+`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
+function stubStep(file, name, exit, env = {}) {
+  const r = runner(stub());
+  const args = path.join(r.temp, "args");
+  const res = step(r, name, { STUB_ARGS: args, STUB_EXIT: String(exit), STUB_CHECKSUM: CHECKSUM, ...env }, file);
+  const argv = fs.existsSync(args) ? fs.readFileSync(args, "utf8").trim().split("\n") : [];
+  return { ...res, argv, temp: r.temp, config: r.config };
+}
+
+const PLAN_RUN = ["roster-plan.yml", "Plan against the base branch"];
+
+test("the plan step plans against origin/<base> and keeps the checksum of exits 0 and 3", () => {
+  for (const exit of [0, 3]) {
+    const s = stubStep(...PLAN_RUN, exit, { BASE_REF: "main", STUB_KIND: "plan" });
+    assert.equal(s.code, 0, s.log);
+    assert.deepEqual(s.argv, [
+      "plan", "-c", s.config, "--base", "origin/main", "--format", "markdown", "--out", path.join(s.temp, "plan.json"),
+    ]);
+    assert.deepEqual(s.outputs, { exit: String(exit), checksum: CHECKSUM });
+    assert.equal(fs.readFileSync(path.join(s.temp, "plan.md"), "utf8"), "<!-- roster-plan -->\nreport\n");
+    assert.ok(!fs.existsSync(path.join(s.temp, "plan.json")), "the saved plan is removed");
+  }
+});
+
+test("the plan step records a failed plan without a checksum, and the last step fails the check", () => {
+  const s = stubStep(...PLAN_RUN, 1, { BASE_REF: "main", STUB_KIND: "plan" });
+  assert.equal(s.code, 0, s.log);
+  assert.deepEqual(s.outputs, { exit: "1" });
+  const last = "Fail the check when the plan failed or a safety gate tripped";
+  for (const [exit, code] of [["0", 0], ["3", 3], ["1", 1], ["", 1]]) {
+    const f = step(runner(stub()), last, { PLAN_EXIT: exit }, "roster-plan.yml");
+    assert.equal(f.code, code, `${exit}: ${f.log}`);
+  }
+});
+
+test("the apply workflow's plan of a push is made against the commit before it", () => {
+  const before = "c".repeat(40);
+  const s = stubStep("roster-apply.yml", "Plan main again", 0, { EVENT: "push", BEFORE: before, STUB_KIND: "plan" });
+  assert.equal(s.code, 0, s.log);
+  assert.deepEqual(s.argv, ["plan", "-c", s.config, "--base", before, "--out", path.join(s.temp, "plan.json")]);
+  assert.equal(s.outputs.checksum, CHECKSUM);
+  assert.equal(s.outputs.changes, "0");
+  const failed = stubStep("roster-apply.yml", "Plan main again", 3, { EVENT: "push", BEFORE: before, STUB_KIND: "plan" });
+  assert.equal(failed.code, 3, "a plan that a gate refused stops the job before apply");
+});
+
+const DRIFT_RUN = ["roster-drift.yml", "Compare live state with main"];
+
+test("the drift step passes --ignore-known only when set, and records every exit code", () => {
+  let s = stubStep(...DRIFT_RUN, 2, { ROSTER_IGNORE_KNOWN: "", STUB_KIND: "drift" });
+  assert.equal(s.code, 0, s.log);
+  assert.deepEqual(s.argv, ["drift", "-c", s.config, "--format", "markdown"]);
+  assert.deepEqual(s.outputs, { exit: "2" });
+  assert.equal(fs.readFileSync(path.join(s.temp, "drift.md"), "utf8"), "<!-- roster-drift -->\nreport\n");
+  s = stubStep(...DRIFT_RUN, 1, { ROSTER_IGNORE_KNOWN: "known-drift.yaml", STUB_KIND: "drift" });
+  assert.equal(s.code, 0, s.log);
+  assert.deepEqual(s.argv, ["drift", "-c", s.config, "--ignore-known", "known-drift.yaml", "--format", "markdown"]);
+  assert.deepEqual(s.outputs, { exit: "1" });
+  for (const [exit, code] of [["0", 0], ["2", 0], ["1", 1], ["3", 1], ["", 1]]) {
+    const f = step(runner(stub()), "Fail on an error", { DRIFT_EXIT: exit }, "roster-drift.yml");
+    assert.equal(f.code, code, `${exit}: ${f.log}`);
+  }
 });
