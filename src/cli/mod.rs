@@ -7,6 +7,7 @@ mod apply;
 mod completions;
 mod emulator;
 pub mod error;
+mod import;
 mod plan;
 mod progress;
 mod schema;
@@ -96,6 +97,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Apply a saved plan exactly, or plan, confirm and apply.
     Apply(apply::ApplyArgs),
+    /// Adopt a populated target: write YAML for its users and groups so the next plan is empty.
+    Import(import::ImportArgs),
     /// Serve a local SCIM 2.0 service provider on loopback
     Emulator(emulator::EmulatorArgs),
 }
@@ -126,6 +129,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Plan(a) => plan::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Apply(a) => apply::run(ui, &cli.global, a),
+        Command::Import(a) => import::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
     }
 }

@@ -12,9 +12,37 @@
 
 use super::render::{CompiledRule, CompiledTarget, Rendered, RuleKind};
 use crate::config::model::{FieldValue, When};
-use crate::config::{Field, FieldMap, Group, MappingSource, Target, User};
+use crate::config::preset::{self, PresetMapping};
+use crate::config::{Field, FieldMap, Group, MappingRule, MappingSource, Target, User};
 use crate::diag::Loc;
 use serde_json::Value;
+
+/// `target` with every rule of its preset's default mapping that the directory's fields left
+/// out (a preset maps `name.givenName` only when some user has a `given_name`). Reading live
+/// state back needs them all: the directory an import writes will define those fields.
+pub fn with_every_preset_rule(target: &Target) -> Target {
+    let mut full = target.clone();
+    let add = |rules: &mut Vec<MappingRule>, preset: &[PresetMapping]| {
+        for p in preset {
+            if rules.iter().any(|r| r.path == p.path) {
+                continue;
+            }
+            rules.push(MappingRule {
+                path: p.path.to_string(),
+                source: if p.user_ref {
+                    MappingSource::UserRef(p.template.to_string())
+                } else {
+                    MappingSource::Template(p.template.to_string())
+                },
+                on: When::Always,
+                loc: None,
+            });
+        }
+    };
+    add(&mut full.user_mapping, preset::USER_MAPPING);
+    add(&mut full.group_mapping, preset::GROUP_MAPPING);
+    full
+}
 
 /// How one mapping rule can be read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +122,9 @@ impl Why {
         match self {
             Why::Constant => "a constant",
             Why::Composite => "a template of several fields",
-            Why::UnknownRef => "a reference to a user that is neither imported nor in the directory",
+            Why::UnknownRef => {
+                "a reference to a user that is neither imported nor in the directory"
+            }
         }
     }
 }
@@ -116,7 +146,7 @@ pub struct Reverser<'a> {
     group: Vec<Reversal>,
 }
 
-fn reversals(rules: &[CompiledRule], sources: &[crate::config::MappingRule]) -> Vec<Reversal> {
+fn reversals(rules: &[CompiledRule], sources: &[MappingRule]) -> Vec<Reversal> {
     rules
         .iter()
         .map(|r| {
@@ -299,14 +329,12 @@ fn id_from(rules: &[CompiledRule], how: &[Reversal], live: &Value) -> Option<Str
 /// create and `active` are never compared by the planner, so they are not reported; neither
 /// is an absent live externalId, which the next plan sets (adoption); nor a `user_ref`, whose
 /// reversal reported its own failures.
-fn check(
-    rules: &[CompiledRule],
-    rendered: Option<&Rendered>,
-    live: &Value,
-) -> Vec<Unreversed> {
+fn check(rules: &[CompiledRule], rendered: Option<&Rendered>, live: &Value) -> Vec<Unreversed> {
     let mut out = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        if rule.on == When::Create || rule.path.is_simple("active") || rule.kind == RuleKind::UserRef
+        if rule.on == When::Create
+            || rule.path.is_simple("active")
+            || rule.kind == RuleKind::UserRef
         {
             continue;
         }
