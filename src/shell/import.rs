@@ -297,8 +297,9 @@ pub fn build(
         }
     }
     derive.sort_by(|a, b| live.users[*a].user_name().cmp(live.users[*b].user_name()));
-    let adopted = derive.len();
+    let mut derived = vec![false; live.users.len()];
     for l in derive {
+        derived[l] = true;
         let id = derived_id(live.users[l].user_name(), &taken);
         taken.insert(id.clone());
         user_id[l] = Some(id);
@@ -315,6 +316,7 @@ pub fn build(
     let mut users: Vec<User> = Vec::new();
     let mut unreversed: Vec<(ObjectKind, String, Unreversed)> = Vec::new();
     let mut unassigned = Vec::new();
+    let mut adopted = 0;
     let mut live_of_desired: Vec<Option<usize>> = vec![None; desired.users.len()];
     for (l, m) in user_match.iter().enumerate() {
         if let Some(d) = m {
@@ -353,6 +355,7 @@ pub fn build(
             }
         }
         unreversed.extend(why.into_iter().map(|w| (ObjectKind::User, id.clone(), w)));
+        adopted += usize::from(derived[l]);
         users.push(user);
     }
     if filter == Filter::Deactivate {

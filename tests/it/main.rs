@@ -6,6 +6,7 @@ mod cli_plan;
 mod common;
 mod config;
 mod emulator;
+mod import;
 mod invalid_corpus;
 mod plan;
 mod plan_props;
