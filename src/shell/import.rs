@@ -277,7 +277,8 @@ pub fn build(
 
     // The directory id of every live user that takes part: its entry's, the one its mapping
     // gives back, or one derived from its userName.
-    let mut taken: HashSet<String> = desired.users.iter().map(|u| u.id.clone()).collect();
+    let directory_ids: HashSet<&str> = desired.users.iter().map(|u| u.id.as_str()).collect();
+    let mut taken: HashSet<String> = directory_ids.iter().map(|s| s.to_string()).collect();
     let mut user_id: Vec<Option<String>> = vec![None; live.users.len()];
     let mut derive = Vec::new();
     for (l, u) in live.users.iter().enumerate() {
@@ -288,7 +289,7 @@ pub fn build(
             user_id[l] = Some(desired.users[d].id.clone());
         } else if let Some(id) = reverser
             .user_id(&u.resource)
-            .filter(|id| !desired.users.iter().any(|d| &d.id == id))
+            .filter(|id| !directory_ids.contains(id.as_str()))
         {
             taken.insert(id.clone());
             user_id[l] = Some(id);
