@@ -922,6 +922,43 @@ users:
     }
 
     #[test]
+    fn released_and_ignored_objects_stay_out_and_so_do_their_memberships() {
+        let d = desired(
+            r#"
+targets:
+  t:
+    type: generic
+    url: https://scim.example.com/scim/v2
+    auth: { bearer_token_env: T }
+    assign: { all: true }
+    policy:
+      release: { users: [e9], groups: [kept-away] }
+      ignore: { users: ["svc-*"], groups: ["hidden*"] }
+"#,
+        );
+        let compiled = CompiledTarget::compile(&d, &d.targets[0]).expect("compiles");
+        let live = live_of(
+            json!([
+                {"id": "L1", "userName": "a@x", "externalId": "e1"},
+                {"id": "L9", "userName": "gone@x", "externalId": "e9"},
+                {"id": "LS", "userName": "svc-build", "externalId": "s1"}
+            ]),
+            json!([
+                {"id": "G1", "displayName": "team", "externalId": "g1",
+                 "members": [{"value": "L1"}, {"value": "L9"}, {"value": "LS"}]},
+                {"id": "G2", "displayName": "kept-away", "externalId": "g2"},
+                {"id": "G3", "displayName": "hidden-ops", "externalId": "g3"}
+            ]),
+        );
+        let imported = build(&d, &compiled, &live, Filter::All).expect("imports");
+        assert_eq!((imported.users, imported.groups), (1, 1));
+        assert!(imported.files[0].text.contains("- id: \"e1\""));
+        assert!(imported.files[1].text.ends_with(
+            "groups:\n  - id: \"g1\"\n    name: \"team\"\n    members:\n      - \"e1\"\n"
+        ));
+    }
+
+    #[test]
     fn a_file_in_the_way_or_a_file_for_a_directory_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("f");
