@@ -9,16 +9,18 @@
 //! written here, not through the configuration's parser, so that it is byte-stable: sorted by
 //! id, one file per kind, every string quoted the same way.
 
+mod matching;
+mod yaml;
+
 use super::error::ShellError;
 use super::observe::{ConnectSettings, Connection, ObserveError};
 use super::target::CompiledTarget;
-use crate::config::model::{FieldValue, GroupMatchKey, MembersMode, UserMatchKey};
+use crate::config::model::{FieldValue, MembersMode};
 use crate::config::{assign, Desired, Group, Target, User};
 use crate::mapping::reverse::{Reverser, Unreversed, Why};
 use crate::plan::{LiveGroup, LiveUser, ObjectKind, PlanError};
 use crate::scim::membership::read_memberships;
 use crate::scim::{ReadOnlyClient, RequestCounts};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -267,8 +269,10 @@ pub fn build(
         .collect();
 
     // Which directory entry each live object is, by the target's match keys in precedence.
-    let user_match = match_users(desired, compiled, live, &user_skip).map_err(render_failed)?;
-    let group_match = match_groups(desired, compiled, live, &group_skip).map_err(render_failed)?;
+    let user_match =
+        matching::match_users(desired, compiled, live, &user_skip).map_err(render_failed)?;
+    let group_match =
+        matching::match_groups(desired, compiled, live, &group_skip).map_err(render_failed)?;
     let assignment = assign::assigned(desired, target);
     let mut user_assigned = vec![false; desired.users.len()];
     for &u in &assignment.users {
@@ -333,7 +337,7 @@ pub fn build(
             (Filter::New, m) => m.is_none(),
             (_, None) => false,
             (Filter::Update, Some(d)) => {
-                user_differs(compiled, &desired.users[d], &u.resource, &resolve)
+                matching::user_differs(compiled, &desired.users[d], &u.resource, &resolve)
                     .map_err(render_failed)?
             }
             (Filter::Activate, Some(d)) => {
@@ -414,7 +418,8 @@ pub fn build(
                         .unwrap_or_default();
                     let have: BTreeSet<&str> = members.iter().map(String::as_str).collect();
                     (target.policy.members != MembersMode::Off && want != have)
-                        || group_differs(compiled, d, &g.resource).map_err(render_failed)?
+                        || matching::group_differs(compiled, d, &g.resource)
+                            .map_err(render_failed)?
                 }
             };
             if !selected {
@@ -446,14 +451,14 @@ pub fn build(
     let files = vec![
         ImportFile {
             name: "users.yaml",
-            text: format!("{}{}", header("users"), users_yaml(&users)),
+            text: format!("{}{}", header("users"), yaml::users_yaml(&users)),
         },
         ImportFile {
             name: "groups.yaml",
             text: format!(
                 "{}{}",
                 header("groups"),
-                groups_yaml(&groups, target.policy.members != MembersMode::Off)
+                yaml::groups_yaml(&groups, target.policy.members != MembersMode::Off)
             ),
         },
     ];
@@ -530,241 +535,6 @@ pub fn derived_id(user_name: &str, taken: &HashSet<String>) -> String {
     format!("{slug}-{}", &digest[..8])
 }
 
-/// The live user each desired user is, by the target's match keys in precedence; the first
-/// key both sides have decides. Returns, per live user, the desired user it is.
-fn match_users(
-    desired: &Desired,
-    compiled: &CompiledTarget<'_>,
-    live: &Live,
-    skip: &[bool],
-) -> Result<Vec<Option<usize>>, crate::mapping::RenderError> {
-    let mapping = &compiled.mapping;
-    let keys = &compiled.target.match_users;
-    let rule_of = |k: &UserMatchKey| match k {
-        UserMatchKey::ExternalId => mapping.user_rule("externalId"),
-        UserMatchKey::UserName => mapping.user_rule("userName"),
-        UserMatchKey::Email => mapping.email_rule(),
-    };
-    let ci = |k: &UserMatchKey| !matches!(k, UserMatchKey::ExternalId);
-    let mut index: Vec<HashMap<String, usize>> = vec![HashMap::new(); keys.len()];
-    for (d, u) in desired.users.iter().enumerate() {
-        let r = mapping.render_user(u)?;
-        for (k, key) in keys.iter().enumerate() {
-            let v = rule_of(key)
-                .and_then(|i| r.values[i].as_ref())
-                .and_then(Value::as_str);
-            if let Some(v) = v.filter(|v| !v.is_empty()) {
-                let v = if ci(key) { v.to_lowercase() } else { v.into() };
-                index[k].entry(v).or_insert(d);
-            }
-        }
-    }
-    Ok(live
-        .users
-        .iter()
-        .zip(skip)
-        .map(|(u, skip)| {
-            if *skip {
-                return None;
-            }
-            keys.iter().enumerate().find_map(|(k, key)| {
-                let v = match key {
-                    UserMatchKey::ExternalId => u.external_id(),
-                    UserMatchKey::UserName => Some(u.user_name()).filter(|s| !s.is_empty()),
-                    UserMatchKey::Email => u.primary_email(),
-                }?;
-                let v = if ci(key) { v.to_lowercase() } else { v.into() };
-                index[k].get(&v).copied()
-            })
-        })
-        .collect())
-}
-
-/// Per live group, the desired group it is.
-fn match_groups(
-    desired: &Desired,
-    compiled: &CompiledTarget<'_>,
-    live: &Live,
-    skip: &[bool],
-) -> Result<Vec<Option<usize>>, crate::mapping::RenderError> {
-    let mapping = &compiled.mapping;
-    let keys = &compiled.target.match_groups;
-    let rule_of = |k: &GroupMatchKey| match k {
-        GroupMatchKey::ExternalId => mapping.group_rule("externalId"),
-        GroupMatchKey::DisplayName => mapping.group_rule("displayName"),
-    };
-    let ci = |k: &GroupMatchKey| matches!(k, GroupMatchKey::DisplayName);
-    let mut index: Vec<HashMap<String, usize>> = vec![HashMap::new(); keys.len()];
-    for (d, g) in desired.groups.iter().enumerate() {
-        let r = mapping.render_group(g)?;
-        for (k, key) in keys.iter().enumerate() {
-            let v = rule_of(key)
-                .and_then(|i| r.values[i].as_ref())
-                .and_then(Value::as_str);
-            if let Some(v) = v.filter(|v| !v.is_empty()) {
-                let v = if ci(key) { v.to_lowercase() } else { v.into() };
-                index[k].entry(v).or_insert(d);
-            }
-        }
-    }
-    Ok(live
-        .groups
-        .iter()
-        .zip(skip)
-        .map(|(g, skip)| {
-            if *skip {
-                return None;
-            }
-            keys.iter().enumerate().find_map(|(k, key)| {
-                let v = match key {
-                    GroupMatchKey::ExternalId => g.external_id(),
-                    GroupMatchKey::DisplayName => Some(g.display_name()).filter(|s| !s.is_empty()),
-                }?;
-                let v = if ci(key) { v.to_lowercase() } else { v.into() };
-                index[k].get(&v).copied()
-            })
-        })
-        .collect())
-}
-
-/// Whether a matched live user differs from its directory entry in an attribute the planner
-/// keeps up to date (not `active`, which the activate/deactivate filters cover).
-fn user_differs(
-    compiled: &CompiledTarget<'_>,
-    d: &User,
-    live: &Value,
-    resolve: &dyn Fn(&str) -> Option<String>,
-) -> Result<bool, crate::mapping::RenderError> {
-    let r = compiled.mapping.render_user(d)?;
-    Ok(compiled
-        .mapping
-        .user
-        .iter()
-        .zip(&r.values)
-        .any(|(rule, want)| {
-            if rule.path.is_simple("active") || rule.on == crate::config::model::When::Create {
-                return false;
-            }
-            let have = rule.path.get(live);
-            if rule.kind == crate::mapping::RuleKind::UserRef {
-                let have = have.and_then(Value::as_str).and_then(resolve);
-                return have.as_deref() != want.as_ref().and_then(Value::as_str);
-            }
-            !crate::plan::same_value(have, want.as_ref())
-        }))
-}
-
-/// Whether a matched live group differs from its directory entry in a mapped attribute.
-fn group_differs(
-    compiled: &CompiledTarget<'_>,
-    d: &Group,
-    live: &Value,
-) -> Result<bool, crate::mapping::RenderError> {
-    let r = compiled.mapping.render_group(d)?;
-    Ok(compiled
-        .mapping
-        .group
-        .iter()
-        .zip(&r.values)
-        .any(|(rule, want)| {
-            rule.on != crate::config::model::When::Create
-                && !crate::plan::same_value(rule.path.get(live), want.as_ref())
-        }))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The YAML
-
-/// A key as YAML: plain when it is an identifier, else quoted.
-fn yaml_key(k: &str) -> String {
-    let plain = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        k.to_string()
-    } else {
-        yaml_str(k)
-    }
-}
-
-/// A string as a YAML double-quoted scalar (JSON's escapes are YAML's), so no value is ever
-/// read back as another type or breaks the document.
-fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
-}
-
-fn yaml_value(v: &FieldValue) -> Option<String> {
-    Some(match v {
-        FieldValue::Bool(b) => b.to_string(),
-        FieldValue::Int(i) => i.to_string(),
-        FieldValue::Float(f) => serde_json::to_string(f).ok()?,
-        FieldValue::Text(s) => yaml_str(s),
-        FieldValue::List(l) => format!(
-            "[{}]",
-            l.iter().map(|s| yaml_str(s)).collect::<Vec<_>>().join(", ")
-        ),
-        FieldValue::Null(()) => return None,
-    })
-}
-
-/// `users:` with one entry per user: `id` and `user_name` first, then the other fields in the
-/// order they were found.
-fn users_yaml(users: &[User]) -> String {
-    if users.is_empty() {
-        return "users: []\n".into();
-    }
-    let mut out = String::from("users:\n");
-    for u in users {
-        out.push_str(&format!("  - id: {}\n", yaml_str(&u.id)));
-        out.push_str(&format!("    user_name: {}\n", yaml_str(&u.user_name)));
-        for (k, f) in &u.fields {
-            if k == "id" || k == "user_name" {
-                continue;
-            }
-            if let Some(v) = yaml_value(&f.value) {
-                out.push_str(&format!("    {}: {v}\n", yaml_key(k)));
-            }
-        }
-    }
-    out
-}
-
-/// `groups:` with one entry per group; `members` only when the target reads membership.
-fn groups_yaml(groups: &[Group], with_members: bool) -> String {
-    if groups.is_empty() {
-        return "groups: []\n".into();
-    }
-    let mut out = String::from("groups:\n");
-    for g in groups {
-        if g.id != g.name {
-            out.push_str(&format!(
-                "  - id: {}\n    name: {}\n",
-                yaml_str(&g.id),
-                yaml_str(&g.name)
-            ));
-        } else {
-            out.push_str(&format!("  - name: {}\n", yaml_str(&g.name)));
-        }
-        if let Some(d) = &g.description {
-            out.push_str(&format!("    description: {}\n", yaml_str(d)));
-        }
-        if !with_members {
-            continue;
-        }
-        if g.members.is_empty() {
-            out.push_str("    members: []\n");
-        } else {
-            out.push_str("    members:\n");
-            for (m, _) in &g.members {
-                out.push_str(&format!("      - {}\n", yaml_str(m)));
-            }
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writing
 
@@ -809,7 +579,7 @@ pub fn write_files(
 mod tests {
     use super::*;
     use crate::config::test_support::desired;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn derived_ids_are_slugs_and_stay_unique() {
