@@ -4,6 +4,7 @@
 //! return these errors with `?`; none builds a message or picks an exit code by hand.
 
 use crate::shell::error::{EmulatorSetupError, PlanFileError, ShellError};
+use crate::shell::import::ImportError;
 
 /// Exit codes, the same for every command (see the README's exit code table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,6 +97,7 @@ impl From<ShellError> for CommandError {
                 Exit::Stale,
                 Some(format!("{PLAN_AGAIN}, review it, and apply the new file")),
             ),
+            ShellError::Import(i) => (Exit::Error, Some(import_hint(i))),
             ShellError::Emulator(EmulatorSetupError::NotLoopback(_)) => {
                 (Exit::Error, Some("use 127.0.0.1:PORT or [::1]:PORT".into()))
             }
@@ -120,6 +122,21 @@ impl From<ShellError> for CommandError {
             message: e.to_string(),
             hint,
         }
+    }
+}
+
+fn import_hint(e: &ImportError) -> String {
+    match e {
+        ImportError::OneTarget { known, .. } => {
+            format!("configured targets: {}", known.join(", "))
+        }
+        ImportError::NotADirectory(_) => {
+            "pass the directory the YAML files go in (it is created when missing)".into()
+        }
+        ImportError::Exists(_) => {
+            "pass --force to overwrite it, or --write another directory".into()
+        }
+        ImportError::CreateDir { .. } => "check the path and its permissions".into(),
     }
 }
 

@@ -8,6 +8,7 @@ mod completions;
 mod drift;
 mod emulator;
 pub mod error;
+mod import;
 mod plan;
 mod progress;
 mod schema;
@@ -99,6 +100,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Apply a saved plan exactly, or plan, confirm and apply.
     Apply(apply::ApplyArgs),
+    /// Adopt a populated target: write YAML for its users and groups so the next plan is empty.
+    Import(import::ImportArgs),
     /// Serve a local SCIM 2.0 service provider on loopback
     Emulator(emulator::EmulatorArgs),
 }
@@ -130,6 +133,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Drift(a) => drift::run(ui, &cli.global, a),
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Apply(a) => apply::run(ui, &cli.global, a),
+        Command::Import(a) => import::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
     }
 }

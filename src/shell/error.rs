@@ -91,6 +91,9 @@ pub enum ShellError {
     /// `roster emulator` settings that cannot be served.
     #[error(transparent)]
     Emulator(#[from] EmulatorSetupError),
+    /// `roster import` cannot read or write what it was asked to.
+    #[error(transparent)]
+    Import(#[from] super::import::ImportError),
 }
 
 /// A target's mapping or policy lists do not compile. `roster validate` reports these with

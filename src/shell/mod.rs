@@ -2,9 +2,10 @@
 //! shape: read, plan, approve, apply). `cli` resolves its flags into [`settings`] and calls in;
 //! the shell compiles each target once ([`target`]), reads configuration and live state
 //! ([`config`], [`observe`]), plans ([`plan`]), checks and applies plans ([`saved`], [`gates`],
-//! [`apply`]), and hands back typed results and [`error::ShellError`]s. It takes no clap types
-//! and prints nothing: progress is reported through traits `cli` implements, and `cli` decides
-//! how every result and error is shown and which exit code it means.
+//! [`apply`]), adopts live state as YAML ([`import`]), and hands back typed results and
+//! [`error::ShellError`]s. It takes no clap types and prints nothing: progress is reported
+//! through traits `cli` implements, and `cli` decides how every result and error is shown and
+//! which exit code it means.
 
 pub mod apply;
 pub mod base;
@@ -14,6 +15,7 @@ pub mod emulator;
 pub mod error;
 pub mod files;
 pub mod gates;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod saved;

@@ -9,6 +9,7 @@ mod config;
 mod drift;
 mod emulator;
 mod hostile;
+mod import;
 mod invalid_corpus;
 mod plan;
 mod plan_props;
