@@ -62,7 +62,7 @@ pub fn read_plan_file(path: &std::path::Path) -> Result<PlanDocument, CommandErr
         ))
         .hint("show or apply the plan with the roster version that wrote it, or plan again"));
     }
-    let doc: PlanDocument = serde_json::from_value(value).map_err(|e| {
+    let doc = PlanDocument::from_value(value).map_err(|e| {
         CommandError::error(format!("{shown} is not a valid roster plan file: {e}"))
     })?;
     if checksum(&doc.targets) != doc.checksum {

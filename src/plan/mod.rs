@@ -14,8 +14,8 @@ pub mod shape;
 
 pub use document::{
     canonical_json, checksum, sha256_hex, Action, Change, MemberRef, NotTouching, ObjectKind,
-    Operation, PlanDocument, Precondition, Reason, Requests, SafetyGate, Summary, Tally,
-    TargetPlan, FORMAT_VERSION,
+    Operation, Phase, PlanDocument, PlanFileError, Precondition, Reason, Requests, SafetyGate,
+    Summary, Tally, TargetPlan, FORMAT_VERSION,
 };
 pub use observed::{LiveGroup, LiveUser, Observed, ObservedError};
 pub use planner::plan_target;

@@ -151,6 +151,7 @@ mod tests {
             kind: ObjectKind::User,
             id: Some("9067729b3d-ee533c18".into()),
             actions: vec![Action::Update],
+            phase: Phase::Update,
             reason: Reason::AttributeMismatch,
             unchanged_attributes: 3,
             before: obj(
@@ -180,6 +181,7 @@ mod tests {
             kind: ObjectKind::Group,
             id: None,
             actions: vec![Action::Create],
+            phase: Phase::CreateGroups,
             reason: Reason::Missing,
             unchanged_attributes: 0,
             before: Map::new(),

@@ -21,6 +21,7 @@ fn user_update(n: usize) -> Change {
         kind: ObjectKind::User,
         id: Some(format!("id-{n}")),
         actions: vec![Action::Update],
+        phase: Phase::Update,
         reason: Reason::AttributeMismatch,
         unchanged_attributes: 4,
         before: obj(json!({"title": "Engineer"})),

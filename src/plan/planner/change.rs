@@ -6,7 +6,7 @@ use super::side::{Kind, Side};
 use super::Planner;
 use crate::config::model::When;
 use crate::mapping::{Rendered, RuleKind};
-use crate::plan::document::{Action, Change, ObjectKind, Reason};
+use crate::plan::document::{Action, Change, ObjectKind, Phase, Reason};
 use crate::plan::matching::Conflict;
 use crate::plan::policy::NameList;
 use crate::plan::{same_value, shape};
@@ -41,6 +41,9 @@ pub(super) fn blank_change(
         kind,
         id,
         actions,
+        // Decided where the change is recorded (`Planner::push`); a conflict until then, so a
+        // change that is never placed can never be sent.
+        phase: Phase::Conflict,
         reason,
         unchanged_attributes: 0,
         before: Map::new(),

@@ -5,10 +5,9 @@
 //! groups) rather than a set per group, so 100,000 groups cost no allocation each.
 
 use super::change::blank_change;
-use super::ordering::phase;
 use super::{Planner, TargetRef};
 use crate::config::model::MembersMode;
-use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Operation, Reason};
+use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Operation, Phase, Reason};
 use crate::plan::{shape, PlanError};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -99,7 +98,7 @@ impl Planner<'_> {
         change.operations = vec![Operation::Create { body }];
         change.depends_on = depends_on.into_iter().collect();
         change.precondition = Some(self.groups.create_precondition.clone());
-        self.push(phase::CREATE_GROUP, change);
+        self.push(Phase::CreateGroups, change);
         if !rest.is_empty() {
             let refs: Vec<MemberRef> = rest.iter().map(|(u, r)| self.member_ref(*u, r)).collect();
             let change = self.add_members_change(
@@ -109,7 +108,7 @@ impl Planner<'_> {
                 refs,
                 Some(address),
             );
-            self.push(phase::ADD_MEMBERS, change);
+            self.push(Phase::AddMembers, change);
         }
     }
 
@@ -244,7 +243,7 @@ impl Planner<'_> {
                 adds,
                 None,
             );
-            self.push(phase::ADD_MEMBERS, change);
+            self.push(Phase::AddMembers, change);
         }
         if !removes.is_empty() {
             let ids: Vec<&str> = removes.iter().map(|(_, id)| id.as_str()).collect();
@@ -266,7 +265,7 @@ impl Planner<'_> {
                     created_by: None,
                 })
                 .collect();
-            self.push(phase::REMOVE_MEMBERS, change);
+            self.push(Phase::RemoveMembers, change);
         }
         Ok(())
     }

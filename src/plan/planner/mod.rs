@@ -19,7 +19,7 @@ mod ordering;
 mod side;
 mod summary;
 
-use super::document::{Action, Change, ObjectKind, Operation, Reason, TargetPlan};
+use super::document::{Action, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};
 use super::matching::Outcome;
 use super::observed::Observed;
 use super::policy::Lists;
@@ -31,7 +31,6 @@ use crate::fasthash::{map_with_capacity, FastMap};
 use crate::mapping::{CompiledRule, CompiledTarget, RuleKind};
 use crate::scim::resource::PatchOp;
 use change::{blank_change, conflict_change, is_protected};
-use ordering::phase;
 use serde_json::{json, Map, Value};
 use side::{Groups, KindLists, Side, Users};
 use std::collections::BTreeSet;
@@ -67,7 +66,7 @@ struct Planner<'a> {
     /// Scratch stamps for membership diffs, one per live user (see `group_members`).
     in_live_mark: Vec<u32>,
     wanted_mark: Vec<u32>,
-    changes: Vec<(u8, Change)>,
+    changes: Vec<Change>,
     untouched: Untouched,
 }
 
@@ -237,8 +236,10 @@ impl<'a> Planner<'a> {
         self.groups.precondition(&g.resource, g.version.as_ref())
     }
 
-    fn push(&mut self, phase: u8, change: Change) {
-        self.changes.push((phase, change));
+    /// Record a change; the phase is decided with it and travels in the plan.
+    fn push(&mut self, phase: Phase, mut change: Change) {
+        change.phase = phase;
+        self.changes.push(change);
     }
 
     fn is_protected_user(&self, d: Option<usize>, l: usize) -> bool {
@@ -275,12 +276,12 @@ impl<'a> Planner<'a> {
                         d,
                         &c,
                     );
-                    self.push(phase::CONFLICT, change);
+                    self.push(Phase::Conflict, change);
                 }
                 Outcome::Unmatched => {
                     if matches!(self.target_ref[d], Some(TargetRef::Created(_))) {
                         let change = self.user_create(d);
-                        self.push(phase::CREATE_USER, change);
+                        self.push(Phase::CreateUsers, change);
                     }
                 }
                 Outcome::Matched { live: l, adopt, .. } => {
@@ -348,9 +349,9 @@ impl<'a> Planner<'a> {
                     change.depends_on = diff.depends_on;
                     change.precondition = Some(self.user_precondition(l));
                     let ph = if diff.renames {
-                        phase::RENAME
+                        Phase::Rename
                     } else {
-                        phase::UPDATE
+                        Phase::Update
                     };
                     self.push(ph, change);
                 }
@@ -429,7 +430,7 @@ impl<'a> Planner<'a> {
             ops: vec![PatchOp::replace("active", Value::Bool(false))],
         }];
         change.precondition = Some(self.user_precondition(l));
-        self.push(phase::DEACTIVATE, change);
+        self.push(Phase::Deactivate, change);
     }
 
     fn delete_user(&mut self, l: usize, reason: Reason) {
@@ -448,7 +449,7 @@ impl<'a> Planner<'a> {
         );
         change.operations = vec![Operation::Delete];
         change.precondition = Some(self.user_precondition(l));
-        self.push(phase::DELETE, change);
+        self.push(Phase::Delete, change);
     }
 
     /// Live users no directory user matched: ownership by `owns`, or `unmanaged`.
@@ -516,7 +517,7 @@ impl<'a> Planner<'a> {
                         g,
                         &c,
                     );
-                    self.push(phase::CONFLICT, change);
+                    self.push(Phase::Conflict, change);
                 }
                 Outcome::Unmatched => {
                     if let (Some(pos), true) = (self.group_assigned[g], policy.group_create) {
@@ -561,9 +562,9 @@ impl<'a> Planner<'a> {
                             change.depends_on = diff.depends_on;
                             change.precondition = Some(self.group_precondition(l));
                             let ph = if diff.renames {
-                                phase::RENAME
+                                Phase::Rename
                             } else {
-                                phase::UPDATE
+                                Phase::Update
                             };
                             self.push(ph, change);
                         }
@@ -595,7 +596,7 @@ impl<'a> Planner<'a> {
         );
         change.operations = vec![Operation::Delete];
         change.precondition = Some(self.group_precondition(l));
-        self.push(phase::DELETE, change);
+        self.push(Phase::Delete, change);
     }
 
     /// Live groups no directory group matched.

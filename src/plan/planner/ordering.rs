@@ -4,46 +4,34 @@
 //! that take a value another rename releases are ordered after it, and rename cycles become
 //! conflicts. Selection keeps the creates a selected change depends on.
 
-use super::super::document::{Action, Change, ObjectKind, Reason};
+use super::super::document::{Action, Change, ObjectKind, Phase, Reason};
 use super::super::PlanOptions;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
-/// Apply order (SPEC section 5); changes sort by phase, then address.
-pub(super) mod phase {
-    pub const RENAME: u8 = 0;
-    pub const CREATE_USER: u8 = 1;
-    pub const CREATE_GROUP: u8 = 2;
-    pub const UPDATE: u8 = 3;
-    pub const ADD_MEMBERS: u8 = 4;
-    pub const REMOVE_MEMBERS: u8 = 5;
-    pub const DEACTIVATE: u8 = 6;
-    pub const DELETE: u8 = 7;
-    pub const CONFLICT: u8 = 8;
-}
-
 /// Order the changes for apply, then keep what `opts` selects.
 pub(super) fn order_and_select(
-    mut changes: Vec<(u8, Change)>,
+    mut changes: Vec<Change>,
     user_unique: &[String],
     group_unique: &[String],
     opts: &PlanOptions,
     target: &str,
 ) -> Vec<Change> {
     order_renames(&mut changes, user_unique, group_unique);
-    changes.sort_by(|(pa, a), (pb, b)| {
-        pa.cmp(pb)
+    changes.sort_by(|a, b| {
+        a.phase
+            .cmp(&b.phase)
             .then_with(|| a.address.cmp(&b.address))
             .then_with(|| a.actions.cmp(&b.actions))
     });
-    select(changes.into_iter().map(|(_, c)| c).collect(), opts, target)
+    select(changes, opts, target)
 }
 
 /// Renames that take a unique value (userName, primary email, group displayName) another rename
 /// releases depend on that rename, so apply runs them in order (SPEC section 5). Renames that
 /// form a cycle (two users swapping userNames), and renames waiting on such a cycle, cannot be
 /// ordered: they become conflicts, reported and never sent.
-fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_unique: &[String]) {
+fn order_renames(changes: &mut [Change], user_unique: &[String], group_unique: &[String]) {
     let unique = |kind: ObjectKind| match kind {
         ObjectKind::User => user_unique,
         ObjectKind::Group => group_unique,
@@ -55,14 +43,14 @@ fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_uni
             .map(str::to_lowercase)
     };
     let renames: Vec<usize> = (0..changes.len())
-        .filter(|i| changes[*i].0 == phase::RENAME)
+        .filter(|i| changes[*i].phase == Phase::Rename)
         .collect();
     if renames.len() < 2 {
         return;
     }
     let mut holders: HashMap<(ObjectKind, &str, String), usize> = HashMap::new();
     for &i in &renames {
-        let c = &changes[i].1;
+        let c = &changes[i];
         for p in unique(c.kind) {
             if let Some(v) = value(&c.before, p) {
                 holders.insert((c.kind, p.as_str(), v), i);
@@ -72,7 +60,7 @@ fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_uni
     // waits[i]: the renames change i waits for.
     let mut waits: HashMap<usize, Vec<usize>> = HashMap::new();
     for &i in &renames {
-        let c = &changes[i].1;
+        let c = &changes[i];
         for p in unique(c.kind) {
             if let Some(j) = value(&c.after, p).and_then(|v| holders.get(&(c.kind, p.as_str(), v)))
             {
@@ -110,8 +98,8 @@ fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_uni
     stuck.sort_unstable();
     for (i, w) in &waits {
         if ordered.contains(i) {
-            let deps: Vec<String> = w.iter().map(|j| changes[*j].1.address.clone()).collect();
-            let c = &mut changes[*i].1;
+            let deps: Vec<String> = w.iter().map(|j| changes[*j].address.clone()).collect();
+            let c = &mut changes[*i];
             for d in deps {
                 if !c.depends_on.contains(&d) {
                     c.depends_on.push(d);
@@ -120,10 +108,10 @@ fn order_renames(changes: &mut [(u8, Change)], user_unique: &[String], group_uni
             c.depends_on.sort();
         }
     }
-    let names: Vec<String> = stuck.iter().map(|i| changes[*i].1.name.clone()).collect();
+    let names: Vec<String> = stuck.iter().map(|i| changes[*i].name.clone()).collect();
     for &i in &stuck {
-        let (ph, c) = &mut changes[i];
-        *ph = phase::CONFLICT;
+        let c = &mut changes[i];
+        c.phase = Phase::Conflict;
         c.detail = Some(format!(
             "its rename takes a value another rename releases, in a cycle ({}): rename one of them to a temporary value first",
             names.join(", ")
