@@ -263,7 +263,7 @@ pub(crate) mod tests {
         deps: &[&str],
     ) -> Change {
         Change {
-            address: address.into(),
+            address: address.parse().expect("a test address"),
             name: address.into(),
             kind,
             id: None,
@@ -277,7 +277,10 @@ pub(crate) mod tests {
             members_removed: vec![],
             operations: vec![Operation::Delete],
             precondition: None,
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            depends_on: deps
+                .iter()
+                .map(|d| d.parse().expect("a test address"))
+                .collect(),
             detail: None,
         }
     }
@@ -306,7 +309,7 @@ pub(crate) mod tests {
     }
 
     fn change(kind: ObjectKind, actions: Vec<Action>) -> Change {
-        test_change("t:x", kind, actions, &[])
+        test_change("t:user.x", kind, actions, &[])
     }
 
     #[test]

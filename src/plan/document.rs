@@ -3,6 +3,7 @@
 //! 4): scripts parse it, so fields are only ever added, and `format_version` changes when a
 //! field changes meaning.
 
+pub use super::address::{Address, AddressError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -289,8 +290,8 @@ impl<'a> Tally<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// `<target>:user.<id>`, `<target>:group.<id>`, or `<target>:user.live:<scim-id>` for a live
-    /// object with no directory entry.
-    pub address: String,
+    /// object with no directory entry (see [`Address`] for the grammar).
+    pub address: Address,
     /// The user name or group name, for humans.
     pub name: String,
     pub kind: ObjectKind,
@@ -323,7 +324,7 @@ pub struct Change {
     /// Addresses of changes that must succeed first (e.g. a user created before the group
     /// membership that names it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Address>,
     /// For conflicts: what was found, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -339,7 +340,7 @@ pub struct MemberRef {
     pub id: Option<String>,
     /// Set when the user is created by this plan: its address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    pub created_by: Option<Address>,
 }
 
 /// One request of a change.

@@ -21,7 +21,7 @@ pub fn change(
     reason: Reason,
 ) -> Change {
     Change {
-        address: address.into(),
+        address: address.parse().expect("a fixture address"),
         name: name.into(),
         kind,
         id: Some(format!("id-{}", address.rsplit('.').next().unwrap_or("x"))),
@@ -118,7 +118,7 @@ pub fn membership() -> Change {
         MemberRef {
             name: "bob@example.com".into(),
             id: None,
-            created_by: Some("aws:user.e1003".into()),
+            created_by: Some("aws:user.e1003".parse().expect("a fixture address")),
         },
     ];
     c.members_removed = vec![MemberRef {

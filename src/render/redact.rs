@@ -146,7 +146,7 @@ mod tests {
 
     fn doc() -> PlanDocument {
         let change = Change {
-            address: "aws:user.e1001".into(),
+            address: "aws:user.e1001".parse().expect("address"),
             name: "alice@example.com".into(),
             kind: ObjectKind::User,
             id: Some("9067729b3d-ee533c18".into()),
@@ -176,7 +176,7 @@ mod tests {
             detail: Some("alice@example.com matches two users".into()),
         };
         let group = Change {
-            address: "aws:group.eng".into(),
+            address: "aws:group.eng".parse().expect("address"),
             name: "Engineering".into(),
             kind: ObjectKind::Group,
             id: None,
@@ -197,7 +197,7 @@ mod tests {
                     "members": [{"value": "u-2", "display": "bob@example.com"}, {"value": {"$user_ref": "aws:user.e1002"}}]})),
             }],
             precondition: None,
-            depends_on: vec!["aws:user.e1002".into()],
+            depends_on: vec!["aws:user.e1002".parse().expect("address")],
             detail: None,
         };
         PlanDocument {

@@ -16,7 +16,7 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn user_update(n: usize) -> Change {
     Change {
-        address: format!("aws:user.e{n:05}"),
+        address: Address::directory("aws", ObjectKind::User, &format!("e{n:05}")),
         name: format!("user{n:05}@example.com"),
         kind: ObjectKind::User,
         id: Some(format!("id-{n}")),

@@ -6,7 +6,7 @@ use super::side::{Kind, Side};
 use super::Planner;
 use crate::config::model::When;
 use crate::mapping::{Rendered, RuleKind};
-use crate::plan::document::{Action, Change, ObjectKind, Phase, Reason};
+use crate::plan::document::{Action, Address, Change, ObjectKind, Phase, Reason};
 use crate::plan::matching::Conflict;
 use crate::plan::policy::NameList;
 use crate::plan::{same_value, shape};
@@ -21,14 +21,14 @@ pub(super) struct AttrDiff {
     pub after: Map<String, Value>,
     pub ops: Vec<PatchOp>,
     pub unchanged: u64,
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Address>,
     /// A unique value (userName, displayName, email) changes: apply it before creates.
     pub renames: bool,
 }
 
 /// A change to `address` with no attributes, operations or precondition yet.
 pub(super) fn blank_change(
-    address: String,
+    address: Address,
     name: String,
     kind: ObjectKind,
     id: Option<String>,
@@ -75,7 +75,7 @@ pub(super) fn conflict_change<K: Kind>(
     side: &Side,
     desired: &[K::Desired],
     live: &[K::Live],
-    address: String,
+    address: Address,
     d: usize,
     c: &Conflict,
 ) -> Change {
@@ -161,7 +161,7 @@ impl Planner<'_> {
             }
             let have = rule.path.get(live);
             // Compare before building anything: almost every attribute is unchanged.
-            let (want, dep): (Option<Cow<'_, Value>>, Option<&str>) =
+            let (want, dep): (Option<Cow<'_, Value>>, Option<&Address>) =
                 match (&rendered.values[i], rule.kind) {
                     (None, _) => (None, None),
                     (Some(v), RuleKind::UserRef) => {
@@ -171,9 +171,10 @@ impl Planner<'_> {
                                 continue;
                             }
                             Some(Ok(id)) => (Some(Cow::Owned(Value::String(id.to_string()))), None),
-                            Some(Err(addr)) => {
-                                (Some(Cow::Owned(json!({ "$user_ref": addr }))), Some(addr))
-                            }
+                            Some(Err(addr)) => (
+                                Some(Cow::Owned(json!({ "$user_ref": addr.as_str() }))),
+                                Some(addr),
+                            ),
                             None => (None, None),
                         }
                     }
@@ -199,7 +200,7 @@ impl Planner<'_> {
                 live,
                 want,
             ));
-            out.depends_on.extend(dep.map(str::to_string));
+            out.depends_on.extend(dep.cloned());
             if unique.contains(&i) {
                 out.renames = true;
             }

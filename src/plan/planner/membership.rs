@@ -7,7 +7,9 @@
 use super::change::blank_change;
 use super::{Planner, TargetRef};
 use crate::config::model::MembersMode;
-use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Operation, Phase, Reason};
+use crate::plan::document::{
+    Action, Address, Change, MemberRef, ObjectKind, Operation, Phase, Reason,
+};
 use crate::plan::{shape, PlanError};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -77,7 +79,7 @@ impl Planner<'_> {
                     if let Some(addr) = &m.created_by {
                         depends_on.insert(addr.clone());
                     }
-                    shape::member_value(m.id.as_deref(), m.created_by.as_deref())
+                    shape::member_value(m.id.as_deref(), m.created_by.as_ref().map(Address::as_str))
                 })
                 .collect();
             body.insert("members".into(), Value::Array(values));
@@ -114,20 +116,20 @@ impl Planner<'_> {
 
     pub(super) fn add_members_change(
         &self,
-        address: String,
+        address: Address,
         name: String,
         id: Option<String>,
         refs: Vec<MemberRef>,
-        group_create: Option<String>,
+        group_create: Option<Address>,
     ) -> Change {
-        let mut depends_on: BTreeSet<String> = group_create.into_iter().collect();
+        let mut depends_on: BTreeSet<Address> = group_create.into_iter().collect();
         let values = refs
             .iter()
             .map(|m| {
                 if let Some(a) = &m.created_by {
                     depends_on.insert(a.clone());
                 }
-                shape::member_value(m.id.as_deref(), m.created_by.as_deref())
+                shape::member_value(m.id.as_deref(), m.created_by.as_ref().map(Address::as_str))
             })
             .collect();
         let mut change = blank_change(

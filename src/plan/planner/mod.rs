@@ -19,7 +19,7 @@ mod ordering;
 mod side;
 mod summary;
 
-use super::document::{Action, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};
+use super::document::{Action, Address, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};
 use super::matching::Outcome;
 use super::observed::Observed;
 use super::policy::Lists;
@@ -42,7 +42,7 @@ enum TargetRef {
     /// This live user.
     Live(usize),
     /// Created by this plan, by the change at this address.
-    Created(String),
+    Created(Address),
 }
 
 struct Planner<'a> {
@@ -166,25 +166,25 @@ impl<'a> Planner<'a> {
         &self.target.name
     }
 
-    fn user_address(&self, d: usize) -> String {
-        format!("{}:user.{}", self.name(), self.desired.users[d].id)
+    fn user_address(&self, d: usize) -> Address {
+        Address::directory(self.name(), ObjectKind::User, &self.desired.users[d].id)
     }
 
-    fn live_user_address(&self, l: usize) -> String {
+    fn live_user_address(&self, l: usize) -> Address {
         match self.users.matching.live_owner[l] {
             Some(d) => self.user_address(d),
-            None => format!("{}:user.live:{}", self.name(), self.observed.users[l].id),
+            None => Address::live(self.name(), ObjectKind::User, &self.observed.users[l].id),
         }
     }
 
-    fn group_address(&self, g: usize) -> String {
-        format!("{}:group.{}", self.name(), self.desired.groups[g].id)
+    fn group_address(&self, g: usize) -> Address {
+        Address::directory(self.name(), ObjectKind::Group, &self.desired.groups[g].id)
     }
 
-    fn live_group_address(&self, l: usize) -> String {
+    fn live_group_address(&self, l: usize) -> Address {
         match self.groups.matching.live_owner[l] {
             Some(g) => self.group_address(g),
-            None => format!("{}:group.live:{}", self.name(), self.observed.groups[l].id),
+            None => Address::live(self.name(), ObjectKind::Group, &self.observed.groups[l].id),
         }
     }
 
@@ -210,19 +210,19 @@ impl<'a> Planner<'a> {
     }
 
     /// Where a `user_ref`'s directory id is in the target: a live id, or a create's address.
-    fn ref_target(&self, id: &str) -> Option<Result<&str, &str>> {
+    fn ref_target(&self, id: &str) -> Option<Result<&str, &Address>> {
         let d = *self.user_by_id.get(id)?;
         Some(match self.target_ref[d].as_ref()? {
             TargetRef::Live(l) => Ok(self.observed.users[*l].id.as_str()),
-            TargetRef::Created(addr) => Err(addr.as_str()),
+            TargetRef::Created(addr) => Err(addr),
         })
     }
 
     /// A `user_ref`'s directory id as written in the target, and the create it waits for.
-    fn resolve_ref(&self, id: &str) -> Option<(Value, Option<String>)> {
+    fn resolve_ref(&self, id: &str) -> Option<(Value, Option<Address>)> {
         Some(match self.ref_target(id)? {
             Ok(live) => (Value::String(live.to_string()), None),
-            Err(addr) => (json!({ "$user_ref": addr }), Some(addr.to_string())),
+            Err(addr) => (json!({ "$user_ref": addr.as_str() }), Some(addr.clone())),
         })
     }
 

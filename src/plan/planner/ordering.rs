@@ -4,7 +4,7 @@
 //! that take a value another rename releases are ordered after it, and rename cycles become
 //! conflicts. Selection keeps the creates a selected change depends on.
 
-use super::super::document::{Action, Change, ObjectKind, Phase, Reason};
+use super::super::document::{Action, Address, Change, ObjectKind, Phase, Reason};
 use super::super::PlanOptions;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -98,7 +98,7 @@ fn order_renames(changes: &mut [Change], user_unique: &[String], group_unique: &
     stuck.sort_unstable();
     for (i, w) in &waits {
         if ordered.contains(i) {
-            let deps: Vec<String> = w.iter().map(|j| changes[*j].address.clone()).collect();
+            let deps: Vec<Address> = w.iter().map(|j| changes[*j].address.clone()).collect();
             let c = &mut changes[*i];
             for d in deps {
                 if !c.depends_on.contains(&d) {
@@ -133,16 +133,14 @@ fn select(changes: Vec<Change>, opts: &PlanOptions, target: &str) -> Vec<Change>
     if opts.only.is_none() && opts.resources.is_empty() {
         return changes;
     }
-    let listed = |addr: &str| {
-        opts.resources.is_empty()
-            || opts.resources.iter().any(|r| {
-                r == addr
-                    || addr
-                        .strip_prefix(target)
-                        .and_then(|a| a.strip_prefix(':'))
-                        .is_some_and(|a| a == r)
-            })
-    };
+    // An address given without its `<target>:` is read in this target; text that is no
+    // address selects nothing.
+    let wanted: Vec<Address> = opts
+        .resources
+        .iter()
+        .filter_map(|r| Address::parse_in(target, r).ok())
+        .collect();
+    let listed = |addr: &Address| opts.resources.is_empty() || wanted.contains(addr);
     let mut keep: Vec<bool> = changes
         .iter()
         .map(|c| opts.only.is_none_or(|k| k == c.kind) && listed(&c.address))

@@ -51,7 +51,7 @@ pub(super) fn target_plan(
             reads.insert(c.address.as_str());
             writes += c.operations.len() as u64;
             member_ops += (c.members_added.len() + c.members_removed.len()) as u64;
-            tally.count(c.kind, &c.address, &c.actions);
+            tally.count(c.kind, c.address.as_str(), &c.actions);
         }
         summary.add = tally.add;
         summary.change = tally.change;
