@@ -270,18 +270,14 @@ fn check_protected(desired: &Desired, doc: &PlanDocument) -> Result<(), CommandE
                 c.actions.contains(&Action::Deactivate) || c.actions.contains(&Action::Delete);
             match c.kind {
                 ObjectKind::User if destroys => {
-                    if lists
-                        .protect_users
-                        .contains(c.address.directory_id(), &c.name)
-                    {
+                    let id = c.address.directory_id();
+                    if lists.protect_users.contains(id, &c.name) {
                         found.push(format!("{} ({})", c.address, c.name));
                     }
                 }
                 ObjectKind::Group if destroys => {
-                    if lists
-                        .protect_groups
-                        .contains(c.address.directory_id(), &c.name)
-                    {
+                    let id = c.address.directory_id();
+                    if lists.protect_groups.contains(id, &c.name) {
                         found.push(format!("{} ({})", c.address, c.name));
                     }
                 }
