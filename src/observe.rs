@@ -246,13 +246,29 @@ fn slim(resource: &mut serde_json::Value) {
     obj.shift_remove("schemas");
     let meta_key = obj.keys().find(|k| k.eq_ignore_ascii_case("meta")).cloned();
     if let Some(key) = meta_key {
-        if let Some(serde_json::Value::Object(meta)) = obj.get_mut(&key) {
-            meta.retain(|k, _| k.eq_ignore_ascii_case("version"));
-            if !meta.is_empty() {
-                return;
+        let keep = match obj.get_mut(&key) {
+            Some(serde_json::Value::Object(meta)) => {
+                meta.retain(|k, _| k.eq_ignore_ascii_case("version"));
+                !meta.is_empty()
             }
+            _ => false,
+        };
+        if !keep {
+            obj.shift_remove(&key);
         }
-        obj.shift_remove(&key);
+    }
+    *resource = compact(std::mem::take(resource));
+}
+
+/// The same JSON with every object and array rebuilt at its exact size: the parser grows them by
+/// doubling, and a resource the server sent with a dozen attributes kept room for sixteen after
+/// `slim` removed some.
+fn compact(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, compact(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
+        other => other,
     }
 }
 
@@ -313,4 +329,27 @@ pub fn groups_to_read(
         })
         .filter_map(|g| g.id.clone())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn slim_keeps_what_plans_and_preconditions_read_in_order() {
+        let mut u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1",
+            "userName": "a", "emails": [{"value": "a@x", "primary": true}],
+            "meta": {"resourceType": "User", "location": "http://x/Users/u1", "version": "W/\"3\""}});
+        slim(&mut u);
+        assert_eq!(
+            serde_json::to_string(&u).expect("json"),
+            r#"{"id":"u1","userName":"a","emails":[{"value":"a@x","primary":true}],"meta":{"version":"W/\"3\""}}"#
+        );
+        let user = LiveUser::from_resource(u).expect("a user");
+        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
+        let mut g = json!({"id": "g1", "meta": {"created": "2024-01-01"}});
+        slim(&mut g);
+        assert_eq!(g, json!({"id": "g1"}));
+    }
 }
