@@ -63,7 +63,8 @@ export BENCH_TOKEN=bench-token
 "$ROSTER_BIN" emulator --dialect aws --listen 127.0.0.1:0 --token-env BENCH_TOKEN --seed "$OUT/seed.json" > "$OUT/emulator.out" 2>&1 &
 EMU=$!
 trap 'kill $EMU 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do grep -q "listening on" "$OUT/emulator.out" && break; sleep 0.1; done
+# Seeding a million users takes the emulator minutes: EMULATOR_WAIT_S (default 60) bounds the wait.
+for _ in $(seq 1 $(( ${EMULATOR_WAIT_S:-60} * 10 ))); do grep -q "listening on" "$OUT/emulator.out" && break; sleep 0.1; done
 URL=$(sed -n 's/^roster emulator listening on \(http[^ ]*\).*/\1/p' "$OUT/emulator.out")
 [[ -n "$URL" ]] || { echo "emulator did not start"; cat "$OUT/emulator.out"; exit 1; }
 sed -i "s#URL_PLACEHOLDER#$URL#" "$OUT/roster.yaml"
