@@ -63,16 +63,35 @@ export BENCH_TOKEN=bench-token
 "$ROSTER_BIN" emulator --dialect aws --listen 127.0.0.1:0 --token-env BENCH_TOKEN --seed "$OUT/seed.json" > "$OUT/emulator.out" 2>&1 &
 EMU=$!
 trap 'kill $EMU 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do grep -q "listening on" "$OUT/emulator.out" && break; sleep 0.1; done
+# Seeding a million users takes the emulator minutes: EMULATOR_WAIT_S (default 60) bounds the wait.
+for _ in $(seq 1 $(( ${EMULATOR_WAIT_S:-60} * 10 ))); do grep -q "listening on" "$OUT/emulator.out" && break; sleep 0.1; done
 URL=$(sed -n 's/^roster emulator listening on \(http[^ ]*\).*/\1/p' "$OUT/emulator.out")
 [[ -n "$URL" ]] || { echo "emulator did not start"; cat "$OUT/emulator.out"; exit 1; }
 sed -i "s#URL_PLACEHOLDER#$URL#" "$OUT/roster.yaml"
 
 stats() { python3 -c "import json,urllib.request;print(json.load(urllib.request.urlopen('$URL/_emulator/stats'))['reads'])"; }
 before=$(stats)
-/usr/bin/time -v "$ROSTER_BIN" plan -c "$OUT/roster.yaml" --detailed-exitcode > "$OUT/plan.txt" 2> "$OUT/time.txt" || code=$?
+# -v logs "read live state ... seconds=S" when the read ends and "target aws: N changes" when
+# the plan is made; stamping each stderr line as it arrives splits the wall time into reading
+# the configuration (start to the read's start), reading live state, planning, and rendering.
+start=$(python3 -c "import time; print(time.time())")
+# Resident memory sampled every 0.1 s, to place the peak in the split below.
+( while sleep 0.1; do
+    pid=$(pgrep -n -f "^$ROSTER_BIN -v plan" || true)
+    [[ -n "$pid" ]] && echo "$(date +%s.%N) $(awk '/VmRSS/ {print $2}' /proc/$pid/status 2>/dev/null)"
+  done ) > "$OUT/rss.txt" 2>/dev/null &
+SAMPLER=$!
+set +e
+/usr/bin/time -v -o "$OUT/time.txt" "$ROSTER_BIN" -v plan -c "$OUT/roster.yaml" --detailed-exitcode \
+  2>&1 > "$OUT/plan.txt" | python3 -u -c '
+import sys, time
+for line in sys.stdin:
+    sys.stdout.write(f"{time.time():.3f} {line}")' > "$OUT/log.txt"
+code=${PIPESTATUS[0]}
+set -e
+kill "$SAMPLER" 2>/dev/null || true
+end=$(python3 -c "import time; print(time.time())")
 after=$(stats)
-code=${code:-0}
 tail -2 "$OUT/plan.txt"
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$OUT/time.txt")
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$OUT/time.txt")
@@ -82,3 +101,30 @@ echo "users $N_USERS, groups $N_GROUPS ($N_MANAGED managed, $MEMBERS members eac
 echo "requests issued: $reads; minimum under the AWS rules: $min (ratio $(python3 -c "print(round($reads/$min, 3))"))"
 echo "wall: $wall; peak memory: $((rss / 1024)) MB"
 echo "the same $reads reads at AWS's 40 reads/s: $(python3 -c "print(round($reads/40, 1))") s"
+python3 - "$OUT/log.txt" "$start" "$end" <<'PY'
+import re, sys
+log, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+read_end = planned = read_s = None
+for line in open(log):
+    stamp, _, text = line.partition(" ")
+    m = re.search(r"seconds=([0-9.]+).*read live state|read live state.*seconds=([0-9.]+)", text)
+    if m and read_end is None:
+        read_end, read_s = float(stamp), float(m.group(1) or m.group(2))
+    elif re.search(r"target \S+: \d+ changes", text) and planned is None:
+        planned = float(stamp)
+if read_end is None or planned is None:
+    print("time split: not found in the -v log", log)
+else:
+    parse = read_end - read_s - start
+    print(f"time split: parse {parse:.1f} s, read {read_s:.1f} s, plan {planned - read_end:.1f} s, "
+          f"render and exit {end - planned:.1f} s")
+    rss = []
+    for line in open(log.replace("log.txt", "rss.txt")):
+        parts = line.split()
+        if len(parts) == 2:
+            rss.append((float(parts[0]), int(parts[1]) // 1024))
+    phases = [("parse", start, read_end - read_s), ("read", read_end - read_s, read_end),
+              ("plan", read_end, planned), ("render", planned, end)]
+    print("peak RSS by phase (sampled): " + ", ".join(
+        f"{name} {max((r for t, r in rss if a <= t < b), default=0)} MB" for name, a, b in phases))
+PY

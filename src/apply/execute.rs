@@ -9,7 +9,7 @@
 use super::report::{ChangeResult, Status};
 use super::verify::{DigestPaths, Prepared};
 use super::{classify, find_by_keys, id_of, phases, resolve_refs, Found, Phase};
-use crate::plan::{Action, Change, ObjectKind, Operation, TargetPlan};
+use crate::plan::{Action, Address, Change, ObjectKind, Operation, TargetPlan};
 use crate::scim::resource::{PatchOp, PatchRequest};
 use crate::scim::{ResourceKind, ScimClient, ScimClientError};
 use serde_json::{Map, Value};
@@ -90,7 +90,7 @@ impl<'a> Schedule<'a> {
             }
             match self.gates.get(dep.as_str()) {
                 Some(GateState::NotApplied) => {
-                    self.skip(i, dep);
+                    self.skip(i, dep.as_str());
                     return;
                 }
                 Some(GateState::Pending) if !pending.contains(&dep.as_str()) => {
@@ -130,7 +130,7 @@ impl<'a> Schedule<'a> {
                     .unwrap_or_default()
                 {
                     if self.waits.remove(&d).is_some() {
-                        work.push((d, c.address.clone()));
+                        work.push((d, c.address.to_string()));
                     }
                 }
             }
@@ -174,7 +174,7 @@ impl<'a> Schedule<'a> {
         let named: std::collections::HashSet<&str> = plan
             .changes
             .iter()
-            .flat_map(|c| c.depends_on.iter().map(String::as_str))
+            .flat_map(|c| c.depends_on.iter().map(Address::as_str))
             .collect();
         for (i, c) in plan.changes.iter().enumerate() {
             let addr = c.address.as_str();
@@ -245,7 +245,7 @@ pub async fn execute(
                     .ids
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .get(&c.address)
+                    .get(c.address.as_str())
                     .cloned();
             }
             s.record(i, r);
@@ -429,7 +429,7 @@ fn record_id(ctx: &Context, c: &Change, id: &str) {
     ctx.ids
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(c.address.clone(), id.to_string());
+        .insert(c.address.to_string(), id.to_string());
 }
 
 /// The live id of the object a change works on: its own, or the one its create produced.
@@ -440,7 +440,7 @@ fn target_id(ctx: &Context, c: &Change) -> Result<String, String> {
     ctx.ids
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&c.address)
+        .get(c.address.as_str())
         .cloned()
         .ok_or_else(|| {
             format!(
@@ -454,7 +454,7 @@ fn target_id(ctx: &Context, c: &Change) -> Result<String, String> {
 fn if_match<'a>(ctx: &'a Context, c: &'a Change) -> Option<&'a str> {
     let pre = c.precondition.as_ref()?;
     ctx.versions
-        .get(&c.address)
+        .get(c.address.as_str())
         .map(String::as_str)
         .or(pre.version.as_deref())
 }

@@ -24,78 +24,21 @@ pub use report::{ChangeResult, Status};
 pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 
 use crate::mapping::AttrPath;
-use crate::plan::{same_value, Action, Change, ObjectKind};
+use crate::plan::{same_value, Change, ObjectKind};
 use crate::scim::filter::Filter;
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// The phases of SPEC section 5, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    /// Updates that may release a unique value (a rename) before creates that take it.
-    Rename,
-    CreateUsers,
-    CreateGroups,
-    Update,
-    AddMembers,
-    RemoveMembers,
-    Deactivate,
-    Delete,
-}
+/// The phases of SPEC section 5, in the order they run: the planner's, carried on each change.
+pub use crate::plan::Phase;
 
-/// The phase of every change of a plan, in plan order; `None` for changes with nothing to send
-/// (conflicts, which are reported and never acted on).
-///
-/// The planner sorts changes by phase, so an update or reactivation that sorts before every
-/// create and every other kind of change is in the rename phase; the rest are plain updates.
-/// When a plan has no creates the two kinds run back to back anyway, so the split cannot
-/// reorder anything that matters.
+/// The phase of every change of a plan, in plan order, as the plan says; `None` for changes
+/// with nothing to send (conflicts, which are reported and never acted on).
 pub fn phases(changes: &[Change]) -> Vec<Option<Phase>> {
-    let is_update = |c: &Change| {
-        c.actions
-            .iter()
-            .any(|a| matches!(a, Action::Update | Action::Reactivate))
-            && !c.actions.iter().any(|a| {
-                matches!(
-                    a,
-                    Action::Create | Action::Deactivate | Action::Delete | Action::AddMembers
-                )
-            })
-    };
-    let mut leading = true;
     changes
         .iter()
-        .map(|c| {
-            if c.operations.is_empty() {
-                return None;
-            }
-            if is_update(c) {
-                return Some(if leading {
-                    Phase::Rename
-                } else {
-                    Phase::Update
-                });
-            }
-            leading = false;
-            let has = |a: Action| c.actions.contains(&a);
-            Some(if has(Action::Create) {
-                match c.kind {
-                    ObjectKind::User => Phase::CreateUsers,
-                    ObjectKind::Group => Phase::CreateGroups,
-                }
-            } else if has(Action::Delete) {
-                Phase::Delete
-            } else if has(Action::Deactivate) {
-                Phase::Deactivate
-            } else if has(Action::RemoveMembers) {
-                Phase::RemoveMembers
-            } else if has(Action::AddMembers) {
-                Phase::AddMembers
-            } else {
-                Phase::Update
-            })
-        })
+        .map(|c| (c.phase != Phase::Conflict && !c.operations.is_empty()).then_some(c.phase))
         .collect()
 }
 
@@ -278,7 +221,7 @@ pub fn id_of(v: &Value) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::plan::{Operation, Reason};
+    use crate::plan::{Action, Operation, Reason};
     use serde_json::json;
 
     /// A change for scheduler and phase tests: its operation is a placeholder.
@@ -289,10 +232,11 @@ pub(crate) mod tests {
         deps: &[&str],
     ) -> Change {
         Change {
-            address: address.into(),
+            address: address.parse().expect("a test address"),
             name: address.into(),
             kind,
             id: None,
+            phase: phase_for(kind, &actions),
             actions,
             reason: Reason::Missing,
             unchanged_attributes: 0,
@@ -302,44 +246,69 @@ pub(crate) mod tests {
             members_removed: vec![],
             operations: vec![Operation::Delete],
             precondition: None,
-            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            depends_on: deps
+                .iter()
+                .map(|d| d.parse().expect("a test address"))
+                .collect(),
             detail: None,
             origin: None,
         }
     }
 
+    /// The phase the planner gives a change with these actions (plain updates, not renames).
+    fn phase_for(kind: ObjectKind, actions: &[Action]) -> Phase {
+        let has = |a: Action| actions.contains(&a);
+        if has(Action::Create) {
+            match kind {
+                ObjectKind::User => Phase::CreateUsers,
+                ObjectKind::Group => Phase::CreateGroups,
+            }
+        } else if has(Action::Delete) {
+            Phase::Delete
+        } else if has(Action::Deactivate) {
+            Phase::Deactivate
+        } else if has(Action::RemoveMembers) {
+            Phase::RemoveMembers
+        } else if has(Action::AddMembers) {
+            Phase::AddMembers
+        } else if actions.is_empty() {
+            Phase::Conflict
+        } else {
+            Phase::Update
+        }
+    }
+
     fn change(kind: ObjectKind, actions: Vec<Action>) -> Change {
-        test_change("t:x", kind, actions, &[])
+        test_change("t:user.x", kind, actions, &[])
     }
 
     #[test]
-    fn updates_before_any_create_are_renames_and_the_rest_follow_their_actions() {
+    fn phases_are_read_from_the_plan_and_conflicts_are_never_run() {
+        // A rename and a plain update have the same actions: only the plan tells them apart,
+        // wherever the rename sorts.
+        let mut rename = change(ObjectKind::User, vec![Action::Update]);
+        rename.phase = Phase::Rename;
         let plan = vec![
-            change(ObjectKind::User, vec![Action::Update]),
             change(ObjectKind::User, vec![Action::Create]),
-            change(ObjectKind::Group, vec![Action::Create]),
+            rename,
             change(ObjectKind::User, vec![Action::Update, Action::Reactivate]),
-            change(ObjectKind::Group, vec![Action::AddMembers]),
-            change(ObjectKind::Group, vec![Action::RemoveMembers]),
-            change(ObjectKind::User, vec![Action::Deactivate]),
             change(ObjectKind::Group, vec![Action::Delete]),
         ];
         assert_eq!(
             phases(&plan),
             vec![
-                Some(Phase::Rename),
                 Some(Phase::CreateUsers),
-                Some(Phase::CreateGroups),
+                Some(Phase::Rename),
                 Some(Phase::Update),
-                Some(Phase::AddMembers),
-                Some(Phase::RemoveMembers),
-                Some(Phase::Deactivate),
                 Some(Phase::Delete),
             ]
         );
         let mut conflict = change(ObjectKind::User, vec![]);
         conflict.operations.clear();
         assert_eq!(phases(&[conflict]), vec![None]);
+        let mut stale = change(ObjectKind::User, vec![Action::Update]);
+        stale.phase = Phase::Conflict;
+        assert_eq!(phases(&[stale]), vec![None]);
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl ChangeResult {
     /// A record for `change` with the given outcome (times filled in by the executor).
     pub fn new(change: &Change, status: Status) -> ChangeResult {
         ChangeResult {
-            address: change.address.clone(),
+            address: change.address.to_string(),
             name: change.name.clone(),
             kind: change.kind,
             actions: change.actions.clone(),

@@ -11,7 +11,7 @@
 use super::{classify, fetch, find_by_keys, id_of, in_effect, name_attr, Found};
 use crate::mapping::AttrPath;
 use crate::plan::{
-    precondition_digest, Action, Change, ObjectKind, Observed, Operation, TargetPlan,
+    precondition_digest, Action, Address, Change, ObjectKind, Observed, Operation, TargetPlan,
 };
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::Value;
@@ -33,7 +33,7 @@ pub struct Prepared {
 /// A change whose object moved since the plan was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stale {
-    pub address: String,
+    pub address: Address,
     pub name: String,
     pub why: String,
 }
@@ -229,13 +229,13 @@ pub async fn verify(
         match v {
             Verdict::Fresh { version } => {
                 if let Some(v) = version {
-                    prepared.versions.insert(c.address.clone(), v);
+                    prepared.versions.insert(c.address.to_string(), v);
                 }
             }
             Verdict::Done { id, note } => {
                 if let Some(id) = id {
                     if c.actions.contains(&Action::Create) {
-                        prepared.ids.insert(c.address.clone(), id);
+                        prepared.ids.insert(c.address.to_string(), id);
                     }
                 }
                 prepared.done.insert(i, note);

@@ -3,6 +3,7 @@
 //! 4): scripts parse it, so fields are only ever added, and `format_version` changes when a
 //! field changes meaning.
 
+pub use super::address::{Address, AddressError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -10,6 +11,10 @@ use serde_json::{Map, Value};
 pub const FORMAT_VERSION: &str = "1";
 
 /// A whole plan over every selected target.
+///
+/// Every change carries its [`Phase`] (`"phase": "rename"`, ...), the order apply runs it in.
+/// The field was added to format 1; plan files written before it are refused by
+/// [`PlanDocument::from_value`] with "plan again" rather than re-derived.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanDocument {
     pub format_version: String,
@@ -26,6 +31,43 @@ pub struct PlanDocument {
     /// `-c`. Written by `plan --out` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<String>,
+}
+
+/// Why a JSON value cannot be read as a plan document.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// A change without `phase`: written by a roster from before phases were saved.
+    #[error(
+        "the plan was made by an older roster (change {address:?} carries no phase); plan again"
+    )]
+    OlderRoster { address: String },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl PlanDocument {
+    /// Read a plan document from its JSON, refusing one made by an older roster by name
+    /// instead of as a missing field.
+    pub fn from_value(value: Value) -> Result<PlanDocument, PlanFileError> {
+        let older = value
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("changes").and_then(Value::as_array))
+            .flatten()
+            .find(|c| c.get("phase").is_none());
+        if let Some(c) = older {
+            return Err(PlanFileError::OlderRoster {
+                address: c
+                    .get("address")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+        Ok(serde_json::from_value(value)?)
+    }
 }
 
 /// The plan for one target.
@@ -130,6 +172,43 @@ impl Action {
     }
 }
 
+/// When apply runs a change (SPEC section 5): phases run one after another in this order, and
+/// changes inside a phase run concurrently, each waiting only for the creates it names. The
+/// planner decides the phase with the change and saves it in the plan, so apply never guesses it
+/// back from the actions (a rename and a plain update have the same actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Updates that release or take a unique value (userName, primary email, group
+    /// displayName), before creates that may take a released one.
+    Rename,
+    CreateUsers,
+    CreateGroups,
+    Update,
+    AddMembers,
+    RemoveMembers,
+    Deactivate,
+    Delete,
+    /// Reported, never sent: conflicts sort last and apply skips them.
+    Conflict,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Rename => "rename",
+            Phase::CreateUsers => "create_users",
+            Phase::CreateGroups => "create_groups",
+            Phase::Update => "update",
+            Phase::AddMembers => "add_members",
+            Phase::RemoveMembers => "remove_members",
+            Phase::Deactivate => "deactivate",
+            Phase::Delete => "delete",
+            Phase::Conflict => "conflict",
+        }
+    }
+}
+
 /// Why a change is planned. Consumers must accept reasons they do not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -216,8 +295,8 @@ impl<'a> Tally<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// `<target>:user.<id>`, `<target>:group.<id>`, or `<target>:user.live:<scim-id>` for a live
-    /// object with no directory entry.
-    pub address: String,
+    /// object with no directory entry (see [`Address`] for the grammar).
+    pub address: Address,
     /// The user name or group name, for humans.
     pub name: String,
     pub kind: ObjectKind,
@@ -225,6 +304,9 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub actions: Vec<Action>,
+    /// When apply runs it. Added after format 1 was first released: a plan file whose changes
+    /// lack it was made by an older roster and is refused ([`PlanDocument::from_value`]).
+    pub phase: Phase,
     pub reason: Reason,
     /// How many mapped attributes already match (folded in the text rendering).
     #[serde(default)]
@@ -247,7 +329,7 @@ pub struct Change {
     /// Addresses of changes that must succeed first (e.g. a user created before the group
     /// membership that names it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<Address>,
     /// For conflicts: what was found, for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -278,7 +360,7 @@ pub struct MemberRef {
     pub id: Option<String>,
     /// Set when the user is created by this plan: its address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
+    pub created_by: Option<Address>,
 }
 
 /// One request of a change.
@@ -427,6 +509,26 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn a_plan_whose_changes_carry_no_phase_is_refused_as_older() {
+        let doc = serde_json::json!({
+            "format_version": "1", "roster_version": "0.1.0", "created_at": "x",
+            "config_digest": "sha256:x", "checksum": "sha256:x",
+            "targets": [{"name": "t", "url": "u", "dialect": "generic", "complete": true,
+                "summary": Summary::default(), "requests": Requests::default(), "safety": [],
+                "changes": [{"address": "t:user.a", "name": "a", "kind": "user",
+                    "actions": ["delete"], "reason": "unmanaged_policy",
+                    "operations": [{"request": "delete"}]}]}],
+        });
+        let err = PlanDocument::from_value(doc.clone()).expect_err("refused");
+        assert!(err.to_string().contains("older roster"), "{err}");
+        assert!(err.to_string().contains("plan again"), "{err}");
+        let mut with = doc;
+        with["targets"][0]["changes"][0]["phase"] = serde_json::json!("delete");
+        let read = PlanDocument::from_value(with).expect("reads");
+        assert_eq!(read.targets[0].changes[0].phase, Phase::Delete);
     }
 
     #[test]

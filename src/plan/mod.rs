@@ -5,6 +5,7 @@
 //! that `plan --out` saves and `apply` executes. Nothing here does I/O: the read path that fills
 //! [`Observed`] and the executor that applies the plan live in `cli` and `apply`.
 
+pub mod address;
 pub mod document;
 pub mod drift;
 pub mod matching;
@@ -14,9 +15,9 @@ pub mod policy;
 pub mod shape;
 
 pub use document::{
-    canonical_json, checksum, sha256_hex, Action, Change, MemberRef, NotTouching, ObjectKind,
-    Operation, PlanDocument, Precondition, Reason, Requests, SafetyGate, Summary, Tally,
-    TargetPlan, FORMAT_VERSION,
+    canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, MemberRef,
+    NotTouching, ObjectKind, Operation, Phase, PlanDocument, PlanFileError, Precondition, Reason,
+    Requests, SafetyGate, Summary, Tally, TargetPlan, FORMAT_VERSION,
 };
 pub use observed::{LiveGroup, LiveUser, Observed, ObservedError};
 pub use planner::plan_target;

@@ -21,11 +21,21 @@ pub fn change(
     reason: Reason,
 ) -> Change {
     Change {
-        address: address.into(),
+        address: address.parse().expect("a fixture address"),
         name: name.into(),
         kind,
         id: Some(format!("id-{}", address.rsplit('.').next().unwrap_or("x"))),
         actions: actions.to_vec(),
+        phase: match (actions.first(), kind) {
+            (Some(Action::Create), ObjectKind::User) => Phase::CreateUsers,
+            (Some(Action::Create), ObjectKind::Group) => Phase::CreateGroups,
+            (Some(Action::Deactivate), _) => Phase::Deactivate,
+            (Some(Action::Delete), _) => Phase::Delete,
+            (Some(Action::AddMembers), _) => Phase::AddMembers,
+            (Some(Action::RemoveMembers), _) => Phase::RemoveMembers,
+            (Some(Action::Update | Action::Reactivate), _) => Phase::Update,
+            (None, _) => Phase::Conflict,
+        },
         reason,
         unchanged_attributes: 0,
         before: Map::new(),
@@ -109,7 +119,7 @@ pub fn membership() -> Change {
         MemberRef {
             name: "bob@example.com".into(),
             id: None,
-            created_by: Some("aws:user.e1003".into()),
+            created_by: Some("aws:user.e1003".parse().expect("a fixture address")),
         },
     ];
     c.members_removed = vec![MemberRef {

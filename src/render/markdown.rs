@@ -433,7 +433,7 @@ pub fn render_page(doc: &PlanDocument, limit: usize, page: &Page<'_>) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::document::SafetyGate;
+    use crate::plan::document::{Address, SafetyGate};
     use crate::render::fixtures::*;
 
     fn sample() -> PlanDocument {
@@ -598,7 +598,7 @@ mod tests {
                     create_user(&format!("e{i:05}"), &format!("user{i:05}@example.com"))
                 } else {
                     let mut c = update_user();
-                    c.address = format!("aws:user.e{i:05}");
+                    c.address = Address::directory("aws", ObjectKind::User, &format!("e{i:05}"));
                     c
                 }
             })
@@ -668,7 +668,7 @@ mod tests {
                 .collect();
             for (g, n) in members.iter().enumerate() {
                 let mut c = membership();
-                c.address = format!("aws:group.g{g}");
+                c.address = Address::directory("aws", ObjectKind::Group, &format!("g{g}"));
                 c.members_added = (0..*n)
                     .map(|i| crate::plan::document::MemberRef {
                         name: format!("m{i}@example.com"),

@@ -146,11 +146,12 @@ mod tests {
 
     fn doc() -> PlanDocument {
         let change = Change {
-            address: "aws:user.e1001".into(),
+            address: "aws:user.e1001".parse().expect("address"),
             name: "alice@example.com".into(),
             kind: ObjectKind::User,
             id: Some("9067729b3d-ee533c18".into()),
             actions: vec![Action::Update],
+            phase: Phase::Update,
             reason: Reason::AttributeMismatch,
             unchanged_attributes: 3,
             before: obj(
@@ -176,11 +177,12 @@ mod tests {
             origin: None,
         };
         let group = Change {
-            address: "aws:group.eng".into(),
+            address: "aws:group.eng".parse().expect("address"),
             name: "Engineering".into(),
             kind: ObjectKind::Group,
             id: None,
             actions: vec![Action::Create],
+            phase: Phase::CreateGroups,
             reason: Reason::Missing,
             unchanged_attributes: 0,
             before: Map::new(),
@@ -196,7 +198,7 @@ mod tests {
                     "members": [{"value": "u-2", "display": "bob@example.com"}, {"value": {"$user_ref": "aws:user.e1002"}}]})),
             }],
             precondition: None,
-            depends_on: vec!["aws:user.e1002".into()],
+            depends_on: vec!["aws:user.e1002".parse().expect("address")],
             detail: None,
             origin: None,
         };

@@ -368,7 +368,7 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::document::{Action, ObjectKind, Reason};
+    use crate::plan::document::{Action, Address, ObjectKind, Reason};
     use crate::render::fixtures::*;
     use serde_json::json;
 
@@ -670,7 +670,7 @@ mod tests {
         let changes: Vec<_> = (0..3)
             .map(|i| {
                 let mut c = deactivate_user();
-                c.address = format!("aws:user.e20{i}");
+                c.address = Address::directory("aws", ObjectKind::User, &format!("e20{i}"));
                 c.name = format!("u{i}@example.com");
                 c
             })

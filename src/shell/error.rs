@@ -136,7 +136,7 @@ pub enum PlanFileError {
     Invalid {
         path: PathBuf,
         #[source]
-        source: serde_json::Error,
+        source: crate::plan::document::PlanFileError,
     },
     #[error("{}: the plan file was modified after it was written (its checksum does not match its changes)", path.display())]
     Modified { path: PathBuf },

@@ -37,23 +37,19 @@ pub fn check_protected(
             continue;
         };
         let lists = &target.lists;
-        let dir_id = |address: &str, kind: &str| -> Option<String> {
-            let rest = address.split_once(':')?.1.strip_prefix(kind)?;
-            (!rest.starts_with("live:")).then(|| rest.to_string())
-        };
         for c in &t.changes {
             let destroys =
                 c.actions.contains(&Action::Deactivate) || c.actions.contains(&Action::Delete);
             match c.kind {
                 ObjectKind::User if destroys => {
-                    let id = dir_id(&c.address, "user.");
-                    if lists.protect_users.contains(id.as_deref(), &c.name) {
+                    let id = c.address.directory_id();
+                    if lists.protect_users.contains(id, &c.name) {
                         found.push(format!("{} ({})", c.address, c.name));
                     }
                 }
                 ObjectKind::Group if destroys => {
-                    let id = dir_id(&c.address, "group.");
-                    if lists.protect_groups.contains(id.as_deref(), &c.name) {
+                    let id = c.address.directory_id();
+                    if lists.protect_groups.contains(id, &c.name) {
                         found.push(format!("{} ({})", c.address, c.name));
                     }
                 }

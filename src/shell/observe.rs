@@ -183,7 +183,21 @@ pub async fn observe_for(
         target: target.name.clone(),
         source: Box::new(source),
     };
-    let users = client.list_users(None).await.map_err(scim)?;
+    // Users are kept as the JSON the server sent, one value each: decoding them into the typed
+    // resource first and encoding that back held two copies of 100,000 users at once.
+    let users: Vec<serde_json::Value> = client.list("/Users", "users", None).await.map_err(scim)?;
+    let mut observed = Observed {
+        users: Vec::with_capacity(users.len()),
+        groups: Vec::new(),
+    };
+    for mut resource in users {
+        slim(&mut resource);
+        let user = LiveUser::from_resource(resource).map_err(|e| ObserveError::Other {
+            target: target.name.clone(),
+            message: e.to_string(),
+        })?;
+        observed.users.push(user);
+    }
     let groups = client.list_groups(None).await.map_err(scim)?;
 
     let other = |message| ObserveError::Other {
@@ -199,8 +213,8 @@ pub async fn observe_for(
             }
         }
     }
-    let user_ids: Vec<String> = users.iter().filter_map(|u| u.id.clone()).collect();
-    let (strategy, memberships) = if managed.is_empty() {
+    let user_ids: Vec<String> = observed.users.iter().map(|u| u.id.clone()).collect();
+    let (strategy, mut memberships) = if managed.is_empty() {
         (None, Default::default())
     } else {
         let (s, m) = read_memberships(client, &managed, &user_ids, &groups)
@@ -215,25 +229,20 @@ pub async fn observe_for(
             message: format!("cannot read a live resource: {e}"),
         })
     };
-    let mut observed = Observed::default();
-    for u in users {
-        let resource = to_value(serde_json::to_value(&u))?;
-        let user = LiveUser::from_resource(resource).map_err(|e| ObserveError::Other {
-            target: target.name.clone(),
-            message: e.to_string(),
-        })?;
-        observed.users.push(user);
-    }
+    drop(user_ids);
+    observed.groups.reserve_exact(groups.len());
     for g in groups {
+        // Moved out of the read's map, not copied: each member id is held once.
         let members =
             g.id.as_ref()
-                .and_then(|id| memberships.get(id))
-                .map(|set| set.iter().cloned().collect::<Vec<_>>());
+                .and_then(|id| memberships.remove(id))
+                .map(|set| set.into_iter().collect::<Vec<_>>());
         let mut resource = to_value(serde_json::to_value(&g))?;
         if let Some(obj) = resource.as_object_mut() {
             // membership lives in `members` below; what the listing said is not trusted
             obj.remove("members");
         }
+        slim(&mut resource);
         let mut group = LiveGroup::from_resource(resource).map_err(|e| ObserveError::Other {
             target: target.name.clone(),
             message: e.to_string(),
@@ -250,6 +259,43 @@ pub async fn observe_for(
             elapsed: started.elapsed(),
         },
     ))
+}
+
+/// Keep of a live resource what a plan and apply's re-read use: drop `schemas` (no mapping may
+/// name it; roster fills it on writes) and every `meta` attribute but `version` (the ETag
+/// preconditions carry). The URNs, dates and location URL are a third of a small resource, and
+/// 100,000 of them were held for nothing.
+fn slim(resource: &mut serde_json::Value) {
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
+    obj.shift_remove("schemas");
+    let meta_key = obj.keys().find(|k| k.eq_ignore_ascii_case("meta")).cloned();
+    if let Some(key) = meta_key {
+        let keep = match obj.get_mut(&key) {
+            Some(serde_json::Value::Object(meta)) => {
+                meta.retain(|k, _| k.eq_ignore_ascii_case("version"));
+                !meta.is_empty()
+            }
+            _ => false,
+        };
+        if !keep {
+            obj.shift_remove(&key);
+        }
+    }
+    *resource = compact(std::mem::take(resource));
+}
+
+/// The same JSON with every object and array rebuilt at its exact size: the parser grows them by
+/// doubling, and a resource the server sent with a dozen attributes kept room for sixteen after
+/// `slim` removed some.
+fn compact(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, compact(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
+        other => other,
+    }
 }
 
 /// The live groups whose members the planner may need: every group a directory group could
@@ -304,4 +350,27 @@ pub fn groups_to_read(
         })
         .filter_map(|g| g.id.clone())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn slim_keeps_what_plans_and_preconditions_read_in_order() {
+        let mut u = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u1",
+            "userName": "a", "emails": [{"value": "a@x", "primary": true}],
+            "meta": {"resourceType": "User", "location": "http://x/Users/u1", "version": "W/\"3\""}});
+        slim(&mut u);
+        assert_eq!(
+            serde_json::to_string(&u).expect("json"),
+            r#"{"id":"u1","userName":"a","emails":[{"value":"a@x","primary":true}],"meta":{"version":"W/\"3\""}}"#
+        );
+        let user = LiveUser::from_resource(u).expect("a user");
+        assert_eq!(user.version.as_deref(), Some("W/\"3\""));
+        let mut g = json!({"id": "g1", "meta": {"created": "2024-01-01"}});
+        slim(&mut g);
+        assert_eq!(g, json!({"id": "g1"}));
+    }
 }

@@ -30,8 +30,7 @@ pub fn read_plan_file(path: &Path) -> Result<PlanDocument, PlanFileError> {
             reads: FORMAT_VERSION,
         });
     }
-    let doc: PlanDocument =
-        serde_json::from_value(value).map_err(|source| PlanFileError::Invalid {
+    let doc = PlanDocument::from_value(value).map_err(|source| PlanFileError::Invalid {
             path: path.to_path_buf(),
             source,
         })?;

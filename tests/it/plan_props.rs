@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use roster::config::{self, Desired};
 use roster::mapping::AttrPath;
 use roster::plan::{
-    plan_target, Action, Change, LiveGroup, LiveUser, Observed, Operation, PlanOptions, Reason,
-    TargetPlan,
+    plan_target, Action, Address, Change, LiveGroup, LiveUser, Observed, Operation, PlanOptions,
+    Reason, TargetPlan,
 };
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -399,7 +399,7 @@ impl Model {
                     let id = format!("new{}", self.next);
                     let mut body = self.resolve(&Value::Object(body.clone()));
                     body["id"] = json!(id);
-                    self.created.insert(c.address.clone(), id);
+                    self.created.insert(c.address.to_string(), id);
                     if c.kind == roster::plan::ObjectKind::User {
                         self.obs
                             .users
@@ -423,7 +423,7 @@ impl Model {
                 Operation::Patch { ops } => {
                     let id =
                         c.id.clone()
-                            .or_else(|| self.created.get(&c.address).cloned())
+                            .or_else(|| self.created.get(c.address.as_str()).cloned())
                             .expect("patch target exists");
                     for op in ops {
                         let value = op.value.as_ref().map(|v| self.resolve(v));
@@ -532,10 +532,10 @@ fn apply_plan(obs: &Observed, plan: &TargetPlan) -> Observed {
         let before = pending.len();
         let mut rest = Vec::new();
         for c in pending {
-            if c.depends_on.iter().all(|d| done.contains(d)) {
+            if c.depends_on.iter().all(|d| done.contains(d.as_str())) {
                 model.apply(c);
                 if c.actions.contains(&Action::Create) {
-                    done.insert(c.address.clone());
+                    done.insert(c.address.to_string());
                 }
             } else {
                 rest.push(c);
@@ -574,7 +574,12 @@ fn check_ownership(s: &Scenario, d: &Desired, obs: &Observed, plan: &TargetPlan)
             continue;
         }
         let claimed = c.reason == Reason::UnmanagedPolicy && s.pol.unmanaged != 0;
-        let dir_id = c.address.split_once(':').map(|(_, a)| a).unwrap_or("");
+        let dir_id = c
+            .address
+            .as_str()
+            .split_once(':')
+            .map(|(_, a)| a)
+            .unwrap_or("");
         if c.kind == roster::plan::ObjectKind::User {
             let u = obs.users.iter().find(|u| &u.id == id).expect("live user");
             assert!(!ignored_user(u), "change on ignored user: {c:?}");
@@ -619,6 +624,28 @@ fn check_ownership(s: &Scenario, d: &Desired, obs: &Observed, plan: &TargetPlan)
     }
 }
 
+/// Every address a plan holds (each change's, what it depends on, the creates its members wait
+/// for) renders and parses back to itself, in the plan's target and of the change's kind.
+fn check_addresses(plan: &TargetPlan) {
+    let round_trip = |a: &Address| {
+        let back: Address = a.to_string().parse().expect("an address parses");
+        assert_eq!(&back, a, "{a} does not parse back to itself");
+        assert_eq!(a.target(), plan.name, "{a}");
+        assert_eq!(a.directory_id().is_none(), a.is_live(), "{a}");
+    };
+    for c in &plan.changes {
+        round_trip(&c.address);
+        assert_eq!(c.address.kind(), c.kind, "{}", c.address);
+        let json = serde_json::to_value(&c.address).expect("serializes");
+        assert_eq!(json.as_str(), Some(c.address.as_str()));
+        c.depends_on.iter().for_each(round_trip);
+        c.members_added
+            .iter()
+            .filter_map(|m| m.created_by.as_ref())
+            .for_each(round_trip);
+    }
+}
+
 fn conflicts(plan: &TargetPlan) -> Vec<&Change> {
     plan.changes
         .iter()
@@ -647,6 +674,7 @@ proptest! {
             serde_json::to_string(&again).expect("json")
         );
         check_ownership(&s, &d, &obs, &first);
+        check_addresses(&first);
 
         let after = apply_plan(&obs, &first);
         let second = plan_target(&d, target, &after, &opts).expect("plans again");

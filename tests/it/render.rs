@@ -16,11 +16,12 @@ fn obj(v: Value) -> Map<String, Value> {
 
 fn user_update(n: usize) -> Change {
     Change {
-        address: format!("aws:user.e{n:05}"),
+        address: Address::directory("aws", ObjectKind::User, &format!("e{n:05}")),
         name: format!("user{n:05}@example.com"),
         kind: ObjectKind::User,
         id: Some(format!("id-{n}")),
         actions: vec![Action::Update],
+        phase: Phase::Update,
         reason: Reason::AttributeMismatch,
         unchanged_attributes: 4,
         before: obj(json!({"title": "Engineer"})),

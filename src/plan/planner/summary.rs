@@ -1,0 +1,132 @@
+//! The numbers of a target plan: the summary line, the request estimate at the target's rate,
+//! the safety gates and the "not touching" counts, all computed from the ordered changes.
+
+use super::super::document::{
+    Action, Change, NotTouching, ObjectKind, Reason, Requests, SafetyGate, Summary, Tally,
+    TargetPlan,
+};
+use crate::config::{Desired, Endpoint, Target};
+use std::collections::HashSet;
+
+/// Counts of objects left alone.
+#[derive(Default)]
+pub(super) struct Untouched {
+    pub unmanaged_users: u64,
+    pub unmanaged_groups: u64,
+    pub ignored_users: u64,
+    pub ignored_groups: u64,
+    pub released: u64,
+    /// Protected objects a change was dropped for (kind, live index).
+    pub protected: HashSet<(ObjectKind, usize)>,
+}
+
+/// The target plan over `changes` (ordered and selected); `owned` is the population of live
+/// objects roster owns or claims, which `max_destroy_percent` measures against.
+pub(super) fn target_plan(
+    desired: &Desired,
+    target: &Target,
+    changes: Vec<Change>,
+    untouched: &Untouched,
+    owned: u64,
+) -> TargetPlan {
+    let mut summary = Summary {
+        unmanaged: untouched.unmanaged_users + untouched.unmanaged_groups,
+        ignored: untouched.ignored_users + untouched.ignored_groups,
+        ..Summary::default()
+    };
+    let requests = {
+        let mut tally = Tally::new(
+            changes
+                .iter()
+                .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
+                .map(|c| c.address.as_str()),
+        );
+        let mut reads: HashSet<&str> = HashSet::new();
+        let mut writes = 0u64;
+        let mut member_ops = 0u64;
+        for c in &changes {
+            if c.reason == Reason::Conflict {
+                continue;
+            }
+            reads.insert(c.address.as_str());
+            writes += c.operations.len() as u64;
+            member_ops += (c.members_added.len() + c.members_removed.len()) as u64;
+            tally.count(c.kind, c.address.as_str(), &c.actions);
+        }
+        summary.add = tally.add;
+        summary.change = tally.change;
+        summary.deactivate = tally.deactivate;
+        summary.delete = tally.delete;
+        summary.destroy = summary.deactivate + summary.delete;
+
+        let rate = target.rate;
+        let per = |n: u64, r: Option<f64>| match r {
+            Some(r) if r > 0.0 => n as f64 / r,
+            _ => 0.0,
+        };
+        let seconds = per(reads.len() as u64, rate.reads_per_second)
+            .max(per(writes, rate.writes_per_second))
+            .max(per(member_ops, rate.member_operations_per_second));
+        Requests {
+            reads: reads.len() as u64,
+            writes,
+            member_operations: member_ops,
+            seconds_at_rate: (seconds * 1000.0).round() / 1000.0,
+            live_state_reads: 0,
+        }
+    };
+
+    let policy = &target.policy;
+    let destroy = summary.destroy;
+    let percent = if destroy == 0 {
+        0.0
+    } else if owned == 0 {
+        100.0
+    } else {
+        ((destroy as f64 / owned as f64) * 100.0 * 100.0).round() / 100.0
+    };
+    let safety = vec![
+        SafetyGate {
+            gate: "max_destroy".into(),
+            limit: policy.max_destroy as f64,
+            observed: destroy as f64,
+            tripped: destroy > policy.max_destroy,
+        },
+        SafetyGate {
+            gate: "max_destroy_percent".into(),
+            limit: policy.max_destroy_percent,
+            observed: percent,
+            tripped: percent > policy.max_destroy_percent,
+        },
+    ];
+    let not_touching = NotTouching {
+        unmanaged_users: untouched.unmanaged_users,
+        unmanaged_groups: untouched.unmanaged_groups,
+        ignored_users: untouched.ignored_users,
+        ignored_groups: untouched.ignored_groups,
+        released: untouched.released,
+        protected: untouched.protected.len() as u64,
+    };
+    TargetPlan {
+        name: target.name.clone(),
+        url: target_url(desired, target),
+        dialect: target.dialect.as_str().to_string(),
+        complete: true,
+        summary,
+        requests,
+        changes,
+        safety,
+        not_touching,
+    }
+}
+
+/// The target's URL as the plan shows it; embedded state paths relative to the configuration.
+fn target_url(desired: &Desired, target: &Target) -> String {
+    match &target.endpoint {
+        Endpoint::Url(u) => u.clone(),
+        Endpoint::Embedded { path } => {
+            let shown = path.strip_prefix(&desired.base_dir).unwrap_or(path);
+            format!("embedded:{}", shown.display())
+        }
+    }
+}
