@@ -111,6 +111,9 @@ impl Connection {
         let mut opts = ClientOptions::new(base_url, credentials, target.dialect);
         opts.parallelism = settings.parallelism.max(1);
         opts.rate = target.rate;
+        opts.throttle_budget = target
+            .throttle_budget_seconds
+            .map(std::time::Duration::from_secs_f64);
         opts.ca_cert = settings.ca_cert.clone();
         opts.insecure_http = insecure;
         opts.read_only = read_only;

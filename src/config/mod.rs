@@ -181,6 +181,9 @@ pub struct Target {
     pub auth: Option<AuthSource>,
     pub assign: Assign,
     pub rate: RateLimits,
+    /// `rate.throttle_budget_seconds`: how long one request may be throttled (429) before it
+    /// fails; `None` = the client's default.
+    pub throttle_budget_seconds: Option<f64>,
     pub match_users: Vec<UserMatchKey>,
     pub match_groups: Vec<GroupMatchKey>,
     pub user_mapping: Vec<MappingRule>,
@@ -722,6 +725,11 @@ fn resolve_target(
         }
         Some(v.value)
     };
+    let throttle_budget_seconds = rate_value(
+        "throttle_budget_seconds",
+        r.throttle_budget_seconds.clone(),
+        None,
+    );
     let rate = RateLimits {
         reads_per_second: rate_value(
             "reads_per_second",
@@ -859,6 +867,7 @@ fn resolve_target(
         auth,
         assign,
         rate,
+        throttle_budget_seconds,
         match_users,
         match_groups,
         user_mapping,

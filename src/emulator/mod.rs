@@ -19,7 +19,7 @@ mod server;
 pub mod store;
 
 pub use crate::config::model::Dialect;
-pub use server::{Faults, Options, Server};
+pub use server::{Faults, LimitHeaders, LimitShape, Options, Server};
 
 use secrecy::SecretString;
 use std::net::SocketAddr;

@@ -15,7 +15,7 @@ mod handlers;
 mod projection;
 mod seed;
 
-pub use faults::Faults;
+pub use faults::{Faults, LimitHeaders, LimitShape};
 
 use crate::emulator::persist::Persist;
 use crate::emulator::schema::{self, Kind};
@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use faults::Bucket;
+use faults::Limit;
 use handlers::{
     create, delete, find_static, get_one, list, list_static, parse_query, patch, put, search,
     search_all,
@@ -74,6 +74,11 @@ struct Stats {
     reads: u64,
     writes: u64,
     by_method: BTreeMap<String, u64>,
+    /// Requests the rate limits refused (sent past the budget), by kind.
+    limited_reads: u64,
+    limited_writes: u64,
+    /// Requests answered 429 by `fail_429` (noise, not the limit).
+    injected_429: u64,
 }
 
 struct Inner {
@@ -88,8 +93,8 @@ struct App {
     inner: Mutex<Inner>,
     stats: Mutex<Stats>,
     rng: Mutex<StdRng>,
-    read_bucket: Option<Mutex<Bucket>>,
-    write_bucket: Option<Mutex<Bucket>>,
+    read_limit: Option<Mutex<Limit>>,
+    write_limit: Option<Mutex<Limit>>,
     /// Writes let through the hold gate (successful or in flight).
     admitted: AtomicU64,
     released: AtomicBool,
@@ -199,8 +204,8 @@ impl App {
         Ok(App {
             aws,
             token: options.token.clone(),
-            read_bucket: f.rate_limit_read.map(|r| Mutex::new(Bucket::new(r))),
-            write_bucket: f.rate_limit_write.map(|r| Mutex::new(Bucket::new(r))),
+            read_limit: f.rate_limit_read.map(|r| Mutex::new(Limit::new(r, f))),
+            write_limit: f.rate_limit_write.map(|r| Mutex::new(Limit::new(r, f))),
             rng: Mutex::new(StdRng::seed_from_u64(f.seed)),
             faults: options.faults,
             inner: Mutex::new(inner),
@@ -271,6 +276,8 @@ struct Reply {
     etag: Option<String>,
     location: Option<String>,
     retry_after: Option<u64>,
+    /// Rate-limit headers of the limit that counted this request.
+    limit_headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -281,6 +288,7 @@ impl Reply {
             etag: None,
             location: None,
             retry_after: None,
+            limit_headers: Vec::new(),
         }
     }
     fn empty(status: StatusCode) -> Reply {
@@ -290,6 +298,7 @@ impl Reply {
             etag: None,
             location: None,
             retry_after: None,
+            limit_headers: Vec::new(),
         }
     }
 }
@@ -313,6 +322,11 @@ impl IntoResponse for Reply {
         put(header::ETAG, self.etag);
         put(header::LOCATION, self.location);
         put(header::RETRY_AFTER, self.retry_after.map(|s| s.to_string()));
+        for (name, v) in self.limit_headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(name, v);
+            }
+        }
         resp
     }
 }
@@ -429,22 +443,34 @@ async fn handle(
     }
 
     let is_write = method != Method::GET && method != Method::HEAD;
-    let bucket = if is_write {
-        &app.write_bucket
+    let limit = if is_write {
+        &app.write_limit
     } else {
-        &app.read_bucket
+        &app.read_limit
     };
-    if let Some(b) = bucket {
-        if !lock(b).take() {
-            let mut r = error(
-                app.aws,
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                "Rate exceeded.",
-            );
-            r.retry_after = Some(1);
-            return delayed(&app, r).await;
+    let verdict = limit.as_ref().map(|l| lock(l).check());
+    let limit_headers = verdict
+        .as_ref()
+        .map(|v| v.headers.clone())
+        .unwrap_or_default();
+    if let Some(v) = verdict.filter(|v| !v.admitted) {
+        {
+            let mut s = lock(&app.stats);
+            if is_write {
+                s.limited_writes += 1;
+            } else {
+                s.limited_reads += 1;
+            }
         }
+        let mut r = error(
+            app.aws,
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            "Rate exceeded.",
+        );
+        r.retry_after = Some(v.retry_after);
+        r.limit_headers = v.headers;
+        return delayed(&app, r).await;
     }
     if app.faults.fail_429 > 0.0 || app.faults.fail_5xx > 0.0 {
         let (a, b): (f64, f64) = {
@@ -452,6 +478,7 @@ async fn handle(
             (rng.random(), rng.random())
         };
         if a < app.faults.fail_429 {
+            lock(&app.stats).injected_429 += 1;
             let mut r = error(
                 app.aws,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -459,6 +486,7 @@ async fn handle(
                 "Rate exceeded (injected).",
             );
             r.retry_after = Some(0);
+            r.limit_headers = limit_headers;
             return delayed(&app, r).await;
         }
         if b < app.faults.fail_5xx {
@@ -474,7 +502,8 @@ async fn handle(
     if is_write {
         app.admit_write().await;
     }
-    let reply = route(&app, &method, &segs, &uri, &headers, &body, &base);
+    let mut reply = route(&app, &method, &segs, &uri, &headers, &body, &base);
+    reply.limit_headers = limit_headers;
     let served = reply.status.is_success() || reply.status == StatusCode::NOT_MODIFIED;
     {
         let mut s = lock(&app.stats);
@@ -514,6 +543,9 @@ fn observe(app: &App, method: &Method, segs: &[String]) -> Reply {
                     "reads": s.reads,
                     "writes": s.writes,
                     "by_method": s.by_method,
+                    "limited_reads": s.limited_reads,
+                    "limited_writes": s.limited_writes,
+                    "injected_429": s.injected_429,
                     "users": inner.store.len(Kind::User),
                     "groups": inner.store.len(Kind::Group),
                     "visited": inner.store.visited,
