@@ -333,14 +333,21 @@ impl Pacer {
     }
 
     /// How long a request must wait, reserving its slot (and a unit of any published
-    /// allowance).
-    pub fn reserve(&self) -> Duration {
-        self.reserve_at(Instant::now())
+    /// allowance); `Err(wait)` when a published allowance is spent and its reset is not known
+    /// yet: nothing is reserved, ask again after `wait` (an answer in flight will tell).
+    pub fn try_reserve(&self) -> Result<Duration, Duration> {
+        self.try_reserve_at(Instant::now())
     }
 
-    /// `reserve` at a given instant.
-    pub fn reserve_at(&self, now: Instant) -> Duration {
+    /// `try_reserve` at a given instant.
+    pub fn try_reserve_at(&self, now: Instant) -> Result<Duration, Duration> {
         let mut s = self.lock();
+        if let Some(a) = &s.allowance {
+            let spent = a.remaining < 1.0 && a.reset_at.is_none_or(|t| now < t);
+            if spent && a.reset_at.is_none() && s.outstanding > 0 {
+                return Err(Duration::from_millis(20));
+            }
+        }
         s.grow(now);
         s.note_unit(now);
         let mut start = match s.rate {
@@ -362,10 +369,8 @@ impl Pacer {
                         a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
                         a.reset_at = None;
                     }
-                    // Spent, reset unknown: wait for an answer to say more, unless none is out.
-                    None if outstanding >= 1.0 => {
-                        start = start.max(now + Duration::from_millis(50))
-                    }
+                    // Spent, reset unknown, nothing out to tell more (checked above when
+                    // something is): one request finds out.
                     None => a.remaining = 1.0,
                 }
             }
@@ -375,14 +380,21 @@ impl Pacer {
             s.tat = start + Duration::from_secs_f64(1.0 / r);
         }
         s.outstanding += 1;
-        start - now
+        Ok(start - now)
     }
 
     /// Waits until a request may go.
     pub async fn acquire(&self) {
-        let wait = self.reserve();
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        loop {
+            match self.try_reserve() {
+                Ok(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    return;
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
         }
     }
 
@@ -503,6 +515,12 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    impl Pacer {
+        fn reserve_at(&self, now: Instant) -> Duration {
+            self.try_reserve_at(now).expect("nothing published here")
+        }
     }
 
     /// A server's token bucket of `rate` per second holding `burst`.

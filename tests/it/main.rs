@@ -7,6 +7,7 @@ mod common;
 mod config;
 mod emulator;
 mod invalid_corpus;
+mod pace;
 mod plan;
 mod plan_props;
 mod render;
