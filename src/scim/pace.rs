@@ -110,6 +110,9 @@ struct State {
     tat: Instant,
     /// Start of the congestion epoch; answers to requests sent before it are of the old rate.
     epoch: Instant,
+    /// The first request of the epoch: the admitted rate is measured from there (a budget
+    /// may sit idle for a long while after it was made, e.g. writes while a plan reads).
+    first_send: Option<Instant>,
     ok: u32,
     throttled: u32,
     /// Learned share of 429s that do not depend on the rate: pooled over the answers of every
@@ -139,6 +142,8 @@ pub struct Published {
     pub remaining: Option<f64>,
     /// Seconds until the window resets.
     pub reset: Option<f64>,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<f64>,
 }
 
 /// One adaptive budget.
@@ -201,6 +206,7 @@ impl State {
 
     fn new_epoch(&mut self, now: Instant) {
         self.epoch = now;
+        self.first_send = None;
         self.ok = 0;
         self.throttled = 0;
         self.last_growth = now;
@@ -219,7 +225,9 @@ impl State {
 
     fn cut(&mut self, now: Instant) {
         let current = self.rate.unwrap_or_else(|| self.measured_rate(now));
-        let elapsed = now.saturating_duration_since(self.epoch).as_secs_f64();
+        let elapsed = now
+            .saturating_duration_since(self.first_send.unwrap_or(self.epoch))
+            .as_secs_f64();
         let n = self.ok + self.throttled;
         let admitted = (elapsed >= MEASURE_SECS && self.ok >= MEASURE_OK)
             // Noise refuses a share of what the limit admitted; the limit itself is higher.
@@ -235,6 +243,11 @@ impl State {
             curve_before: self.curve,
             share_before: (n >= BASELINE).then(|| f64::from(self.throttled) / f64::from(n)),
         });
+        tracing::debug!(
+            "pacer: cut from {current:.1}/s to {target:.1}/s (admitted {admitted:?}, {} of {n} answers 429, noise {:.3})",
+            self.throttled,
+            self.noise
+        );
         self.slow_start = false;
         self.set_rate(target);
         let w = admitted.map_or(current, |a| a.min(current));
@@ -294,6 +307,7 @@ impl Pacer {
                 slow_start: true,
                 tat: now,
                 epoch: now,
+                first_send: None,
                 ok: 0,
                 throttled: 0,
                 noise: 0.0,
@@ -379,6 +393,9 @@ impl Pacer {
         if let Some(r) = s.rate {
             s.tat = start + Duration::from_secs_f64(1.0 / r);
         }
+        if s.first_send.is_none() {
+            s.first_send = Some(start.max(s.epoch));
+        }
         s.outstanding += 1;
         Ok(start - now)
     }
@@ -433,6 +450,17 @@ impl Pacer {
             return;
         }
         s.throttled += 1;
+        if s.ok == 0 && s.throttled >= 2 && !s.slow_start {
+            // Nothing admitted since the cut: the server's budget is spent for now (a fixed
+            // window runs until its reset whatever the rate), so cutting again would only
+            // punish the rate for a wait. Pause until the server said to retry, and count
+            // from there.
+            let wait = published.retry_after.unwrap_or(1.0).clamp(0.05, 60.0);
+            let until = now + Duration::from_secs_f64(wait);
+            s.tat = s.tat.max(until);
+            s.new_epoch(until);
+            return;
+        }
         if s.trial.is_some() {
             s.judge(now);
         }
@@ -505,6 +533,11 @@ pub fn published(headers: &reqwest::header::HeaderMap, now_unix: f64) -> Publish
         limit: num(["ratelimit-limit", "x-ratelimit-limit"]),
         remaining: num(["ratelimit-remaining", "x-ratelimit-remaining"]),
         reset,
+        retry_after: headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::scim::client::parse_retry_after)
+            .map(|d| d.as_secs_f64()),
     }
 }
 
@@ -644,6 +677,7 @@ mod tests {
             limit: Some(10.0),
             remaining: Some(10.0),
             reset: Some(1.0),
+            retry_after: None,
         };
         p.on_success_at(t0 + ms(20), t0, published);
         // 10 remain, 7 are out: 3 may go before the reset.
@@ -665,7 +699,8 @@ mod tests {
             Published {
                 limit: Some(25.0),
                 remaining: Some(3.0),
-                reset: Some(2.0)
+                reset: Some(2.0),
+                retry_after: None,
             }
         );
         let mut h = reqwest::header::HeaderMap::new();
