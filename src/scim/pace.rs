@@ -26,6 +26,7 @@
 //!
 //! The core functions take the instant as a parameter so that tests check decisions exactly.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -41,8 +42,8 @@ const MIN_RATE: f64 = 0.5;
 /// After a cut the rate climbs back on CUBIC's curve around the admitted rate `w`:
 /// `w * (1 + CUBIC_C * (t - K)^3)`, flat near `w` for a few seconds, then probing beyond it
 /// faster and faster (in case the limit rose or was underestimated). `K` follows from where
-/// the cut left the rate: about 5 s from `BELOW`.
-const CUBIC_C: f64 = (1.0 - BELOW) / 125.0;
+/// the cut left the rate: about 3 s from `BELOW`.
+const CUBIC_C: f64 = (1.0 - BELOW) / 27.0;
 /// The share of the admitted rate the pacer settles at after a cut.
 const BELOW: f64 = 0.97;
 /// A cut lowers the rate at least this much, and never below `MAX_CUT` of it in one step.
@@ -113,6 +114,9 @@ struct State {
     /// The first request of the epoch: the admitted rate is measured from there (a budget
     /// may sit idle for a long while after it was made, e.g. writes while a plan reads).
     first_send: Option<Instant>,
+    /// When this epoch's successes were answered, the last second's worth: the admitted rate
+    /// is what the server let through lately, not since a slow start's first request.
+    admitted_log: VecDeque<Instant>,
     ok: u32,
     throttled: u32,
     /// Learned share of 429s that do not depend on the rate: pooled over the answers of every
@@ -207,6 +211,7 @@ impl State {
     fn new_epoch(&mut self, now: Instant) {
         self.epoch = now;
         self.first_send = None;
+        self.admitted_log.clear();
         self.ok = 0;
         self.throttled = 0;
         self.last_growth = now;
@@ -217,7 +222,9 @@ impl State {
         let k = f64::from(self.throttled);
         let n = f64::from(self.ok + self.throttled);
         if self.noise <= 0.0 {
-            return self.throttled >= 2;
+            // Two 429s in an epoch are common under a few percent of random ones; three
+            // come at once when a limit is passed.
+            return self.throttled >= 3;
         }
         let expected = self.noise * n;
         k > expected + 3.0 * (expected * (1.0 - self.noise)).sqrt() + 1.0
@@ -231,9 +238,16 @@ impl State {
         let n = self.ok + self.throttled;
         let admitted = (elapsed >= MEASURE_SECS && self.ok >= MEASURE_OK)
             // Noise refuses a share of what the limit admitted; the limit itself is higher.
-            .then(|| f64::from(self.ok) / elapsed / (1.0 - self.noise).max(0.5));
+            .then(|| {
+                let horizon = now - Duration::from_secs(1);
+                let recent = self.admitted_log.iter().filter(|t| **t >= horizon).count();
+                recent as f64 / elapsed.min(1.0) / (1.0 - self.noise).max(0.5)
+            });
+        // In slow start the last second was slower than the rate reached, so what it admitted
+        // understates the limit: the cut goes no deeper than a plain x0.8.
+        let floor = if self.slow_start { 0.8 } else { MAX_CUT };
         let target = match admitted {
-            Some(a) => (a * BELOW).clamp(current * MAX_CUT, current * MIN_CUT),
+            Some(a) => (a * BELOW).clamp(current * floor, current * MIN_CUT),
             None => current * 0.8,
         };
         // Once noise is known, a cut is judged by the share of 429s above it; a trial would
@@ -308,6 +322,7 @@ impl Pacer {
                 tat: now,
                 epoch: now,
                 first_send: None,
+                admitted_log: VecDeque::new(),
                 ok: 0,
                 throttled: 0,
                 noise: 0.0,
@@ -428,6 +443,11 @@ impl Pacer {
             return;
         }
         s.ok += 1;
+        s.admitted_log.push_back(now);
+        let horizon = now - Duration::from_secs(1);
+        while s.admitted_log.front().is_some_and(|t| *t < horizon) {
+            s.admitted_log.pop_front();
+        }
         if s.slow_start {
             if let Some(r) = s.rate {
                 s.set_rate(r * SLOW_START_GROWTH);
