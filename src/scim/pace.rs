@@ -612,7 +612,7 @@ mod tests {
         };
         let rtt = ms(20);
         // Free-at instants of 8 slots.
-        let mut slots = vec![t0; 8];
+        let mut slots = [t0; 8];
         let mut done = 0;
         let mut limited = 0;
         let mut end = t0;
