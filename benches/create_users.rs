@@ -116,13 +116,15 @@ fn user(i: usize) -> User {
 
 /// Creates one user exactly once. The client never repeats a POST whose outcome is unknown (a
 /// 5xx, a timeout, a broken connection), so here such a create is followed by a lookup and
-/// repeated only when the user is not there; a 429 after all attempts created nothing.
+/// repeated only when the user is not there; a 429 that outlasted the throttle budget created
+/// nothing.
 async fn create_exactly_once(client: &ScimClient, u: &User) {
     loop {
         let outcome_unknown = match client.create_user(u).await {
             Ok(_) => return,
             Err(ScimClientError::Http { status: 409, .. }) => return,
-            Err(ScimClientError::Http { status: 429, .. }) => false,
+            Err(ScimClientError::Http { status: 429, .. })
+            | Err(ScimClientError::Throttled { .. }) => false,
             Err(ScimClientError::Http { status, .. }) if status >= 500 => true,
             Err(ScimClientError::Timeout { .. } | ScimClientError::Network { .. }) => true,
             Err(e) => panic!("create {} failed: {e}", u.user_name),

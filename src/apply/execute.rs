@@ -22,6 +22,9 @@ use tokio::task::JoinSet;
 /// progress bar or log lines from this).
 pub trait Progress {
     fn finished(&self, result: &ChangeResult);
+    /// The server started answering 429: roster is waiting on its limit, sending writes at
+    /// `write_rate` per second (`None` = unpaced). Told once per target.
+    fn throttled(&self, _write_rate: Option<f64>) {}
 }
 
 /// How many times a create whose outcome was unknown is sent again, after a lookup found
@@ -255,6 +258,8 @@ pub async fn execute(
     }
 
     let limit = client.parallelism() * 2;
+    let throttled_before = client.counts().throttled;
+    let mut told_throttled = false;
     let mut carried: Vec<usize> = Vec::new();
     for (_, indices) in by_phase {
         for i in std::mem::take(&mut carried).into_iter().chain(indices) {
@@ -274,7 +279,13 @@ pub async fn execute(
                 break;
             };
             match joined {
-                Ok((i, r)) => s.finish(i, r),
+                Ok((i, r)) => {
+                    s.finish(i, r);
+                    if !told_throttled && client.counts().throttled > throttled_before {
+                        told_throttled = true;
+                        progress.throttled(client.write_rate());
+                    }
+                }
                 // A panicking change is a bug; it is reported as failed below.
                 Err(e) => tracing::error!("a change's task ended abnormally: {e}"),
             }

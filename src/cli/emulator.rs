@@ -2,7 +2,7 @@
 //! without a server and for tests (fault injection, observation endpoints, persistent state).
 
 use super::{CommandError, Exit, Ui};
-use crate::emulator::Dialect;
+use crate::emulator::{Dialect, LimitHeaders, LimitShape};
 use crate::shell::{self, emulator::EmulatorSettings};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -16,6 +16,28 @@ pub enum DialectArg {
     /// AWS IAM Identity Center's SCIM subset and error shapes.
     #[value(alias = "aws")]
     AwsIdentityCenter,
+}
+
+/// How `--rate-limit-read`/`--rate-limit-write` count requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShapeArg {
+    /// A token bucket refilled continuously, holding `--rate-limit-burst` (default one
+    /// second's worth).
+    Bucket,
+    /// At most N requests in each whole second.
+    Fixed,
+    /// At most N requests in any one second.
+    Sliding,
+}
+
+/// Which rate-limit headers the limited endpoints send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeadersArg {
+    None,
+    /// RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset (seconds).
+    Ietf,
+    /// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset (Unix time).
+    X,
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +69,15 @@ pub struct EmulatorArgs {
     /// Writes per second before answering 429.
     #[arg(long = "rate-limit-write", value_name = "N")]
     pub rate_limit_write: Option<u32>,
+    /// How the rate limits count requests.
+    #[arg(long = "rate-limit-shape", value_enum, default_value_t = ShapeArg::Bucket)]
+    pub rate_limit_shape: ShapeArg,
+    /// Capacity of the token bucket (`--rate-limit-shape bucket`); default the rate.
+    #[arg(long = "rate-limit-burst", value_name = "N")]
+    pub rate_limit_burst: Option<u32>,
+    /// Publish the limits' state in these response headers.
+    #[arg(long = "rate-limit-headers", value_enum, default_value_t = HeadersArg::None)]
+    pub rate_limit_headers: HeadersArg,
     /// Load users and groups from this JSON file at start.
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
@@ -75,6 +106,17 @@ pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
         seed: args.seed.clone(),
         fault_seed: args.fault_seed,
         hold_writes_after: args.hold_writes_after,
+        limit_shape: match args.rate_limit_shape {
+            ShapeArg::Bucket => LimitShape::Bucket,
+            ShapeArg::Fixed => LimitShape::Fixed,
+            ShapeArg::Sliding => LimitShape::Sliding,
+        },
+        limit_burst: args.rate_limit_burst,
+        limit_headers: match args.rate_limit_headers {
+            HeadersArg::None => LimitHeaders::None,
+            HeadersArg::Ietf => LimitHeaders::Ietf,
+            HeadersArg::X => LimitHeaders::X,
+        },
     };
     let options = settings.resolve()?;
     let rt = shell::runtime()?;

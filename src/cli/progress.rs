@@ -77,6 +77,18 @@ impl TargetProgress for Printer<'_> {
 }
 
 impl Progress for Printer<'_> {
+    fn throttled(&self, write_rate: Option<f64>) {
+        let rate = write_rate.map_or("unpaced".to_string(), |r| format!("at {r:.1} writes/s"));
+        let line = format!(
+            "the server answers 429 (Too Many Requests): waiting on its limit, sending {rate}"
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None if !self.ui.quiet => self.ui.status(&line),
+            None => {}
+        }
+    }
+
     fn finished(&self, r: &ChangeResult) {
         let name = describe(r, self.global.redact);
         let line = match r.status {

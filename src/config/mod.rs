@@ -185,6 +185,9 @@ pub struct Target {
     pub auth: Option<AuthSource>,
     pub assign: Assign,
     pub rate: RateLimits,
+    /// `rate.throttle_budget_seconds`: how long one request may be throttled (429) before it
+    /// fails; `None` = the client's default.
+    pub throttle_budget_seconds: Option<f64>,
     pub match_users: Vec<UserMatchKey>,
     pub match_groups: Vec<GroupMatchKey>,
     pub user_mapping: Vec<MappingRule>,

@@ -361,6 +361,11 @@ pub struct Rate {
     pub writes_per_second: Option<S<f64>>,
     #[schemars(with = "Option<f64>")]
     pub member_operations_per_second: Option<S<f64>>,
+    /// Seconds one request may keep being answered 429 (Too Many Requests) before it fails.
+    /// Throttling is not failure: until then it is retried, whatever the number of attempts.
+    /// Default 300.
+    #[schemars(with = "Option<f64>")]
+    pub throttle_budget_seconds: Option<S<f64>>,
 }
 
 /// Matching precedence: the first key both objects have decides.

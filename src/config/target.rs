@@ -171,6 +171,11 @@ pub(super) fn resolve_target(
         }
         Some(v.value)
     };
+    let throttle_budget_seconds = rate_value(
+        "throttle_budget_seconds",
+        r.throttle_budget_seconds.clone(),
+        None,
+    );
     let rate = RateLimits {
         reads_per_second: rate_value(
             "reads_per_second",
@@ -308,6 +313,7 @@ pub(super) fn resolve_target(
         auth,
         assign,
         rate,
+        throttle_budget_seconds,
         match_users,
         match_groups,
         user_mapping,

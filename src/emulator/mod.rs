@@ -6,8 +6,9 @@
 //! injection, observation endpoints, and state that survives restarts and `kill -9`.
 //!
 //! Layout: `filter` (filter and PATCH path grammar), `patch` (the PATCH engine), `schema`
-//! (RFC 7643 schema facts and discovery documents), `store` (indexed in-memory directory),
-//! `aws` (what the AWS dialect refuses), `persist` (snapshot + journal), `server` (HTTP).
+//! (RFC 7643 schema facts and discovery documents), `store` (indexed in-memory directory, its
+//! list queries in `store::query`), `aws` (what the AWS dialect refuses), `persist` (snapshot +
+//! journal), `server` (HTTP; its faults, handlers, projection and seed loading beneath it).
 
 pub mod aws;
 pub mod filter;
@@ -18,7 +19,7 @@ mod server;
 pub mod store;
 
 pub use crate::scim::Dialect;
-pub use server::{Faults, Options, Server};
+pub use server::{Faults, LimitHeaders, LimitShape, Options, Server};
 
 use secrecy::SecretString;
 use std::net::SocketAddr;

@@ -2,9 +2,13 @@
 //! one function, `ScimClient::send`, so that the rules that keep a target safe hold everywhere:
 //! a read-only client refuses any method but GET before anything is sent; requests wait for
 //! their budget (reads, writes, membership operations) and for a slot among `parallelism`;
-//! 429 and 5xx and transport failures are retried with jittered exponential backoff honouring
-//! `Retry-After`, other 4xx never; and every text that goes into an error is scrubbed of the
-//! credentials.
+//! 5xx and transport failures are retried with jittered exponential backoff, other 4xx never;
+//! and every text that goes into an error is scrubbed of the credentials.
+//!
+//! Throttling is not failure: a 429 is retried, honouring `Retry-After`, until the request has
+//! been throttled for the run's throttle budget (`rate.throttle_budget_seconds`), whatever the
+//! number of attempts. A budget with a configured rate keeps to it (`ratelimit`); one without
+//! is paced adaptively (`pace`), from the server's 429s and its published rate-limit headers.
 //!
 //! A create (POST) is not retried after a 5xx or a timeout, because it may have taken effect:
 //! `apply` looks the object up by its match keys first (SPEC §5). It is retried on 429 and when
@@ -15,6 +19,7 @@ use crate::scim::dialect::Dialect;
 use crate::scim::dialect::{self, Capabilities, ResourceKind};
 use crate::scim::error::ScimClientError;
 use crate::scim::filter::Filter;
+use crate::scim::pace::{self, Pacer};
 use crate::scim::paging::{encode_query_value, Identified, Pager};
 use crate::scim::ratelimit::RateLimiter;
 use crate::scim::resource::{Group, ListResponse, PatchRequest, ScimError, User};
@@ -63,8 +68,10 @@ pub struct ClientOptions {
     pub ca_cert: Option<PathBuf>,
     /// Allow plain http:// to a host that is not loopback (`--insecure-http`).
     pub insecure_http: bool,
-    /// Sends of one request at most, the first included.
+    /// Sends of one request at most, the first included (429s excepted: see `throttle_budget`).
     pub max_attempts: u32,
+    /// How long one request may be answered 429 before it fails; `None` = 300 s.
+    pub throttle_budget: Option<Duration>,
     /// First backoff step; doubles each attempt, with full jitter.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
@@ -91,6 +98,7 @@ impl ClientOptions {
             ca_cert: None,
             insecure_http: false,
             max_attempts: 6,
+            throttle_budget: None,
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(120),
@@ -141,6 +149,8 @@ struct Counters {
     throttled: AtomicU64,
     member_ops: AtomicU64,
     refused: AtomicU64,
+    /// Requests waiting out a 429 now.
+    waiting: AtomicU64,
 }
 
 /// An answer with a 2xx status.
@@ -172,9 +182,11 @@ struct Inner {
     caps: Capabilities,
     page_size: u32,
     slots: Semaphore,
-    reads: RateLimiter,
-    writes: RateLimiter,
-    members: RateLimiter,
+    reads: Budget,
+    writes: Budget,
+    members: Budget,
+    /// How long one request may be throttled (429) before it fails.
+    throttle_budget: Duration,
     counters: Counters,
     /// Set by a 429 with `Retry-After`: nothing is sent before then.
     paused_until: Mutex<Option<Instant>>,
@@ -277,9 +289,12 @@ impl ScimClient {
             caps,
             page_size,
             slots: Semaphore::new(opts.parallelism.max(1)),
-            reads: RateLimiter::new(opts.rate.reads_per_second),
-            writes: RateLimiter::new(opts.rate.writes_per_second),
-            members: RateLimiter::new(opts.rate.member_operations_per_second),
+            reads: Budget::new(opts.rate.reads_per_second),
+            writes: Budget::new(opts.rate.writes_per_second),
+            members: Budget::new(opts.rate.member_operations_per_second),
+            throttle_budget: opts
+                .throttle_budget
+                .unwrap_or(Duration::from_secs_f64(DEFAULT_THROTTLE_BUDGET_SECS)),
             counters: Counters::default(),
             paused_until: Mutex::new(None),
             opts,
@@ -321,12 +336,17 @@ impl ScimClient {
 
     /// The read budget's current rate (after any slowdown); `None` = unlimited.
     pub fn read_rate(&self) -> Option<f64> {
-        self.inner.reads.effective_rate()
+        self.inner.reads.rate()
     }
 
     /// The write budget's current rate (after any slowdown); `None` = unlimited.
     pub fn write_rate(&self) -> Option<f64> {
-        self.inner.writes.effective_rate()
+        self.inner.writes.rate()
+    }
+
+    /// Whether a request is waiting out a 429 right now (for progress output).
+    pub fn is_throttled(&self) -> bool {
+        self.inner.counters.waiting.load(Ordering::Relaxed) > 0
     }
 
     /// Requests sent so far (shared by clones and readers).
@@ -423,6 +443,8 @@ impl ScimClient {
         let is_post = method == Method::POST;
         let max_attempts = inner.opts.max_attempts.max(1);
         let mut attempt = 0u32;
+        // When this request was first answered 429: the throttle budget runs from there.
+        let mut throttled_since: Option<Instant> = None;
         loop {
             attempt += 1;
             self.wait_for_pause().await;
@@ -476,6 +498,10 @@ impl ScimClient {
             let (status, headers, bytes) = match result {
                 Ok(r) => r,
                 Err(e) => {
+                    budget.on_other();
+                    if member_ops > 0 {
+                        inner.members.on_other();
+                    }
                     // Connection never opened: the server cannot have acted, so even a POST may
                     // go again. Otherwise only requests that are safe to repeat do.
                     let retryable = e.is_connect() || !is_post;
@@ -502,8 +528,12 @@ impl ScimClient {
                 }
             };
 
+            let published = pace::published(&headers, unix_now());
             if (200..300).contains(&status) {
-                budget.on_success(sent);
+                budget.on_success(sent, published);
+                if member_ops > 0 {
+                    inner.members.on_success(sent, Default::default());
+                }
                 let body = if bytes.iter().all(u8::is_ascii_whitespace) {
                     None
                 } else {
@@ -528,27 +558,49 @@ impl ScimClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(parse_retry_after)
                 .map(|d| d.min(inner.opts.max_retry_after));
-            let retryable = match status {
-                429 => {
-                    inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                    budget.on_throttled(sent);
-                    true
+            if status == 429 {
+                inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                budget.on_throttled(sent, published);
+                if member_ops > 0 {
+                    inner.members.on_throttled(sent, Default::default());
                 }
-                s if s >= 500 => !is_post,
-                _ => false,
-            };
-            if retryable && attempt < max_attempts {
+                let since = *throttled_since.get_or_insert(sent);
                 let wait = match retry_after {
                     Some(d) => {
-                        // Everyone waits, not only this request: the server asked for a pause.
-                        if status == 429 {
+                        // A paced budget takes a short `Retry-After` for this request only (the
+                        // pacer's cut slows everyone); a long one, or any on a fixed rate, is a
+                        // pause the server asked of every request.
+                        if budget.is_fixed() || d >= Duration::from_secs(2) {
                             self.pause_until(Instant::now() + d);
                         }
                         d
                     }
-                    None => self.backoff(attempt),
+                    None if budget.is_fixed() => self.backoff(attempt),
+                    // The pacer spaces the retry; a little jitter keeps retries apart.
+                    None => self.backoff(attempt.min(2)),
                 };
+                if Instant::now() + wait > since + inner.throttle_budget {
+                    return Err(ScimClientError::Throttled {
+                        method: m,
+                        url,
+                        host: inner.host.clone(),
+                        seconds: inner.throttle_budget.as_secs_f64(),
+                        rate: budget.rate(),
+                        attempts: attempt,
+                    });
+                }
+                inner.counters.waiting.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(wait).await;
+                inner.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
+            budget.on_other();
+            if member_ops > 0 {
+                inner.members.on_other();
+            }
+            let retryable = status >= 500 && !is_post;
+            if retryable && attempt < max_attempts {
+                tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
                 continue;
             }
             let text = String::from_utf8_lossy(&bytes);
@@ -1011,6 +1063,71 @@ impl ReadOnlyClient {
     pub async fn get(&self, path: &str) -> Result<RawResponse, ScimClientError> {
         self.0.send(Method::GET, path, None, 0).await
     }
+}
+
+/// How long one request may be throttled before it fails, unless `rate:` says otherwise.
+pub const DEFAULT_THROTTLE_BUDGET_SECS: f64 = 300.0;
+
+/// One budget of a target: a configured rate kept exactly (`RateLimiter`), or none, paced
+/// adaptively (`Pacer`).
+#[derive(Debug)]
+enum Budget {
+    Fixed(RateLimiter),
+    Paced(Pacer),
+}
+
+impl Budget {
+    fn new(per_second: Option<f64>) -> Budget {
+        match per_second.filter(|r| r.is_finite() && *r > 0.0) {
+            Some(r) => Budget::Fixed(RateLimiter::new(Some(r))),
+            None => Budget::Paced(Pacer::new()),
+        }
+    }
+
+    fn is_fixed(&self) -> bool {
+        matches!(self, Budget::Fixed(_))
+    }
+
+    fn rate(&self) -> Option<f64> {
+        match self {
+            Budget::Fixed(l) => l.effective_rate(),
+            Budget::Paced(p) => p.rate(),
+        }
+    }
+
+    async fn acquire(&self, units: u32) {
+        match self {
+            Budget::Fixed(l) => l.acquire(units).await,
+            Budget::Paced(p) => p.acquire().await,
+        }
+    }
+
+    fn on_success(&self, sent: Instant, published: pace::Published) {
+        match self {
+            Budget::Fixed(l) => l.on_success(sent),
+            Budget::Paced(p) => p.on_success(sent, published),
+        }
+    }
+
+    fn on_throttled(&self, sent: Instant, published: pace::Published) {
+        match self {
+            Budget::Fixed(l) => l.on_throttled(sent),
+            Budget::Paced(p) => p.on_throttled(sent, published),
+        }
+    }
+
+    fn on_other(&self) {
+        if let Budget::Paced(p) = self {
+            p.on_other();
+        }
+    }
+}
+
+/// Seconds since the Unix epoch (an `X-RateLimit-Reset` may be one).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn truncate(s: &str, max: usize) -> String {

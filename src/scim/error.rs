@@ -55,6 +55,17 @@ pub enum ScimClientError {
         /// How many times the request was sent.
         attempts: u32,
     },
+    /// The server kept answering 429 for the whole throttle budget.
+    #[error("{host} kept answering {method} {url} with 429 Too Many Requests for {seconds:.0} s (the throttle budget, `rate.throttle_budget_seconds`), after {attempts} attempt(s); roster was sending at {}", rate_text(*.rate))]
+    Throttled {
+        method: String,
+        url: String,
+        host: String,
+        seconds: f64,
+        /// The budget's rate when roster gave up (`None` = unlimited).
+        rate: Option<f64>,
+        attempts: u32,
+    },
     /// The server could not be reached, or the connection broke.
     #[error("cannot reach {host} ({method} {url}) after {attempts} attempt(s): {reason}")]
     Network {
@@ -114,6 +125,7 @@ impl ScimClientError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ScimClientError::Http { status, .. } => Some(*status),
+            ScimClientError::Throttled { .. } => Some(429),
             _ => None,
         }
     }
@@ -186,6 +198,13 @@ fn conflicting_attribute(detail: Option<&str>) -> Option<&'static str> {
         .iter()
         .find(|(needle, _)| d.contains(needle))
         .map(|(_, attr)| *attr)
+}
+
+fn rate_text(rate: Option<f64>) -> String {
+    match rate {
+        Some(r) => format!("{r:.1} requests/s"),
+        None => "no limit".to_string(),
+    }
 }
 
 fn http_message(

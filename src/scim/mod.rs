@@ -7,6 +7,7 @@ pub mod dialect;
 pub mod error;
 pub mod filter;
 pub mod membership;
+pub mod pace;
 pub mod paging;
 pub mod ratelimit;
 pub mod resource;

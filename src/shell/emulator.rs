@@ -3,7 +3,7 @@
 //! token read from the variable the flags name.
 
 use super::error::EmulatorSetupError;
-use crate::emulator::{Dialect, Faults, Options, Server};
+use crate::emulator::{Dialect, Faults, LimitHeaders, LimitShape, Options, Server};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +22,12 @@ pub struct EmulatorSettings {
     pub fail_5xx: f64,
     pub rate_limit_read: Option<u32>,
     pub rate_limit_write: Option<u32>,
+    /// How the rate limits count requests.
+    pub limit_shape: LimitShape,
+    /// The token bucket's capacity; none means the rate.
+    pub limit_burst: Option<u32>,
+    /// Which rate-limit headers answers carry.
+    pub limit_headers: LimitHeaders,
     pub seed: Option<PathBuf>,
     pub fault_seed: u64,
     pub hold_writes_after: Option<u64>,
@@ -56,6 +62,9 @@ impl EmulatorSettings {
                 fail_5xx: self.fail_5xx,
                 rate_limit_read: self.rate_limit_read,
                 rate_limit_write: self.rate_limit_write,
+                limit_shape: self.limit_shape,
+                limit_burst: self.limit_burst,
+                limit_headers: self.limit_headers,
                 seed: self.fault_seed,
                 hold_writes_after: self.hold_writes_after,
             },

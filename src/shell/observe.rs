@@ -116,6 +116,9 @@ impl Connection {
         );
         opts.parallelism = settings.parallelism.max(1);
         opts.rate = scim_settings::rate_limits(&target.rate);
+        opts.throttle_budget = target
+            .throttle_budget_seconds
+            .map(std::time::Duration::from_secs_f64);
         opts.ca_cert = settings.ca_cert.clone();
         opts.insecure_http = insecure;
         opts.read_only = read_only;

@@ -54,6 +54,7 @@ pub(super) fn blank_change(
         precondition: None,
         depends_on: Vec::new(),
         detail: None,
+        origin: None,
     }
 }
 

@@ -1,0 +1,732 @@
+//! The adaptive pacer: how fast to send to a target that published no rate (`rate:` unset), one
+//! per kind of budget (reads, writes, member operations), shared by every concurrent request and
+//! every retry so that retries never stampede.
+//!
+//! A generic SCIM server behind an Okta- or GitHub-style limit rarely says what the limit is,
+//! only "429" when it is passed. Every 429 is load on someone else's service and, on a shared
+//! per-tenant limit, on every other integration of that tenant; so the pacer aims at sending
+//! just under the limit, not at finding it again and again:
+//!
+//! - Slow start: it begins at a conservative rate and multiplies it per clean answer (TCP's slow
+//!   start, per answer), so a server without a limit is soon sent to as fast as `parallelism`
+//!   allows, and a limited one is found within a few round trips.
+//! - The cut goes to what the server admitted, not to a fraction of what was sent: a server
+//!   over its limit admits its limit whatever roster sends, so the successes per second since
+//!   the last cut measure it (BBR's delivery rate). The pacer then sends a little under it and
+//!   grows by a few percent per second while answers stay clean, so probes above the limit are
+//!   rare and brief; one cut per congestion epoch (answers to requests sent before a cut speak
+//!   of the old rate).
+//! - Noise: a 429 that does not depend on the rate (a server failing a share of requests at
+//!   random) is told apart by experiment. A single 429 never cuts; a cut made on a measured
+//!   share of 429s is put on trial, and if that share does not fall after it the cut is undone
+//!   and the share learned as noise. Later cuts need 429s clearly above the noise.
+//! - What the server publishes wins: `RateLimit-Remaining`/`-Reset` (and `X-RateLimit-*`) form
+//!   an allowance that is never overdrawn: requests reserved or in flight count against it,
+//!   and once it is spent nothing goes out before the published reset.
+//!
+//! The core functions take the instant as a parameter so that tests check decisions exactly.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Where slow start begins (requests per second): below what most SaaS limits admit.
+pub const INITIAL_RATE: f64 = 10.0;
+/// Slow start multiplies the rate by this per clean answer.
+const SLOW_START_GROWTH: f64 = 1.5;
+/// Above this the pacer stops spacing requests (`parallelism` is the only bound).
+const UNLIMITED: f64 = 1000.0;
+/// The pacer never goes below this.
+const MIN_RATE: f64 = 0.5;
+/// After a cut the rate climbs back on CUBIC's curve around the admitted rate `w`:
+/// `w * (1 + CUBIC_C * (t - K)^3)`, flat near `w` for a few seconds, then probing beyond it
+/// faster and faster (in case the limit rose or was underestimated). `K` follows from where
+/// the cut left the rate: about 3 s from `BELOW`.
+const CUBIC_C: f64 = (1.0 - BELOW) / 27.0;
+/// The share of the admitted rate the pacer settles at after a cut.
+const BELOW: f64 = 0.97;
+/// A cut lowers the rate at least this much, and never below `MAX_CUT` of it in one step.
+const MIN_CUT: f64 = 0.9;
+const MAX_CUT: f64 = 0.3;
+/// An admitted rate is only measured over an epoch this long with this many successes.
+const MEASURE_SECS: f64 = 0.3;
+const MEASURE_OK: u32 = 5;
+/// Answers after a trial cut before it is judged, and answers an epoch needs before its share
+/// of 429s is a baseline to judge against.
+const JUDGE_AFTER: u32 = 40;
+const BASELINE: u32 = 20;
+/// A share of 429s this high is never taken for noise.
+const MAX_NOISE: f64 = 0.5;
+/// While a cut is on trial, only a share of 429s this high cuts again.
+const SEVERE: f64 = 0.3;
+
+/// The climb after a cut.
+#[derive(Debug, Clone, Copy)]
+struct Curve {
+    /// The rate the server admitted (where the climb flattens out).
+    w: f64,
+    /// Seconds from the cut to the plateau.
+    k: f64,
+    from: Instant,
+}
+
+impl Curve {
+    fn new(w: f64, start: f64, from: Instant) -> Curve {
+        let k = ((w - start).max(0.0) / (w * CUBIC_C)).cbrt();
+        Curve { w, k, from }
+    }
+    fn rate_at(&self, now: Instant) -> f64 {
+        let t = now.saturating_duration_since(self.from).as_secs_f64();
+        self.w * (1.0 + CUBIC_C * (t - self.k).powi(3))
+    }
+}
+
+/// A cut made on a measured share of 429s, to be judged.
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    rate_before: Option<f64>,
+    curve_before: Option<Curve>,
+    /// Share of 429s in the epoch the cut ended, if it had enough answers to tell.
+    share_before: Option<f64>,
+}
+
+/// What the server published about its budget.
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    /// Requests that may still be reserved in this window.
+    remaining: f64,
+    /// When the window resets; `None` = not known yet (after rolling into a new window).
+    reset_at: Option<Instant>,
+    /// Requests per window, when published.
+    limit: Option<f64>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// `None` = unlimited (no spacing).
+    rate: Option<f64>,
+    slow_start: bool,
+    /// Theoretical arrival time of the next request.
+    tat: Instant,
+    /// Start of the congestion epoch; answers to requests sent before it are of the old rate.
+    epoch: Instant,
+    /// The first request of the epoch: the admitted rate is measured from there (a budget
+    /// may sit idle for a long while after it was made, e.g. writes while a plan reads).
+    first_send: Option<Instant>,
+    /// When this epoch's successes were answered, the last second's worth: the admitted rate
+    /// is what the server let through lately, not since a slow start's first request.
+    admitted_log: VecDeque<Instant>,
+    ok: u32,
+    throttled: u32,
+    /// Learned share of 429s that do not depend on the rate: pooled over the answers of every
+    /// trial (held under the rate of a cut, so below any limit), once one showed noise.
+    noise: f64,
+    trial_answers: u32,
+    trial_throttled: u32,
+    trial: Option<Trial>,
+    curve: Option<Curve>,
+    last_growth: Instant,
+    /// Requests reserved and not answered yet.
+    outstanding: u32,
+    allowance: Option<Allowance>,
+    /// Reservations in the current and the previous second (the send rate of an unlimited
+    /// budget, which is what a cut starts from).
+    window_start: Instant,
+    window_units: f64,
+    previous: Option<(f64, f64)>,
+    /// Highest rate the pacer reached (for the error when the budget is spent).
+    peak: f64,
+}
+
+/// The rate-limit facts of one answer's headers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Published {
+    pub limit: Option<f64>,
+    pub remaining: Option<f64>,
+    /// Seconds until the window resets.
+    pub reset: Option<f64>,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<f64>,
+}
+
+/// One adaptive budget.
+#[derive(Debug)]
+pub struct Pacer {
+    state: Mutex<State>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new()
+    }
+}
+
+impl State {
+    fn measured_rate(&self, now: Instant) -> f64 {
+        let current = now
+            .saturating_duration_since(self.window_start)
+            .as_secs_f64();
+        match self.previous {
+            Some((units, secs)) => (units + self.window_units) / (secs + current),
+            None => self.window_units / current.max(0.02),
+        }
+    }
+
+    fn note_unit(&mut self, now: Instant) {
+        let since = now
+            .saturating_duration_since(self.window_start)
+            .as_secs_f64();
+        if since >= 1.0 {
+            self.previous = (since < 2.0).then_some((self.window_units, since));
+            self.window_start = now;
+            self.window_units = 0.0;
+        }
+        self.window_units += 1.0;
+    }
+
+    fn set_rate(&mut self, r: f64) {
+        self.rate = (r <= UNLIMITED).then_some(r.max(MIN_RATE));
+        self.peak = self.peak.max(r.min(UNLIMITED));
+    }
+
+    fn grow(&mut self, now: Instant) {
+        // Idle time is no evidence that a higher rate is fine: the curve only advances by at
+        // most a second between two requests.
+        let idle = now.saturating_duration_since(self.last_growth);
+        self.last_growth = now;
+        if idle > Duration::from_secs(1) {
+            if let Some(c) = &mut self.curve {
+                c.from += idle - Duration::from_secs(1);
+            }
+        }
+        if self.slow_start || self.trial.is_some() || self.rate.is_none() {
+            return;
+        }
+        if let Some(c) = self.curve {
+            self.set_rate(c.rate_at(now));
+        }
+    }
+
+    fn new_epoch(&mut self, now: Instant) {
+        self.epoch = now;
+        self.first_send = None;
+        self.admitted_log.clear();
+        self.ok = 0;
+        self.throttled = 0;
+        self.last_growth = now;
+    }
+
+    /// Whether the 429s of this epoch are more than the learned noise explains.
+    fn beyond_noise(&self) -> bool {
+        let k = f64::from(self.throttled);
+        let n = f64::from(self.ok + self.throttled);
+        if self.noise <= 0.0 {
+            // Two 429s in an epoch are common under a few percent of random ones; three
+            // come at once when a limit is passed.
+            return self.throttled >= 3;
+        }
+        let expected = self.noise * n;
+        k > expected + 3.0 * (expected * (1.0 - self.noise)).sqrt() + 1.0
+    }
+
+    fn cut(&mut self, now: Instant) {
+        let current = self.rate.unwrap_or_else(|| self.measured_rate(now));
+        let elapsed = now
+            .saturating_duration_since(self.first_send.unwrap_or(self.epoch))
+            .as_secs_f64();
+        let n = self.ok + self.throttled;
+        let admitted = (elapsed >= MEASURE_SECS && self.ok >= MEASURE_OK)
+            // Noise refuses a share of what the limit admitted; the limit itself is higher.
+            .then(|| {
+                let horizon = now - Duration::from_secs(1);
+                let recent = self.admitted_log.iter().filter(|t| **t >= horizon).count();
+                recent as f64 / elapsed.min(1.0) / (1.0 - self.noise).max(0.5)
+            });
+        // In slow start the last second was slower than the rate reached, so what it admitted
+        // understates the limit: the cut goes no deeper than a plain x0.8.
+        let floor = if self.slow_start { 0.8 } else { MAX_CUT };
+        let target = match admitted {
+            Some(a) => (a * BELOW).clamp(current * floor, current * MIN_CUT),
+            None => current * 0.8,
+        };
+        // Once noise is known, a cut is judged by the share of 429s above it; a trial would
+        // take the noise that stays after a genuine cut for a sign that the cut was useless.
+        self.trial = (self.noise <= 0.0 && n >= BASELINE).then(|| Trial {
+            rate_before: self.rate,
+            curve_before: self.curve,
+            share_before: (n >= BASELINE).then(|| f64::from(self.throttled) / f64::from(n)),
+        });
+        tracing::debug!(
+            "pacer: cut from {current:.1}/s to {target:.1}/s (admitted {admitted:?}, {} of {n} answers 429, noise {:.3})",
+            self.throttled,
+            self.noise
+        );
+        self.slow_start = false;
+        self.set_rate(target);
+        let w = admitted.map_or(current, |a| a.min(current));
+        self.curve = Some(Curve::new(w, target, now));
+        self.new_epoch(now);
+        // Nothing goes out before the server had a breath.
+        self.tat = self.tat.max(now);
+    }
+
+    /// Judges the cut on trial once enough answers came.
+    fn judge(&mut self, now: Instant) {
+        let Some(t) = self.trial else { return };
+        let n = self.ok + self.throttled;
+        if n < JUDGE_AFTER {
+            return;
+        }
+        self.trial = None;
+        let share = f64::from(self.throttled) / f64::from(n);
+        self.trial_answers += n;
+        self.trial_throttled += self.throttled;
+        // Against a limit a cut under the admitted rate makes 429s vanish (the server admits
+        // more than is sent); 429s that keep coming about as often as before do not depend on
+        // the rate. A cut made on a handful of answers has no share to compare with: then only
+        // a low share that persists is noise (a cut still above the limit leaves a high one).
+        let persisted = match t.share_before {
+            Some(before) => share >= 0.6 * before,
+            None => share < 0.15,
+        };
+        if self.throttled >= 2 && persisted && share < MAX_NOISE {
+            self.noise = f64::from(self.trial_throttled) / f64::from(self.trial_answers);
+            if let Some(r) = t.rate_before {
+                self.set_rate(r);
+            } else {
+                self.rate = None;
+            }
+            self.curve = t.curve_before.map(|c| Curve { from: c.from, ..c });
+            self.slow_start = t.curve_before.is_none() && self.slow_start;
+            self.new_epoch(now);
+        }
+    }
+
+    fn answered(&mut self) {
+        self.outstanding = self.outstanding.saturating_sub(1);
+    }
+}
+
+impl Pacer {
+    pub fn new() -> Pacer {
+        Pacer::starting_at(Instant::now())
+    }
+
+    /// A pacer whose clock starts at `now`.
+    pub fn starting_at(now: Instant) -> Pacer {
+        Pacer {
+            state: Mutex::new(State {
+                rate: Some(INITIAL_RATE),
+                slow_start: true,
+                tat: now,
+                epoch: now,
+                first_send: None,
+                admitted_log: VecDeque::new(),
+                ok: 0,
+                throttled: 0,
+                noise: 0.0,
+                trial_answers: 0,
+                trial_throttled: 0,
+                trial: None,
+                curve: None,
+                last_growth: now,
+                outstanding: 0,
+                allowance: None,
+                window_start: now,
+                window_units: 0.0,
+                previous: None,
+                peak: INITIAL_RATE,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Plain numbers: a panic while holding the lock cannot leave them inconsistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate in force; `None` = unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        self.lock().rate
+    }
+
+    /// The highest rate reached so far.
+    pub fn peak(&self) -> f64 {
+        self.lock().peak
+    }
+
+    /// The share of 429s learned as noise.
+    pub fn noise(&self) -> f64 {
+        self.lock().noise
+    }
+
+    /// How long a request must wait, reserving its slot (and a unit of any published
+    /// allowance); `Err(wait)` when a published allowance is spent and its reset is not known
+    /// yet: nothing is reserved, ask again after `wait` (an answer in flight will tell).
+    pub fn try_reserve(&self) -> Result<Duration, Duration> {
+        self.try_reserve_at(Instant::now())
+    }
+
+    /// `try_reserve` at a given instant.
+    pub fn try_reserve_at(&self, now: Instant) -> Result<Duration, Duration> {
+        let mut s = self.lock();
+        if let Some(a) = &s.allowance {
+            let spent = a.remaining < 1.0 && a.reset_at.is_none_or(|t| now < t);
+            if spent && a.reset_at.is_none() && s.outstanding > 0 {
+                return Err(Duration::from_millis(20));
+            }
+        }
+        s.grow(now);
+        s.note_unit(now);
+        let mut start = match s.rate {
+            Some(_) => s.tat.max(now),
+            None => now,
+        };
+        let outstanding = f64::from(s.outstanding);
+        if let Some(a) = &mut s.allowance {
+            if a.reset_at.is_some_and(|t| start >= t) {
+                // A new window: its budget is the published limit, less what is still out
+                // (which may yet be counted in it). Without a limit, one request finds out.
+                a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
+                a.reset_at = None;
+            }
+            if a.remaining < 1.0 {
+                match a.reset_at {
+                    Some(t) => {
+                        start = start.max(t);
+                        a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
+                        a.reset_at = None;
+                    }
+                    // Spent, reset unknown, nothing out to tell more (checked above when
+                    // something is): one request finds out.
+                    None => a.remaining = 1.0,
+                }
+            }
+            a.remaining -= 1.0;
+        }
+        if let Some(r) = s.rate {
+            s.tat = start + Duration::from_secs_f64(1.0 / r);
+        }
+        if s.first_send.is_none() {
+            s.first_send = Some(start.max(s.epoch));
+        }
+        s.outstanding += 1;
+        Ok(start - now)
+    }
+
+    /// Waits until a request may go.
+    pub async fn acquire(&self) {
+        loop {
+            match self.try_reserve() {
+                Ok(wait) => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    return;
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// A request sent at `sent` succeeded.
+    pub fn on_success(&self, sent: Instant, published: Published) {
+        self.on_success_at(Instant::now(), sent, published);
+    }
+
+    pub fn on_success_at(&self, now: Instant, sent: Instant, published: Published) {
+        let mut s = self.lock();
+        s.answered();
+        Self::note_published(&mut s, now, published);
+        if sent < s.epoch {
+            return;
+        }
+        s.ok += 1;
+        s.admitted_log.push_back(now);
+        let horizon = now - Duration::from_secs(1);
+        while s.admitted_log.front().is_some_and(|t| *t < horizon) {
+            s.admitted_log.pop_front();
+        }
+        if s.slow_start {
+            if let Some(r) = s.rate {
+                s.set_rate(r * SLOW_START_GROWTH);
+            }
+        }
+        s.judge(now);
+    }
+
+    /// A request sent at `sent` was answered 429.
+    pub fn on_throttled(&self, sent: Instant, published: Published) {
+        self.on_throttled_at(Instant::now(), sent, published);
+    }
+
+    pub fn on_throttled_at(&self, now: Instant, sent: Instant, published: Published) {
+        let mut s = self.lock();
+        s.answered();
+        Self::note_published(&mut s, now, published);
+        if sent < s.epoch {
+            // Sent at the rate before the last cut: says nothing about the present one.
+            return;
+        }
+        s.throttled += 1;
+        if s.ok == 0 && s.throttled >= 2 && !s.slow_start {
+            // Nothing admitted since the cut: the server's budget is spent for now (a fixed
+            // window runs until its reset whatever the rate), so cutting again would only
+            // punish the rate for a wait. Pause until the server said to retry, and count
+            // from there.
+            let wait = published.retry_after.unwrap_or(1.0).clamp(0.05, 60.0);
+            let until = now + Duration::from_secs_f64(wait);
+            s.tat = s.tat.max(until);
+            s.new_epoch(until);
+            return;
+        }
+        if s.trial.is_some() {
+            s.judge(now);
+        }
+        let n = s.ok + s.throttled;
+        if s.trial.is_some() && f64::from(s.throttled) < SEVERE * f64::from(n) {
+            return;
+        }
+        if s.beyond_noise() {
+            s.cut(now);
+        }
+    }
+
+    /// A request got no answer that speaks of the rate (a network error, a 5xx).
+    pub fn on_other(&self) {
+        self.lock().answered();
+    }
+
+    fn note_published(s: &mut State, now: Instant, p: Published) {
+        let Some(remaining) = p.remaining else { return };
+        // The others out may not have been counted by the server yet.
+        let others = f64::from(s.outstanding);
+        let fresh = Allowance {
+            remaining: remaining - others,
+            reset_at: p.reset.map(|r| now + Duration::from_secs_f64(r.max(0.0))),
+            limit: p.limit,
+        };
+        s.allowance = Some(match s.allowance {
+            Some(old) => match (old.reset_at, fresh.reset_at) {
+                // A later window than the one known: it replaces it.
+                (Some(o), Some(f)) if f > o + Duration::from_millis(500) => fresh,
+                // An answer from an earlier window, arriving late: it says nothing now.
+                (Some(o), Some(f)) if f + Duration::from_millis(500) < o => old,
+                // The same window: the lower count is the safe one.
+                _ => Allowance {
+                    remaining: old.remaining.min(fresh.remaining),
+                    reset_at: match (old.reset_at, fresh.reset_at) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    },
+                    limit: fresh.limit.or(old.limit),
+                },
+            },
+            None => fresh,
+        });
+    }
+}
+
+/// Reads `RateLimit-Limit`/`-Remaining`/`-Reset` (IETF draft) or their `X-RateLimit-*` forms.
+/// A reset above 10^9 is a Unix time (GitHub's form), `now_unix` converts it to seconds.
+pub fn published(headers: &reqwest::header::HeaderMap, now_unix: f64) -> Published {
+    let num = |names: [&str; 2]| {
+        names.iter().find_map(|n| {
+            headers
+                .get(*n)
+                .and_then(|v| v.to_str().ok())
+                // `RateLimit-Limit: 25, 25;w=1` (a policy list): the first number counts.
+                .and_then(|v| v.split([',', ';']).next())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        })
+    };
+    let reset = num(["ratelimit-reset", "x-ratelimit-reset"]).map(|r| {
+        if r > 1e9 {
+            (r - now_unix).max(0.0)
+        } else {
+            r
+        }
+    });
+    Published {
+        limit: num(["ratelimit-limit", "x-ratelimit-limit"]),
+        remaining: num(["ratelimit-remaining", "x-ratelimit-remaining"]),
+        reset,
+        retry_after: headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::scim::client::parse_retry_after)
+            .map(|d| d.as_secs_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    impl Pacer {
+        fn reserve_at(&self, now: Instant) -> Duration {
+            self.try_reserve_at(now).expect("nothing published here")
+        }
+    }
+
+    /// A server's token bucket of `rate` per second holding `burst`.
+    struct Bucket {
+        rate: f64,
+        burst: f64,
+        tokens: f64,
+        last: Instant,
+    }
+
+    impl Bucket {
+        fn refuses(&mut self, at: Instant) -> bool {
+            let dt = at.saturating_duration_since(self.last).as_secs_f64();
+            self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+            self.last = self.last.max(at);
+            if self.tokens >= 1.0 {
+                self.tokens -= 1.0;
+                false
+            } else {
+                true
+            }
+        }
+    }
+
+    /// Sends `n` requests, 8 at a time, each answered one round trip after it goes; returns
+    /// the seconds it took and the 429s the bucket (not the noise) answered.
+    fn run(n: usize, limit: f64, burst: f64, noise: f64, seed: u64) -> (f64, usize) {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut bucket = Bucket {
+            rate: limit,
+            burst,
+            tokens: burst,
+            last: t0,
+        };
+        let rtt = ms(20);
+        // Free-at instants of 8 slots.
+        let mut slots = [t0; 8];
+        let mut done = 0;
+        let mut limited = 0;
+        let mut end = t0;
+        while done < n {
+            slots.sort();
+            let now = slots[0];
+            let sent = now + p.reserve_at(now);
+            let back = sent + rtt;
+            slots[0] = back;
+            if bucket.refuses(sent) {
+                limited += 1;
+                p.on_throttled_at(back, sent, Published::default());
+            } else if rng.random::<f64>() < noise {
+                p.on_throttled_at(back, sent, Published::default());
+            } else {
+                p.on_success_at(back, sent, Published::default());
+                done += 1;
+            }
+            end = end.max(back);
+        }
+        ((end - t0).as_secs_f64(), limited)
+    }
+
+    #[test]
+    fn slow_start_reaches_an_unlimited_server_s_speed_quickly() {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        let mut now = t0;
+        for _ in 0..30 {
+            now += p.reserve_at(now);
+            p.on_success_at(now, now, Published::default());
+        }
+        assert_eq!(p.rate(), None);
+        assert!((now - t0).as_secs_f64() < 0.5, "{:?}", now - t0);
+    }
+
+    #[test]
+    fn settles_under_a_hidden_limit() {
+        // 25/s with one second's burst and with a burst of 5: within 1.10x of the floor and
+        // under 5% of the requests answered 429.
+        for burst in [25.0, 5.0] {
+            for seed in 0..3 {
+                let (wall, limited) = run(1000, 25.0, burst, 0.0, seed);
+                assert!(wall < 40.0 * 1.10, "burst {burst} seed {seed}: {wall:.1} s");
+                assert!(limited < 50, "burst {burst} seed {seed}: {limited} 429s");
+            }
+        }
+    }
+
+    #[test]
+    fn random_429s_do_not_drag_the_rate_down() {
+        // 5% random 429s on top of the limit: the noise is learned and the run ends well
+        // within 1.5x of its floor (noise refuses 5% of what the limit admits).
+        for burst in [25.0, 5.0] {
+            for seed in 0..3 {
+                let (wall, _) = run(1000, 25.0, burst, 0.05, seed);
+                let floor = 1000.0 / 25.0 / 0.95;
+                assert!(wall < floor * 1.5, "burst {burst} seed {seed}: {wall:.1} s");
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_429_does_not_cut() {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        p.reserve_at(t0);
+        p.on_throttled_at(t0 + ms(20), t0, Published::default());
+        assert_eq!(p.rate(), Some(INITIAL_RATE));
+    }
+
+    #[test]
+    fn a_published_allowance_is_never_overdrawn() {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        // Eight out, the first answer says 3 remain for 1 s: five more may not go at once.
+        let mut at = t0;
+        for _ in 0..8 {
+            at += p.reserve_at(at);
+        }
+        let published = Published {
+            limit: Some(10.0),
+            remaining: Some(10.0),
+            reset: Some(1.0),
+            retry_after: None,
+        };
+        p.on_success_at(t0 + ms(20), t0, published);
+        // 10 remain, 7 are out: 3 may go before the reset.
+        let now = t0 + ms(20);
+        let waits: Vec<Duration> = (0..4).map(|_| p.reserve_at(now)).collect();
+        assert!(waits[..3].iter().all(|w| *w < ms(980)), "{waits:?}");
+        assert!(waits[3] >= ms(999), "{waits:?}");
+    }
+
+    #[test]
+    fn reads_every_header_form() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("RateLimit-Limit", "25, 25;w=1".parse().expect("value"));
+        h.insert("RateLimit-Remaining", "3".parse().expect("value"));
+        h.insert("RateLimit-Reset", "2".parse().expect("value"));
+        let p = published(&h, 0.0);
+        assert_eq!(
+            p,
+            Published {
+                limit: Some(25.0),
+                remaining: Some(3.0),
+                reset: Some(2.0),
+                retry_after: None,
+            }
+        );
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("X-RateLimit-Remaining", "0".parse().expect("value"));
+        h.insert("X-RateLimit-Reset", "1700000005".parse().expect("value"));
+        let p = published(&h, 1_700_000_000.0);
+        assert_eq!((p.remaining, p.reset), (Some(0.0), Some(5.0)));
+    }
+}
