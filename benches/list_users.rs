@@ -17,7 +17,7 @@ use std::time::Instant;
 const USERS: usize = 100_000;
 
 fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -40,7 +40,7 @@ fn write_seed(seed: &std::path::Path) {
             })
         })
         .collect();
-    std::fs::write(seed, json!({ "users": users }).to_string()).expect("seed");
+    fs_err::write(seed, json!({ "users": users }).to_string()).expect("seed");
 }
 
 fn main() {

@@ -155,7 +155,7 @@ fn live_state(desired: &Desired) -> Observed {
 }
 
 fn peak_mib() -> String {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -174,7 +174,7 @@ fn peak_mib() -> String {
 /// This thread's CPU time (user + system, from `/proc/thread-self/stat`, in clock ticks of
 /// 10 ms): unlike wall time, it does not grow when other processes share the machine.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let stat = fs_err::read_to_string("/proc/thread-self/stat").unwrap_or_default();
     // Fields after the command name (which may hold spaces): state is the first, utime the
     // 12th and stime the 13th.
     let fields: Vec<&str> = stat
@@ -193,7 +193,7 @@ fn cpu_time() -> Duration {
 /// Reset VmHWM to the current RSS (Linux: `5` to clear_refs), so the next reading is the peak
 /// of what follows rather than of building the fixture.
 fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let _ = fs_err::write("/proc/self/clear_refs", "5");
 }
 
 fn ms(d: Duration) -> String {

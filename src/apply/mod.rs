@@ -1,4 +1,4 @@
-//! The executor of plans (SPEC section 5): preconditions, phases, concurrency inside the
+//! The executor of plans (docs/contract.md#apply): preconditions, phases, concurrency inside the
 //! target's budgets, failure isolation, and the record of what happened to every change.
 //!
 //! Apply never decides *what* to change: that is the plan, made by the pure planner and
@@ -30,7 +30,7 @@ use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// The phases of SPEC section 5, in the order they run: the planner's, carried on each change.
+/// The phases of docs/contract.md#phases, in the order they run: the planner's, carried on each change.
 pub use crate::plan::Phase;
 
 /// The phase of every change of a plan, in plan order, as the plan says; `None` for changes

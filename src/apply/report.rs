@@ -62,7 +62,7 @@ impl ChangeResult {
 }
 
 /// The counts of the final line, over applied changes, counted as the plan's summary counts
-/// them (SPEC section 4): creates are added; updates, reactivations and groups whose members
+/// them (docs/contract.md#summary-line): creates are added; updates, reactivations and groups whose members
 /// change are changed (a group once, and not at all when it was created); deactivations and
 /// deletes are destroyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ pub struct ApplyReport {
 }
 
 /// The final line: `Apply complete! Resources: 3 added, 2 changed, 1 destroyed.` when nothing
-/// failed (SPEC section 5: scripts parse it), otherwise a line that says apply did not complete.
+/// failed (docs/contract.md#progress-and-final-line: scripts parse it), otherwise a line that says apply did not complete.
 pub fn final_line(t: &Totals) -> String {
     let resources = format!(
         "Resources: {} added, {} changed, {} destroyed",

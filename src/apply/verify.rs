@@ -1,4 +1,4 @@
-//! Preconditions of a saved plan (SPEC section 5): before anything is written, re-read every
+//! Preconditions of a saved plan (docs/contract.md#stale-plans): before anything is written, re-read every
 //! object the plan touches and decide, per change, whether it is still valid (fresh), already
 //! carried out (done: a crash after the server acted, or someone did it by hand), or stale (the
 //! object moved since the plan was made). One stale change refuses the whole plan.
@@ -292,7 +292,7 @@ async fn check(
         .pointer("/meta/version")
         .and_then(Value::as_str)
         .map(str::to_string);
-    // Membership changes are deltas with no precondition (SPEC section 4).
+    // Membership changes are deltas with no precondition (docs/contract.md#checksum-and-digests).
     let Some(pre) = &c.precondition else {
         return Ok(Verdict::Fresh { version: None });
     };

@@ -1,4 +1,4 @@
-//! `roster apply [PLAN_FILE]`: carry out a plan (SPEC section 5).
+//! `roster apply [PLAN_FILE]`: carry out a plan (docs/contract.md#apply).
 //!
 //! With a saved plan it applies exactly that plan, after checking that the configuration is
 //! the one the plan was made from and re-reading every object the plan touches; it never

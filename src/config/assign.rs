@@ -1,5 +1,5 @@
 //! Assignment: which directory users and groups a target receives, and each group's flattened
-//! membership there (SPEC section 2).
+//! membership there (docs/configuration.md#assign).
 //!
 //! `assign.groups` sends those groups, the groups they include (transitively, by name or id) and
 //! all their flattened members; `assign.users` sends users only; `all: true` sends everything.

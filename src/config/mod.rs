@@ -274,7 +274,7 @@ pub(crate) fn peak_rss_mb() -> u64 {
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return 0;
     }
-    std::fs::read_to_string("/proc/self/status")
+    fs_err::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;

@@ -1,7 +1,7 @@
 //! Presets: what each target `type` supplies by default. A target's own entries override the
 //! preset's one by one, so a minimal target needs only `type`, `url`, `auth` and `assign`.
 //!
-//! Every value here is part of the user contract (SPEC sections 2, 3 and 6): the default mapping
+//! Every value here is part of the user contract (docs/configuration.md#presets): the default mapping
 //! of the well-known directory fields, match precedence, request rates, safety limits and the
 //! objects AWS creates itself and roster must never touch.
 

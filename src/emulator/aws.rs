@@ -1,5 +1,5 @@
 //! The rules of the `aws-identity-center` dialect: what AWS IAM Identity Center's SCIM endpoint
-//! refuses (research notes: background/scim_anchors.md §1). Each check returns the `detail` of
+//! refuses (docs/contract.md#aws-iam-identity-center). Each check returns the `detail` of
 //! a 400 ValidationException; the server wraps it in AWS's error shape.
 
 use super::filter::{AttrPath, CompOp, Filter};

@@ -8,8 +8,8 @@
 
 use super::schema::Kind;
 use super::store::{Mutation, Store};
+use fs_err::{File, OpenOptions};
 use serde_json::{json, Map, Value};
-use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -72,10 +72,10 @@ impl Persist {
     pub fn open(path: &Path, store: &mut Store) -> io::Result<Persist> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
+                fs_err::create_dir_all(parent)?;
             }
         }
-        match std::fs::read(path) {
+        match fs_err::read(path) {
             Ok(bytes) => {
                 let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
                     io::Error::new(
@@ -153,7 +153,7 @@ impl Persist {
             w.flush()?;
             w.get_ref().sync_all()?;
         }
-        std::fs::rename(&tmp, &self.snapshot)?;
+        fs_err::rename(&tmp, &self.snapshot)?;
         self.journal = OpenOptions::new()
             .create(true)
             .write(true)
@@ -224,7 +224,7 @@ mod tests {
         assert!(again.all(Kind::User).all(|u| u["userName"] == "b"));
         // Reopening folded the journal into the snapshot.
         assert_eq!(
-            std::fs::metadata(journal_path(&path)).expect("meta").len(),
+            fs_err::metadata(journal_path(&path)).expect("meta").len(),
             0
         );
         let mut third = Store::new(false);

@@ -367,7 +367,7 @@ mod tests {
     /// Resolve a configuration text the way `roster` does (presets merged).
     use crate::config::test_support::desired;
 
-    const SPEC_EXAMPLE: &str = r#"
+    const CONFIG_EXAMPLE: &str = r#"
 users:
   - id: e1001
     user_name: alice@example.com
@@ -419,7 +419,7 @@ targets:
 
     #[test]
     fn renders_the_spec_example() {
-        let d = desired(SPEC_EXAMPLE);
+        let d = desired(CONFIG_EXAMPLE);
         let c = CompiledTarget::compile(&d.targets[0]).unwrap();
         let r = c.render_user(&d.users[0]).unwrap();
         let by_path: Vec<(&str, Option<Value>)> = c
@@ -482,7 +482,7 @@ targets:
 
     #[test]
     fn unresolved_user_ref_is_omitted_and_no_extension_without_values() {
-        let d = desired(SPEC_EXAMPLE);
+        let d = desired(CONFIG_EXAMPLE);
         // the generic (embedded) preset: default mapping only
         let c = CompiledTarget::compile(&d.targets[1]).unwrap();
         let r = c.render_user(&d.users[1]).unwrap();

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 /// The address of one object in one target.
 ///
-/// Grammar (SPEC section 4):
+/// Grammar (docs/contract.md#addresses):
 ///
 /// ```text
 /// address  = target ":" kind "." object

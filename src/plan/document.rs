@@ -1,6 +1,6 @@
 //! The plan document: what `plan --format json` prints and `plan --out FILE` saves, and what
-//! `show` and `apply PLAN_FILE` read back. Its shape is part of the user contract (SPEC section
-//! 4): scripts parse it, so fields are only ever added, and `format_version` changes when a
+//! `show` and `apply PLAN_FILE` read back. Its shape is part of the user contract (docs/contract.md#plan-document):
+//! scripts parse it, so fields are only ever added, and `format_version` changes when a
 //! field changes meaning.
 
 pub use super::address::{Address, AddressError};
@@ -90,7 +90,7 @@ pub struct TargetPlan {
     pub not_touching: NotTouching,
 }
 
-/// Counts of the summary line (SPEC section 4).
+/// Counts of the summary line (docs/contract.md#summary-line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Creates.
@@ -172,7 +172,7 @@ impl Action {
     }
 }
 
-/// When apply runs a change (SPEC section 5): phases run one after another in this order, and
+/// When apply runs a change (docs/contract.md#phases): phases run one after another in this order, and
 /// changes inside a phase run concurrently, each waiting only for the creates it names. The
 /// planner decides the phase with the change and saves it in the plan, so apply never guesses it
 /// back from the actions (a rename and a plain update have the same actions).
@@ -252,7 +252,7 @@ impl Reason {
     }
 }
 
-/// The summary's counting rule (SPEC section 4), shared by the plan's summary line and apply's
+/// The summary's counting rule (docs/contract.md#summary-line), shared by the plan's summary line and apply's
 /// `Apply complete!` line so the two always agree: creates are added; deactivations and deletes
 /// are destroyed; updates, reactivations and member changes are changed, a group once however
 /// many of its changes there are, and not at all when the same plan creates it.

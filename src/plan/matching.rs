@@ -1,4 +1,4 @@
-//! Matching desired objects to live ones by the target's key precedence (SPEC section 3).
+//! Matching desired objects to live ones by the target's key precedence (docs/contract.md#matching-and-ownership).
 //!
 //! Keys are tried in rounds, one round per key in precedence order, so that a live object already
 //! matched by an earlier key (say externalId) is no longer a candidate for a later key (say

@@ -51,7 +51,7 @@ pub enum PlanError {
 }
 
 /// Whether a live value and a desired value are the same for the planner: absent, null and ""
-/// are one value (SPEC section 4); text and a number or boolean with that text are equal
+/// are one value (docs/contract.md#checksum-and-digests); text and a number or boolean with that text are equal
 /// (templates render text, servers answer typed values).
 pub fn same_value(have: Option<&Value>, want: Option<&Value>) -> bool {
     let have = have.filter(|v| !is_blank(v));

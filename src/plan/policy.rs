@@ -1,5 +1,5 @@
 //! The name-based parts of a target's policy, compiled once per plan: `ignore` globs, `protect`
-//! and `release` lists, and the `owns` regular expression (SPEC section 3).
+//! and `release` lists, and the `owns` regular expression (docs/contract.md#matching-and-ownership).
 //!
 //! They are compiled up front so that classifying 100,000 live objects is a hash lookup or a
 //! pattern match each, and so that a bad pattern fails the plan before anything is compared.

@@ -1,6 +1,6 @@
 //! One change as a list of marked lines, shared by the text and markdown renderers so that a
 //! terminal and a pull-request comment show the same content and differ only in layout and
-//! colour (Terraform's per-resource block, reconciler_anchors section 1.5).
+//! colour (Terraform's per-resource block; docs/contract.md#text-and-markdown).
 
 use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Reason};
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! The plan as JSON: the versioned document of SPEC section 4, as `plan --format json` prints it
+//! The plan as JSON: the versioned document of docs/contract.md#plan-document, as `plan --format json` prints it
 //! and `plan --out` saves it.
 
 use crate::plan::document::PlanDocument;

@@ -1,4 +1,4 @@
-//! The plan as a pull-request comment (reconciler_anchors sections 1.11 and 8.2): a stable
+//! The plan as a pull-request comment (docs/contract.md#text-and-markdown): a stable
 //! marker so CI can find and replace its previous comment, the summary line as a heading, a
 //! table per target, one collapsed `<details>` per target and kind with a `diff` fence whose
 //! marks sit at column 0 (so the forge colours them), and tripped safety gates as a warning.

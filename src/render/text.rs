@@ -1,7 +1,7 @@
-//! The human plan for a terminal, laid out like Terraform's (reconciler_anchors section 1.5): a
+//! The human plan for a terminal, laid out like Terraform's (docs/contract.md#text-and-markdown): a
 //! legend of the marks present, one block per object with what happens and why, per-target
-//! "not touching", request and safety-gate lines, and the summary line scripts parse (SPEC
-//! section 4).
+//! "not touching", request and safety-gate lines, and the summary line scripts parse
+//! (docs/contract.md#summary-line).
 
 use super::block::{change_lines, Fate, Line, Mark};
 use crate::escape::escape_control;
@@ -21,10 +21,10 @@ pub struct TextOptions {
     pub saved_to: Option<String>,
 }
 
-/// The no-change line (SPEC section 4); scripts match it exactly.
+/// The no-change line (docs/contract.md#summary-line); scripts match it exactly.
 pub const NO_CHANGES: &str = "No changes. Live state matches the configuration.";
 
-/// The targeting warning (SPEC section 1: printed whenever `--resource` is used).
+/// The targeting warning (docs/contract.md#plan-flags: printed whenever `--resource` is used).
 pub const TARGETING_WARNING: &str = "Warning: Targeting is in effect — this plan may not include \
 every change the configuration asks for. Use --resource only for exceptional cases.";
 
@@ -97,7 +97,7 @@ pub(crate) fn has_changes(doc: &PlanDocument) -> bool {
     doc.targets.iter().any(|t| !t.changes.is_empty())
 }
 
-/// The summary line of SPEC section 4, exactly.
+/// The summary line of docs/contract.md#summary-line, exactly.
 pub fn summary_line(doc: &PlanDocument) -> String {
     if !has_changes(doc) {
         return NO_CHANGES.to_string();

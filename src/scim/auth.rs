@@ -293,14 +293,14 @@ mod tests {
     fn token_file_is_trimmed_and_missing_file_named() {
         let dir = tempfile::tempdir().expect("dir");
         let p = dir.path().join("tok");
-        std::fs::write(&p, "file-token-123\n").expect("write");
+        fs_err::write(&p, "file-token-123\n").expect("write");
         let c = Credentials::from_source(&CredentialSource::BearerFile(p.clone())).expect("creds");
         assert_eq!(c.secrets(), vec!["file-token-123".to_string()]);
         let missing = dir.path().join("nope");
         let e = Credentials::from_source(&CredentialSource::BearerFile(missing.clone()))
             .expect_err("x");
         assert!(e.to_string().contains(&missing.display().to_string()));
-        std::fs::write(&p, "\n").expect("write");
+        fs_err::write(&p, "\n").expect("write");
         assert!(matches!(
             Credentials::from_source(&CredentialSource::BearerFile(p)),
             Err(AuthError::FileEmpty { .. })

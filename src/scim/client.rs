@@ -11,7 +11,7 @@
 //! is paced adaptively (`pace`), from the server's 429s and its published rate-limit headers.
 //!
 //! A create (POST) is not retried after a 5xx or a timeout, because it may have taken effect:
-//! `apply` looks the object up by its match keys first (SPEC §5). It is retried on 429 and when
+//! `apply` looks the object up by its match keys first (docs/contract.md#concurrency-and-retries). It is retried on 429 and when
 //! the connection could not be opened, when the server cannot have seen it.
 
 use crate::scim::auth::{redact, Credentials};
@@ -1236,7 +1236,7 @@ mod tests {
     fn ca_certificate_must_be_readable_pem() {
         let dir = tempfile::tempdir().expect("dir");
         let bad = dir.path().join("ca.pem");
-        std::fs::write(&bad, "not a certificate").expect("write");
+        fs_err::write(&bad, "not a certificate").expect("write");
         let mut o = ClientOptions::new("https://scim.example", Credentials::None, Dialect::Generic);
         o.ca_cert = Some(bad.clone());
         let e = ScimClient::new(o.clone()).expect_err("bad pem");

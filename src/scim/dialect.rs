@@ -1,7 +1,7 @@
 //! The protocol rules of each kind of SCIM server, as data and pure functions, so that the
 //! planner (which estimates requests and shapes patches) and the client (which refuses to send
 //! what the server would reject) apply the same rules. Generic is RFC 7644 as written; AWS IAM
-//! Identity Center is a subset with hard limits (SPEC §6).
+//! Identity Center is a subset with hard limits (docs/contract.md#aws-iam-identity-center).
 
 use crate::scim::resource::{Group, PatchOp, PatchRequest, Reference};
 use serde_json::{json, Value};

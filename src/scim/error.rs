@@ -5,7 +5,7 @@
 
 use thiserror::Error;
 
-/// Why a list could not be proven complete (SPEC §4: a plan never diffs against partial state).
+/// Why a list could not be proven complete (docs/contract.md#read-only-planning: a plan never diffs against partial state).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PagingError {
     #[error("the server sent the same {collection} again (id {id}) on a later page; refusing to loop or to guess")]
@@ -160,7 +160,7 @@ impl ScimClientError {
 
     /// True when a write may or may not have taken effect (a 5xx, a timeout or a broken
     /// connection after the request was sent). `apply` looks the object up before retrying a
-    /// create in that case, so that a retry never duplicates it (SPEC §5).
+    /// create in that case, so that a retry never duplicates it (docs/contract.md#concurrency-and-retries).
     pub fn outcome_unknown(&self) -> bool {
         match self {
             ScimClientError::Http { status, .. } => *status >= 500,

@@ -2,7 +2,7 @@
 //! members with the group, so they cost nothing extra. AWS answers `members: []` on every group,
 //! so memberships must be read by filter: per managed group (`GET /Users?filter=groups.value eq
 //! "GID"`, paged) or per user (`GET /Groups?filter=members.value eq "UID"`), whichever costs
-//! fewer requests (SPEC §6). Only groups roster manages are read. Reads run concurrently up to
+//! fewer requests (docs/contract.md#aws-iam-identity-center). Only groups roster manages are read. Reads run concurrently up to
 //! the client's parallelism, within its read budget.
 
 use crate::scim::client::ReadOnlyClient;

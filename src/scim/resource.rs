@@ -299,7 +299,7 @@ mod tests {
     const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aws-samples");
 
     fn sample(name: &str) -> String {
-        std::fs::read_to_string(format!("{SAMPLES}/{name}")).expect("sample exists")
+        fs_err::read_to_string(format!("{SAMPLES}/{name}")).expect("sample exists")
     }
 
     #[test]

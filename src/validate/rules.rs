@@ -240,7 +240,7 @@ const USER_MULTI: &[&str] = &[
 ];
 /// Multi-valued attributes AWS IAM Identity Center takes one value of.
 const AWS_SINGLE_VALUED: &[&str] = &["emails", "phoneNumbers", "addresses", "roles"];
-/// What AWS IAM Identity Center refuses (SPEC 6; scim_anchors §1.6).
+/// What AWS IAM Identity Center refuses (docs/contract.md#aws-iam-identity-center).
 const AWS_REFUSED: &[&str] = &[
     "password",
     "ims",

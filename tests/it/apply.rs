@@ -261,7 +261,7 @@ impl Workspace {
     }
 
     fn write_many(&self, d: &Directory, targets: &[&TargetSpec]) {
-        std::fs::write(&self.config, config_text(d, targets)).expect("config written");
+        fs_err::write(&self.config, config_text(d, targets)).expect("config written");
     }
 
     /// `roster ARGS -c CONFIG`, stdin not a TTY.
@@ -733,8 +733,8 @@ fn interrupted_apply(flavour: Flavour) -> (EmulatorProcess, Workspace, PathBuf) 
     let plan = ws.save_plan("plan.json");
 
     // Output to files: a pipe nobody reads would block roster before the kill.
-    let out = std::fs::File::create(ws.path("apply.out")).expect("out");
-    let err = std::fs::File::create(ws.path("apply.err")).expect("err");
+    let out = fs_err::File::create(ws.path("apply.out")).expect("out");
+    let err = fs_err::File::create(ws.path("apply.err")).expect("err");
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .arg("apply")
         .arg(&plan)
@@ -743,8 +743,8 @@ fn interrupted_apply(flavour: Flavour) -> (EmulatorProcess, Workspace, PathBuf) 
         .env(EMU_TOKEN_ENV, &ws.token)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+        .stdout(out.into_parts().0)
+        .stderr(err.into_parts().0)
         .spawn()
         .expect("apply starts");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -756,8 +756,8 @@ fn interrupted_apply(flavour: Flavour) -> (EmulatorProcess, Workspace, PathBuf) 
         if let Some(status) = child.try_wait().expect("wait") {
             panic!(
                 "apply ended ({status}) before the hold: {}\n{}",
-                std::fs::read_to_string(ws.path("apply.out")).unwrap_or_default(),
-                std::fs::read_to_string(ws.path("apply.err")).unwrap_or_default()
+                fs_err::read_to_string(ws.path("apply.out")).unwrap_or_default(),
+                fs_err::read_to_string(ws.path("apply.err")).unwrap_or_default()
             );
         }
         assert!(Instant::now() < deadline, "1000 writes not reached: {s}");
@@ -1027,7 +1027,7 @@ fn the_report_lists_every_change_as_applied() {
     ws.write(&d, &TargetSpec::new("generic", &emu.url));
     let plan = ws.save_plan("plan.json");
     let saved: Value =
-        serde_json::from_slice(&std::fs::read(&plan).expect("plan")).expect("plan json");
+        serde_json::from_slice(&fs_err::read(&plan).expect("plan")).expect("plan json");
     let report = ws.path("report.json");
     let run = ws.roster(&[
         "apply",
@@ -1038,9 +1038,9 @@ fn the_report_lists_every_change_as_applied() {
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(complete_line(&run.stdout), (6, 0, 0));
     let r: Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+        serde_json::from_slice(&fs_err::read(&report).expect("report written")).expect("json");
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&report)
+    let mode = fs_err::metadata(&report)
         .expect("report")
         .permissions()
         .mode();
@@ -1157,7 +1157,7 @@ fn a_failed_change_is_reported_its_dependants_skipped_and_the_rest_applied() {
     assert_eq!(u0["title"], "Lead", "independent update applied");
 
     let r: Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("report written")).expect("json");
+        serde_json::from_slice(&fs_err::read(&report).expect("report written")).expect("json");
     let t = &r["targets"][0];
     assert_eq!(
         (
@@ -1202,7 +1202,7 @@ fn a_saved_plan_applies_only_with_its_reviewed_checksum() {
     ws.write(&d, &TargetSpec::new("generic", &emu.url));
     let plan = ws.save_plan("plan.json");
     let saved: Value =
-        serde_json::from_slice(&std::fs::read(&plan).expect("plan")).expect("plan json");
+        serde_json::from_slice(&fs_err::read(&plan).expect("plan")).expect("plan json");
     let checksum = saved["checksum"].as_str().expect("checksum").to_string();
     assert!(checksum.starts_with("sha256:"), "{checksum}");
     let wrong = format!("sha256:{}", "0".repeat(64));
@@ -1361,7 +1361,7 @@ fn apply_keeps_to_the_configured_write_rate() {
 }
 
 /// A chain of renames, each taking the userName the previous one frees, applies in
-/// dependency order (SPEC 5: what releases a unique value runs before what takes it).
+/// dependency order (docs/contract.md#phases: what releases a unique value runs before what takes it).
 #[test]
 fn a_chain_of_renames_applies_in_dependency_order() {
     let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
@@ -1386,7 +1386,7 @@ fn a_chain_of_renames_applies_in_dependency_order() {
     assert_eq!(u["externalId"], "e0010", "{u}");
 }
 
-/// Two users swapping userNames form a cycle: SPEC 5 makes it a conflict, reported, with
+/// Two users swapping userNames form a cycle: docs/contract.md#phases makes it a conflict, reported, with
 /// nothing sent for it (no request that is bound to fail with 409).
 #[test]
 fn a_user_name_swap_is_a_conflict_and_nothing_is_sent() {
@@ -1430,7 +1430,7 @@ fn redact_hides_personal_values_in_apply_output_and_report() {
     ]);
     assert_eq!(run.code, Some(0), "{run}");
     assert_eq!(complete_line(&run.stdout), (4, 0, 0));
-    let written = std::fs::read_to_string(&report).expect("report");
+    let written = fs_err::read_to_string(&report).expect("report");
     for text in [&run.stdout, &run.stderr, &written] {
         assert!(!text.contains("@example.com"), "a user name leaked: {text}");
     }
@@ -1440,7 +1440,7 @@ fn redact_hides_personal_values_in_apply_output_and_report() {
     );
 }
 
-/// The staleness check compares the digest of the configuration's files (SPEC 5) by their
+/// The staleness check compares the digest of the configuration's files (docs/contract.md#stale-plans) by their
 /// paths relative to the entry file, so a plan made in CI's plan job applies in its apply job
 /// even when the job spells the path to the same configuration differently (another working
 /// directory, an absolute `-c`).
@@ -1468,7 +1468,7 @@ fn a_saved_plan_is_not_stale_for_another_path_spelling() {
 }
 
 /// A saved plan that is both gated and stale exits 4: "the first of 1, 4, 3, 5, 2, 0 wins"
-/// (SPEC 1), so a script learns it must plan again rather than that `--allow-destroy` would do.
+/// (docs/contract.md#exit-codes), so a script learns it must plan again rather than that `--allow-destroy` would do.
 #[test]
 fn a_gated_and_stale_saved_plan_exits_4() {
     let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV]);
@@ -1515,16 +1515,16 @@ fn race_a_create(user: Value) -> (EmulatorProcess, Workspace, Run) {
         &Directory::with_users(1),
         &TargetSpec::new("generic", &emu.url),
     );
-    let out = std::fs::File::create(ws.path("apply.out")).expect("out");
-    let err = std::fs::File::create(ws.path("apply.err")).expect("err");
+    let out = fs_err::File::create(ws.path("apply.out")).expect("out");
+    let err = fs_err::File::create(ws.path("apply.err")).expect("err");
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(["apply", "--auto-approve", "-c"])
         .arg(&ws.config)
         .env(EMU_TOKEN_ENV, &ws.token)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+        .stdout(out.into_parts().0)
+        .stderr(err.into_parts().0)
         .spawn()
         .expect("apply starts");
     // The plan lists users and groups: two reads served (their answers still delayed).
@@ -1543,8 +1543,8 @@ fn race_a_create(user: Value) -> (EmulatorProcess, Workspace, Run) {
     let status = child.wait().expect("apply ends");
     let run = Run {
         code: status.code(),
-        stdout: std::fs::read_to_string(ws.path("apply.out")).expect("out"),
-        stderr: std::fs::read_to_string(ws.path("apply.err")).expect("err"),
+        stdout: fs_err::read_to_string(ws.path("apply.out")).expect("out"),
+        stderr: fs_err::read_to_string(ws.path("apply.err")).expect("err"),
     };
     let s = emu.stats();
     assert!(
@@ -1556,7 +1556,7 @@ fn race_a_create(user: Value) -> (EmulatorProcess, Workspace, Run) {
 }
 
 /// A user that appears between the plan's reads and apply's create (another process created
-/// it): the create meets 409 and adopts it, since it is the desired object (SPEC 5).
+/// it): the create meets 409 and adopts it, since it is the desired object (docs/contract.md#concurrency-and-retries).
 #[test]
 fn a_409_on_create_adopts_the_matching_object_created_meanwhile() {
     let (_emu, ws, run) = race_a_create(json!({

@@ -34,7 +34,7 @@ impl Arrow {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)
         .expect("src is readable")
         .map(|e| e.expect("readable entry").path())
         .collect();
@@ -264,7 +264,7 @@ fn arrows(src: &Path) -> (BTreeSet<String>, Vec<Arrow>) {
     let mut out = Vec::new();
     for f in &files {
         let Some(from) = top(f) else { continue };
-        let text = std::fs::read_to_string(f).expect("source is UTF-8");
+        let text = fs_err::read_to_string(f).expect("source is UTF-8");
         // The arrows are those of the shipped code: a file's unit tests (the `#[cfg(test)]`
         // module at its end, by the house style) may borrow another module's fixtures.
         let text = production_part(&text);

@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
+    fs_err::create_dir_all(to).expect("mkdir");
+    for e in fs_err::read_dir(from).expect("read_dir") {
         let e = e.expect("entry");
         let p = e.path();
         let name = e.file_name();
@@ -17,7 +17,7 @@ fn copy_dir(from: &Path, to: &Path) {
         if p.is_dir() {
             copy_dir(&p, &to.join(name));
         } else {
-            std::fs::copy(&p, to.join(name)).expect("copy");
+            fs_err::copy(&p, to.join(name)).expect("copy");
         }
     }
 }
@@ -51,7 +51,7 @@ fn generic_config(dir: &Path, url: &str, users: &str) -> std::path::PathBuf {
         "version: 1\nusers:\n{users}\ngroups:\n  - {{ name: engineering, members: [e1, e2] }}\ntargets:\n  crm:\n    type: generic\n    url: {url}\n    auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    policy: {{ owns: {{ external_id: \"^e[0-9]+$\" }} }}\n"
     );
     let path = dir.join("roster.yaml");
-    std::fs::write(&path, text).expect("config");
+    fs_err::write(&path, text).expect("config");
     path
 }
 
@@ -79,7 +79,7 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
         ]
     });
     let seed_path = dir.path().join("seed.json");
-    std::fs::write(&seed_path, seed.to_string()).expect("seed");
+    fs_err::write(&seed_path, seed.to_string()).expect("seed");
     let emu = Emulator::start(&[
         "--token-env",
         "EMU_TOKEN",
@@ -121,7 +121,7 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
 
     // the saved plan: owner-only, and `show` renders the same summary
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&plan_file)
+    let mode = fs_err::metadata(&plan_file)
         .expect("plan file")
         .permissions()
         .mode();
@@ -134,9 +134,9 @@ fn plan_sends_only_get_and_detailed_exitcode_follows_the_plan() {
     // a configuration that matches live state exactly: exit 0 and the no-changes line
     let alice_only = "  - { id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell, email: alice@example.com }\n  - { id: e2, user_name: bob@example.com, given_name: Bob, family_name: Old, display_name: Bob Builder, email: bob@example.com, active: true }";
     let config = generic_config(dir.path(), &emu.url, alice_only);
-    std::fs::write(
+    fs_err::write(
         &config,
-        std::fs::read_to_string(&config)
+        fs_err::read_to_string(&config)
             .expect("config")
             .replace("members: [e1, e2]", "members: [e1]"),
     )
@@ -195,10 +195,10 @@ fn a_tripped_gate_prints_the_whole_plan_and_exits_3() {
         })
         .collect();
     let seed_path = dir.path().join("seed.json");
-    std::fs::write(&seed_path, json!({ "users": users }).to_string()).expect("seed");
+    fs_err::write(&seed_path, json!({ "users": users }).to_string()).expect("seed");
     let emu = Emulator::start(&["--seed", seed_path.to_str().expect("utf8")]);
     let config = dir.path().join("roster.yaml");
-    std::fs::write(
+    fs_err::write(
         &config,
         format!(
             "version: 1\nusers:\n  - {{ id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell }}\ntargets:\n  crm:\n    type: generic\n    url: {}\n    auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    policy:\n      owns: {{ external_id: \"^e[0-9]+$\" }}\n      limits: {{ max_destroy: 2 }}\n",

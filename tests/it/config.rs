@@ -9,7 +9,7 @@ fn schema_file_is_current() {
     let out = roster().arg("schema").output().expect("runs");
     assert!(out.status.success());
     let printed = String::from_utf8(out.stdout).expect("utf8");
-    let file = std::fs::read_to_string(root().join("schema/roster.schema.json"))
+    let file = fs_err::read_to_string(root().join("schema/roster.schema.json"))
         .expect("schema/roster.schema.json exists");
     assert!(
         printed == file,
@@ -19,7 +19,7 @@ fn schema_file_is_current() {
 
 /// The entry file of every example.
 fn example_entries() -> Vec<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(root().join("examples"))
+    let mut entries: Vec<PathBuf> = fs_err::read_dir(root().join("examples"))
         .expect("examples/ exists")
         .map(|e| e.expect("entry").path().join("roster.yaml"))
         .filter(|p| p.is_file())
@@ -34,7 +34,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     if dir == root().join("examples").join("github") {
         return;
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)
         .expect("readable dir")
         .map(|e| e.expect("entry").path())
         .collect();
@@ -100,7 +100,7 @@ fn every_example_file_starts_with_the_schema_comment() {
     yaml_files(&root().join("examples"), &mut files);
     assert!(files.len() >= 3);
     for f in files {
-        let text = std::fs::read_to_string(&f).expect("readable");
+        let text = fs_err::read_to_string(&f).expect("readable");
         let first = text.lines().next().unwrap_or("");
         let schema = first
             .strip_prefix("# yaml-language-server: $schema=")
@@ -116,7 +116,7 @@ fn every_example_file_starts_with_the_schema_comment() {
 }
 
 fn schema_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("schema/roster.schema.json")).expect("schema");
+    let text = fs_err::read_to_string(root().join("schema/roster.schema.json")).expect("schema");
     let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
@@ -137,7 +137,7 @@ fn every_example_document_matches_the_json_schema() {
     yaml_files(&root().join("examples"), &mut files);
     let mut failures = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).expect("readable");
+        let text = fs_err::read_to_string(f).expect("readable");
         let errors = schema_errors(&validator, &text);
         if !errors.is_empty() {
             failures.push(format!("{}:\n  {}", relative(f), errors.join("\n  ")));
@@ -165,7 +165,7 @@ fn the_json_schema_rejects_what_roster_rejects() {
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
+    fs_err::write(&p, text).expect("write");
     p
 }
 

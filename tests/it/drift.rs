@@ -27,7 +27,7 @@ fn seeded_with(dir: &Path, extra: Vec<Value>, groups: Vec<Value>) -> Emulator {
     ];
     users.extend(extra);
     let seed = dir.join("seed.json");
-    std::fs::write(
+    fs_err::write(
         &seed,
         json!({ "users": users, "groups": groups }).to_string(),
     )
@@ -80,7 +80,7 @@ fn drift_exits_0_in_sync_2_on_drift_and_never_3_with_a_tripped_gate() {
     let emu = seeded(dir.path(), gone);
     let cfg = dir.path().join("roster.yaml");
     let write = |users: &str, limits: &str| {
-        std::fs::write(
+        fs_err::write(
             &cfg,
             format!("version: 1\nusers:\n{users}{}", target(&emu.url, limits)),
         )
@@ -125,7 +125,7 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
     let emu = seeded(dir.path(), vec![]);
     let cfg = dir.path().join("roster.yaml");
     // bob drifted (family name), carol is missing: two changes
-    std::fs::write(
+    fs_err::write(
         &cfg,
         format!(
             "version: 1\nusers:\n{ALICE}{BOB}{CAROL}{}",
@@ -134,7 +134,7 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
     )
     .expect("config");
     let known = dir.path().join("known.yaml");
-    std::fs::write(
+    fs_err::write(
         &known,
         "- address: crm:user.e2\n  reason: HR system renames next week\n  expires: 2999-12-31\n- address: crm:user.e3\n  reason: waiting for a licence\n  expires: 2020-01-01\n",
     )
@@ -160,7 +160,7 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
     );
 
     // renewed: nothing new, exit 0; json carries the verdict next to the plan document
-    std::fs::write(
+    fs_err::write(
         &known,
         "- address: crm:user.e2\n- address: crm:user.e3\n  expires: 2999-01-01\n",
     )
@@ -186,7 +186,7 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
 
     // markdown: an issue body with its own marker, also appended to the step summary
     let summary = dir.path().join("summary.md");
-    std::fs::write(&summary, "earlier step\n").expect("summary");
+    fs_err::write(&summary, "earlier step\n").expect("summary");
     let out = roster()
         .current_dir(dir.path())
         .env("EMU_TOKEN", "unused")
@@ -198,14 +198,14 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("<!-- roster-drift -->\n"), "{stdout}");
     assert!(!stdout.contains("<!-- roster-plan -->"), "{stdout}");
-    let written = std::fs::read_to_string(&summary).expect("summary");
+    let written = fs_err::read_to_string(&summary).expect("summary");
     assert!(
         written.starts_with("earlier step\n<!-- roster-drift -->"),
         "{written}"
     );
 
     // an address naming no configured target: exit 1, file and line named, nothing read
-    std::fs::write(&known, "- address: crm:user.e2\n- address: aws:user.e3\n").expect("known");
+    fs_err::write(&known, "- address: crm:user.e2\n- address: aws:user.e3\n").expect("known");
     let before = reads(&emu);
     let (code, stdout, stderr) = run(
         dir.path(),
@@ -220,7 +220,7 @@ fn drift_accepts_known_drift_until_it_expires_and_refuses_an_unknown_address() {
         before,
         "nothing is read when the file is wrong"
     );
-    std::fs::write(&known, "- address: crm:people.e2\n").expect("known");
+    fs_err::write(&known, "- address: crm:people.e2\n").expect("known");
     let (code, _, stderr) = run(
         dir.path(),
         &["drift", "-c", "roster.yaml", "--ignore-known", "known.yaml"],
@@ -261,13 +261,13 @@ fn git(dir: &Path, args: &[&str]) {
 fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("people")).expect("mkdir");
+    fs_err::create_dir_all(repo.join("people")).expect("mkdir");
     // live: engineering also holds bob, whom neither configuration lists (drift)
     let engineering = json!({"id": "g-eng", "displayName": "engineering", "externalId": "engineering",
                              "members": [{"value": "u-alice"}, {"value": "u-bob"}]});
     let emu = seeded_with(dir.path(), vec![], vec![engineering]);
     // the base commit: alice and bob in people/a.yaml, included by a glob
-    std::fs::write(
+    fs_err::write(
         repo.join("roster.yaml"),
         format!(
             "version: 1\ninclude: [\"people/*.yaml\"]\n{}",
@@ -277,7 +277,7 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     .expect("entry");
     let group =
         |members: &str| format!("groups:\n  - {{ name: engineering, members: [{members}] }}\n");
-    std::fs::write(
+    fs_err::write(
         repo.join("people/a.yaml"),
         format!("users:\n{ALICE}{BOB}{}", group("e1")),
     )
@@ -286,8 +286,8 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "base"]);
     // the change: carol in a new file the base's glob never saw
-    std::fs::write(repo.join("people/b.yaml"), format!("users:\n{CAROL}")).expect("b");
-    std::fs::write(
+    fs_err::write(repo.join("people/b.yaml"), format!("users:\n{CAROL}")).expect("b");
+    fs_err::write(
         repo.join("people/a.yaml"),
         format!("users:\n{ALICE}{BOB}{}", group("e1, e3")),
     )
@@ -349,7 +349,7 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let md = String::from_utf8_lossy(&out.stdout).into_owned();
-    let written = std::fs::read_to_string(&summary).expect("the step summary");
+    let written = fs_err::read_to_string(&summary).expect("the step summary");
     assert_eq!(
         written.trim_end(),
         md.trim_end(),
@@ -388,12 +388,12 @@ fn plan_base_tells_this_change_from_pre_existing_drift_on_one_read() {
 fn plan_base_refuses_a_missing_ref_an_invalid_base_and_no_repository() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).expect("mkdir");
+    fs_err::create_dir_all(&repo).expect("mkdir");
     let cfg = format!(
         "version: 1\nusers:\n{ALICE}{}",
         target("http://127.0.0.1:9", "")
     );
-    std::fs::write(repo.join("roster.yaml"), &cfg).expect("entry");
+    fs_err::write(repo.join("roster.yaml"), &cfg).expect("entry");
     // outside a repository
     let (code, _, stderr) = run(&repo, &["plan", "--base", "main"]);
     assert_eq!(code, Some(1));
@@ -403,10 +403,10 @@ fn plan_base_refuses_a_missing_ref_an_invalid_base_and_no_repository() {
     );
 
     git(&repo, &["init", "-q"]);
-    std::fs::write(repo.join("roster.yaml"), "version: 1\nusers: {\n").expect("broken");
+    fs_err::write(repo.join("roster.yaml"), "version: 1\nusers: {\n").expect("broken");
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "broken base"]);
-    std::fs::write(repo.join("roster.yaml"), &cfg).expect("entry");
+    fs_err::write(repo.join("roster.yaml"), &cfg).expect("entry");
     let (code, _, stderr) = run(&repo, &["plan", "--base", "no-such-branch"]);
     assert_eq!(code, Some(1));
     assert!(
@@ -430,8 +430,8 @@ fn apply_plan_file_uses_the_configuration_the_plan_records() {
     let dir = tempfile::tempdir().expect("tempdir");
     let emu = seeded(dir.path(), vec![]);
     let conf = dir.path().join("conf");
-    std::fs::create_dir_all(&conf).expect("mkdir");
-    std::fs::write(
+    fs_err::create_dir_all(&conf).expect("mkdir");
+    fs_err::write(
         conf.join("roster.yaml"),
         format!("version: 1\nusers:\n{ALICE}{BOB}{}", target(&emu.url, "")),
     )
@@ -443,14 +443,14 @@ fn apply_plan_file_uses_the_configuration_the_plan_records() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("run: roster apply p.json"), "{stdout}");
     let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).expect("plan"))
+        serde_json::from_str(&fs_err::read_to_string(dir.path().join("p.json")).expect("plan"))
             .expect("json");
     assert_eq!(saved["config_file"], "conf/roster.yaml");
 
     // moved away from its configuration: a clear error naming the file, and -c as the way out
     let moved = dir.path().join("moved");
-    std::fs::create_dir_all(&moved).expect("mkdir");
-    std::fs::copy(dir.path().join("p.json"), moved.join("p.json")).expect("copy");
+    fs_err::create_dir_all(&moved).expect("mkdir");
+    fs_err::copy(dir.path().join("p.json"), moved.join("p.json")).expect("copy");
     let (code, _, stderr) = run(dir.path(), &["apply", "moved/p.json"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(

@@ -210,7 +210,7 @@ async fn aws_dialect_shapes_and_refusals() {
     assert_aws_error(&e, "409");
     assert_eq!(e["detail"], "Refused to create a new, duplicate resource.");
     let sample: Value = serde_json::from_str(
-        &std::fs::read_to_string(
+        &fs_err::read_to_string(
             crate::common::root()
                 .join("tests/fixtures/aws-samples/CreateUserResponse_Conflict.json"),
         )
@@ -382,7 +382,7 @@ async fn listing_is_o_page_with_100k_users() {
     let users: Vec<Value> = (0..100_000)
         .map(|i| json!({"id": format!("id{i:06}"), "userName": format!("u{i}"), "externalId": format!("e{i}")}))
         .collect();
-    std::fs::write(&seed, json!({"users": users, "groups": []}).to_string()).expect("seed");
+    fs_err::write(&seed, json!({"users": users, "groups": []}).to_string()).expect("seed");
     let s = Server::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         Options {
@@ -632,7 +632,7 @@ async fn cli_sigterm_flushes_state_and_exits_0() {
     assert!(status.success());
     assert_eq!(p.child.wait().expect("exit").code(), Some(0));
     let snapshot: Value =
-        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+        serde_json::from_slice(&fs_err::read(&state).expect("state")).expect("json");
     assert_eq!(snapshot["users"][0]["userName"], "term");
 }
 
@@ -650,7 +650,7 @@ fn cli_refuses_non_loopback() {
 async fn seed_with_groups_keeps_ids_and_membership() {
     let dir = tempfile::tempdir().expect("tmp");
     let seed = dir.path().join("seed.json");
-    std::fs::write(
+    fs_err::write(
         &seed,
         json!({
             "users": [
@@ -778,7 +778,7 @@ fn write_user_seed(path: &std::path::Path, n: usize) {
             })
         })
         .collect();
-    std::fs::write(path, json!({ "users": users }).to_string()).expect("seed written");
+    fs_err::write(path, json!({ "users": users }).to_string()).expect("seed written");
 }
 
 /// Listing survives a server that answers 30% of requests with 429 and 5% with 500: every

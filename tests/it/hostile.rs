@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 const QUICK: Duration = Duration::from_secs(30);
 
 fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
+    fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs_err::write(path, text).expect("write");
 }
 
 /// `roster validate -c ENTRY ARGS` run in `dir`: exit code, stdout, stderr.
@@ -159,9 +159,9 @@ fn a_device_or_a_fifo_as_the_entry_file_fails_at_once() {
         "{stderr}"
     );
     // and a FIFO matched by an include glob
-    std::fs::remove_file(&fifo).expect("rm");
+    fs_err::remove_file(&fifo).expect("rm");
     write(&fifo, "version: 1\ninclude: ['people/*.yaml']\n");
-    std::fs::create_dir_all(dir.path().join("people")).expect("mkdir");
+    fs_err::create_dir_all(dir.path().join("people")).expect("mkdir");
     let status = std::process::Command::new("mkfifo")
         .arg(dir.path().join("people/pipe.yaml"))
         .status()
@@ -181,7 +181,7 @@ fn a_file_over_the_size_cap_is_refused_unread() {
     let dir = tempfile::tempdir().expect("tempdir");
     let big = dir.path().join("roster.yaml");
     // sparse: no disk space, and roster must refuse it on its size before reading a byte
-    std::fs::File::create(&big)
+    fs_err::File::create(&big)
         .expect("create")
         .set_len((64 << 20) + 1)
         .expect("set_len");
@@ -235,7 +235,7 @@ fn a_file_that_is_not_yaml_configuration_is_never_quoted() {
     );
     assert!(!stderr.contains("canary-hash"), "{stderr}");
     // binary content inside the tree, under a .yaml name: refused unread
-    std::fs::write(
+    fs_err::write(
         dir.path().join("people.yaml"),
         b"users: []\n\0canary-binary\n",
     )
@@ -312,7 +312,7 @@ fn control_characters_in_a_live_display_name_are_escaped_in_text_and_markdown() 
         ]
     });
     let seed_path = dir.path().join("seed.json");
-    std::fs::write(&seed_path, seed.to_string()).expect("seed");
+    fs_err::write(&seed_path, seed.to_string()).expect("seed");
     let emu = Emulator::start(&[
         "--token-env",
         "EMU_TOKEN",

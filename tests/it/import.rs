@@ -44,7 +44,7 @@ impl Workspace {
              auth: {{ bearer_token_env: {EMU_TOKEN_ENV} }}\n    assign: {{ all: true }}\n    \
              rate: {{ reads_per_second: 1000, writes_per_second: 1000, member_operations_per_second: 10000 }}\n"
         );
-        std::fs::write(self.path("roster.yaml"), text).expect("config written");
+        fs_err::write(self.path("roster.yaml"), text).expect("config written");
     }
 
     fn roster(&self, args: &[&str]) -> Run {
@@ -74,7 +74,7 @@ impl Workspace {
     }
 
     fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+        fs_err::read_to_string(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 }
 
@@ -135,7 +135,7 @@ fn tenant(aws: bool) -> Value {
 
 fn aws_emulator(seed: &Value, dir: &Path) -> EmulatorProcess {
     let file = dir.join("seed.json");
-    std::fs::write(&file, seed.to_string()).expect("seed written");
+    fs_err::write(&file, seed.to_string()).expect("seed written");
     EmulatorProcess::start(&[
         "--dialect",
         "aws",
@@ -333,7 +333,7 @@ fn each_filter_writes_exactly_the_expected_yaml() {
     let seed = mixed_live();
     let scratch = tempfile::tempdir().expect("tempdir");
     let file = scratch.path().join("seed.json");
-    std::fs::write(&file, seed.to_string()).expect("seed");
+    fs_err::write(&file, seed.to_string()).expect("seed");
     let emu = EmulatorProcess::start(&[
         "--token-env",
         EMU_TOKEN_ENV,
@@ -347,7 +347,7 @@ fn each_filter_writes_exactly_the_expected_yaml() {
          policy: {{ owns: {{ external_id: \"^e[0-9]+$\" }}, ignore: {{ users: [\"admin-*\"] }} }}\n",
         emu.url
     );
-    std::fs::write(ws.path("roster.yaml"), text).expect("config");
+    fs_err::write(ws.path("roster.yaml"), text).expect("config");
     let fixtures = root().join("tests/fixtures/import");
     let update = std::env::var_os("ROSTER_UPDATE_FIXTURES").is_some();
     for filter in ["all", "new", "update", "activate", "deactivate"] {
@@ -356,10 +356,10 @@ fn each_filter_writes_exactly_the_expected_yaml() {
         let expected = fixtures.join(format!("{filter}.yaml"));
         let got = format!("{}# stderr:\n{}", run.stdout, comment(&run.stderr));
         if update {
-            std::fs::write(&expected, &got).expect("fixture written");
+            fs_err::write(&expected, &got).expect("fixture written");
             continue;
         }
-        let want = std::fs::read_to_string(&expected)
+        let want = fs_err::read_to_string(&expected)
             .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
         assert_eq!(
             got, want,
@@ -382,7 +382,7 @@ fn each_filter_writes_exactly_the_expected_yaml() {
          policy: {{ owns: {{ external_id: \"^e[0-9]+$\" }}, ignore: {{ users: [\"admin-*\"] }} }}\n",
         emu.url
     );
-    std::fs::write(ws.path("roster.yaml"), text).expect("config");
+    fs_err::write(ws.path("roster.yaml"), text).expect("config");
     let plan = ws.roster(&["plan", "--format", "json"]);
     assert_eq!(plan.code, Some(0), "{plan:?}");
     let doc: Value = serde_json::from_str(&plan.stdout).expect("json");
@@ -419,7 +419,7 @@ fn a_constant_that_differs_live_is_reported_not_guessed() {
                    "displayName": format!("U{i}"), ENT: {"costCenter": "CC-9"}})
         })
         .collect();
-    std::fs::write(&file, json!({"users": users, "groups": []}).to_string()).expect("seed");
+    fs_err::write(&file, json!({"users": users, "groups": []}).to_string()).expect("seed");
     let emu = EmulatorProcess::start(&[
         "--token-env",
         EMU_TOKEN_ENV,
@@ -434,7 +434,7 @@ fn a_constant_that_differs_live_is_reported_not_guessed() {
          \"{ENT}:costCenter\": {{ value: CC-100 }}\n",
         emu.url
     );
-    std::fs::write(ws.path("roster.yaml"), text).expect("config");
+    fs_err::write(ws.path("roster.yaml"), text).expect("config");
     let run = ws.import(&[]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(
@@ -478,8 +478,8 @@ fn existing_files_are_kept_without_force_and_replaced_with_it() {
     ws.write_config("", "generic", &emu.url);
     let dir = ws.path("out");
     let dir_s = dir.to_str().expect("utf8");
-    std::fs::create_dir(&dir).expect("dir");
-    std::fs::write(dir.join("groups.yaml"), "# mine\n").expect("write");
+    fs_err::create_dir(&dir).expect("dir");
+    fs_err::write(dir.join("groups.yaml"), "# mine\n").expect("write");
     let run = ws.import(&["--write", dir_s]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(
@@ -512,7 +512,7 @@ fn bad_input_is_a_clear_error_and_nothing_is_written() {
     let out_s = out.to_str().expect("utf8");
 
     // --write naming a file.
-    std::fs::write(ws.path("a-file"), "x").expect("write");
+    fs_err::write(ws.path("a-file"), "x").expect("write");
     let run = ws.import(&["--write", ws.path("a-file").to_str().expect("utf8")]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert!(

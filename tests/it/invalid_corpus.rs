@@ -15,7 +15,7 @@ const MIN_CASES: usize = 30;
 
 fn cases() -> Vec<PathBuf> {
     let dir = root().join("tests/fixtures/invalid");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut cases: Vec<PathBuf> = fs_err::read_dir(&dir)
         .expect("tests/fixtures/invalid exists")
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.is_dir())
@@ -86,9 +86,9 @@ fn every_invalid_configuration_is_reported_as_expected() {
         }
         let expected_path = dir.join("expected.txt");
         if update {
-            std::fs::write(&expected_path, &stderr).expect("write expected.txt");
+            fs_err::write(&expected_path, &stderr).expect("write expected.txt");
         } else {
-            match std::fs::read_to_string(&expected_path) {
+            match fs_err::read_to_string(&expected_path) {
                 Ok(expected) if expected == stderr => {}
                 Ok(expected) => problems.push(format!(
                     "stderr differs from expected.txt:\n{}",

@@ -12,7 +12,7 @@ const VERSION: &str = "0.0.0-test";
 
 fn cases() -> Vec<PathBuf> {
     let dir = Path::new("tests/fixtures/plan");
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut out: Vec<PathBuf> = fs_err::read_dir(dir)
         .expect("fixture directory")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.join("roster.yaml").exists())
@@ -22,7 +22,7 @@ fn cases() -> Vec<PathBuf> {
 }
 
 fn options(case: &Path) -> PlanOptions {
-    let Ok(text) = std::fs::read_to_string(case.join("options.json")) else {
+    let Ok(text) = fs_err::read_to_string(case.join("options.json")) else {
         return PlanOptions::default();
     };
     let v: serde_json::Value = serde_json::from_str(&text).expect("options.json");
@@ -56,7 +56,7 @@ pub fn plan_case(case: &Path) -> Result<(String, String), String> {
     if !errors.is_empty() {
         return Err(format!("configuration errors:\n{}", errors.join("\n")));
     }
-    let observed = match std::fs::read_to_string(case.join("live.json")) {
+    let observed = match fs_err::read_to_string(case.join("live.json")) {
         Ok(text) => Observed::from_json(&text).map_err(|e| e.to_string())?,
         Err(_) => Observed::default(),
     };
@@ -103,10 +103,10 @@ fn plan_fixtures() {
         for (file, got) in [("plan.json", &json), ("plan.txt", &text)] {
             let expect_path = case.join(file);
             if update {
-                std::fs::write(&expect_path, got).expect("write expectation");
+                fs_err::write(&expect_path, got).expect("write expectation");
                 continue;
             }
-            let want = std::fs::read_to_string(&expect_path).unwrap_or_default();
+            let want = fs_err::read_to_string(&expect_path).unwrap_or_default();
             if want != *got {
                 failures.push(format!(
                     "{name}: plan differs from {file} (UPDATE_EXPECT=1 rewrites it)\n{}",

@@ -89,7 +89,7 @@ fn plan_doc(changes: Vec<Change>) -> PlanDocument {
 
 fn write(dir: &Path, doc: &PlanDocument) -> std::path::PathBuf {
     let path = dir.join("plan.json");
-    std::fs::write(&path, roster::render::render_json(doc)).expect("write plan");
+    fs_err::write(&path, roster::render::render_json(doc)).expect("write plan");
     path
 }
 
@@ -165,8 +165,8 @@ fn show_markdown_of_a_large_plan_prints_parts_with_breaks() {
 fn a_tampered_plan_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), &plan_doc(vec![]));
-    let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, text.replace("Staff Engineer", "Chief Executive")).expect("write");
+    let text = fs_err::read_to_string(&path).expect("read");
+    fs_err::write(&path, text.replace("Staff Engineer", "Chief Executive")).expect("write");
     let out = roster()
         .args(["show", path.to_str().expect("utf-8")])
         .output()
@@ -205,7 +205,7 @@ fn an_unknown_format_version_is_refused() {
 fn a_file_that_is_not_a_plan_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("plan.json");
-    std::fs::write(&path, "users: []\n").expect("write");
+    fs_err::write(&path, "users: []\n").expect("write");
     let out = roster()
         .args(["show", path.to_str().expect("utf-8")])
         .output()

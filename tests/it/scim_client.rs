@@ -1084,7 +1084,7 @@ fn fake_aws_handler(store: &Mutex<FakeStore>, req: &Seen) -> Response {
         (Method::GET, ["ServiceProviderConfig"]) => scim(
             200,
             serde_json::from_str(
-                &std::fs::read_to_string(
+                &fs_err::read_to_string(
                     crate::common::root()
                         .join("tests/fixtures/aws-samples/ServiceProviderConfig.json"),
                 )
@@ -1378,13 +1378,13 @@ impl Scim2Server {
             l.local_addr().expect("addr").port()
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = std::fs::File::create(dir.path().join("scim2-server.log")).expect("log");
+        let log = fs_err::File::create(dir.path().join("scim2-server.log")).expect("log");
         let child = std::process::Command::new(python)
             .args(["-c", SCIM2_LAUNCHER, "--hostname", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .args(["--bearer-token", token])
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
+            .stdout(log.try_clone().expect("log").into_parts().0)
+            .stderr(log.into_parts().0)
             .spawn()
             .expect("start scim2-server");
         let mut server = Scim2Server {
@@ -1405,7 +1405,7 @@ impl Scim2Server {
                 }
             }
             if let Some(status) = server.child.try_wait().expect("wait") {
-                let log = std::fs::read_to_string(server._log_dir.path().join("scim2-server.log"))
+                let log = fs_err::read_to_string(server._log_dir.path().join("scim2-server.log"))
                     .unwrap_or_default();
                 panic!("scim2-server exited with {status}: {log}");
             }

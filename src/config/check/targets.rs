@@ -120,7 +120,7 @@ fn check_assign(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
     }
 }
 
-/// `https://` everywhere except loopback (SPEC section 7).
+/// `https://` everywhere except loopback (docs/contract.md#security).
 fn check_url(t: &Target, raw: &str, options: CheckOptions, out: &mut Vec<Diagnostic>) {
     let loc = t.url_loc.unwrap_or(t.loc);
     let example =

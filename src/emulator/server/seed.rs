@@ -17,7 +17,7 @@ pub(super) fn load_seed(
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let text = fs_err::read(path).map_err(|e| err(e.to_string()))?;
     let mut doc: Value = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
     drop(text);
     let style = if aws { IdStyle::Aws } else { IdStyle::Uuid };

@@ -1,5 +1,5 @@
 //! The planner proper: one target's desired state against its observed state, to a
-//! [`TargetPlan`] (SPEC sections 3 and 4).
+//! [`TargetPlan`] (docs/contract.md#matching-and-ownership, #the-plan).
 //!
 //! The steps, each a linear pass: render every directory user and group through the target's
 //! mapping; classify live objects (`ignore`, `release`); match by key precedence (one generic

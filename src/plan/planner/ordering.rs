@@ -1,6 +1,6 @@
 //! The order of a plan and what `--only` / `--resource` keep of it.
 //!
-//! Changes sort by phase (the order apply runs them in, SPEC section 5), then address; renames
+//! Changes sort by phase (the order apply runs them in, docs/contract.md#phases), then address; renames
 //! that take a value another rename releases are ordered after it, and rename cycles become
 //! conflicts. Selection keeps the creates a selected change depends on.
 
@@ -28,7 +28,7 @@ pub(super) fn order_and_select(
 }
 
 /// Renames that take a unique value (userName, primary email, group displayName) another rename
-/// releases depend on that rename, so apply runs them in order (SPEC section 5). Renames that
+/// releases depend on that rename, so apply runs them in order (docs/contract.md#phases). Renames that
 /// form a cycle (two users swapping userNames), and renames waiting on such a cycle, cannot be
 /// ordered: they become conflicts, reported and never sent.
 fn order_renames(changes: &mut [Change], user_unique: &[String], group_unique: &[String]) {
