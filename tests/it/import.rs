@@ -194,6 +194,13 @@ fn round_trip(ws: &Workspace, ty: &str, url: &str) {
     assert!(plan
         .stdout
         .contains("No changes. Live state matches the configuration."));
+    // A scheduled drift run on the adopted tenant agrees: in sync.
+    let drift = ws.roster(&["drift"]);
+    assert_eq!(
+        drift.code,
+        Some(0),
+        "drift after import is in sync: {drift:?}"
+    );
 
     // Again, with the imported files included: the same bytes, only with --force.
     let again = ws.import(&["--write", dir]);
