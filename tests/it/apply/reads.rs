@@ -90,3 +90,62 @@ fn lying_totals_fail_closed() {
 fn a_short_cursor_chain_fails_closed() {
     fails_closed(Flavour::Aws, &["--short-cursor-after", "1"]);
 }
+
+/// A read the member check cannot disprove (no group names the unread users) still plans creates
+/// for users that exist: their 409 is the proof, and apply then sends no deactivation. Users
+/// e0000..e0049 leave the configuration, so the plan deactivates those it read.
+#[test]
+fn a_409_on_create_stops_removals_in_that_target() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let state = state.to_str().expect("utf8");
+    let mut d = Directory::with_users(250);
+    {
+        let emu = EmulatorProcess::start(&["--token-env", EMU_TOKEN_ENV, "--state", state]);
+        let ws = Workspace::new(&emu.token);
+        ws.write(&d, &TargetSpec::new("generic", &emu.url));
+        ws.apply_ok(&[]);
+    }
+    let emu = EmulatorProcess::start(&[
+        "--token-env",
+        EMU_TOKEN_ENV,
+        "--state",
+        state,
+        "--lying-totals",
+    ]);
+    let ws = Workspace::new(&emu.token);
+    d.remove_users(0..50);
+    ws.write(&d, &TargetSpec::new("generic", &emu.url));
+    // Even with the safety gates lifted, the 409 stops the removals.
+    let run = ws.roster(&["apply", "--auto-approve", "--allow-destroy"]);
+    note(&format!(
+        "409 stop: {:?}\n{}",
+        run.code,
+        tail(&run.stdout, 6)
+    ));
+    assert_eq!(
+        run.code,
+        Some(5),
+        "apply reports what it did not send: {run}"
+    );
+    assert!(run.stdout.contains("0 failed, 50 skipped"), "{run}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("met 409"), "the reason is given: {run}");
+    let s = emu.stats();
+    assert_eq!(
+        s["users"].as_u64(),
+        Some(250),
+        "none lost or duplicated: {s}"
+    );
+    let live = Live::of(&emu, Flavour::Generic);
+    let inactive = (0..250)
+        .filter(|i| {
+            live.user_named(&format!("user{i:04}@example.com"))
+                .is_some_and(|u| u["active"] == json!(false))
+        })
+        .count();
+    assert_eq!(
+        inactive, 0,
+        "no user deactivated on the word of a short read"
+    );
+}
