@@ -39,6 +39,9 @@ struct Context {
     ids: Mutex<HashMap<String, String>>,
     versions: HashMap<String, String>,
     t0: Instant,
+    /// The first create the plan thought missing that met a 409: proof that the read the plan
+    /// rests on missed live objects, so nothing may be removed on its word.
+    conflicted: Mutex<Option<String>>,
 }
 
 impl Context {
@@ -221,6 +224,7 @@ pub async fn execute(
         ids: Mutex::new(prepared.ids),
         versions: prepared.versions,
         t0: Instant::now(),
+        conflicted: Mutex::new(None),
     });
     let mut s = Schedule {
         plan: &plan,
@@ -261,7 +265,29 @@ pub async fn execute(
     let throttled_before = client.counts().throttled;
     let mut told_throttled = false;
     let mut carried: Vec<usize> = Vec::new();
-    for (_, indices) in by_phase {
+    for (phase, indices) in by_phase {
+        let disproved = ctx
+            .conflicted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // Changes carried from an earlier phase still run; this phase's removals do not when
+        // a 409 disproved the read.
+        let indices = match (removes(phase), disproved) {
+            (true, Some(addr)) => {
+                for i in indices {
+                    let mut r = ChangeResult::new(&plan.changes[i], Status::Skipped);
+                    r.error = Some(format!(
+                        "skipped: the create of {addr} met 409, so the read this plan rests on \
+                         missed live objects; no removal, deactivation or delete is sent to this \
+                         target on its word (re-run plan)"
+                    ));
+                    s.record(i, r);
+                }
+                Vec::new()
+            }
+            _ => indices,
+        };
         for i in std::mem::take(&mut carried).into_iter().chain(indices) {
             s.admit(i);
         }
@@ -313,6 +339,14 @@ pub async fn execute(
             })
         })
         .collect()
+}
+
+/// The phases that take something away, which a read proven incomplete must not drive.
+fn removes(phase: Phase) -> bool {
+    matches!(
+        phase,
+        Phase::RemoveMembers | Phase::Deactivate | Phase::Delete
+    )
 }
 
 async fn run_change(ctx: &Context, i: usize) -> ChangeResult {
@@ -392,6 +426,10 @@ async fn create(
             Err(e) => e,
         };
         if err.is_conflict() {
+            ctx.conflicted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert_with(|| c.address.to_string());
             return match lookup(ctx, c, fields).await? {
                 Found::Same(id) => {
                     record_id(ctx, c, &id);

@@ -87,6 +87,12 @@ pub struct EmulatorArgs {
     /// After N successful writes, hold further writes until POST /_emulator/release.
     #[arg(long = "hold-writes-after", value_name = "N")]
     pub hold_writes_after: Option<u64>,
+    /// Fault: index-paged lists claim `totalResults` equal to the page's length.
+    #[arg(long = "lying-totals")]
+    pub lying_totals: bool,
+    /// Fault (AWS): cursor chains end after N pages with an empty page and no `nextCursor`.
+    #[arg(long = "short-cursor-after", value_name = "N")]
+    pub short_cursor_after: Option<u32>,
 }
 
 pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
@@ -106,6 +112,8 @@ pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
         seed: args.seed.clone(),
         fault_seed: args.fault_seed,
         hold_writes_after: args.hold_writes_after,
+        lying_totals: args.lying_totals,
+        short_cursor_after: args.short_cursor_after,
         limit_shape: match args.rate_limit_shape {
             ShapeArg::Bucket => LimitShape::Bucket,
             ShapeArg::Fixed => LimitShape::Fixed,

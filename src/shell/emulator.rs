@@ -31,6 +31,10 @@ pub struct EmulatorSettings {
     pub seed: Option<PathBuf>,
     pub fault_seed: u64,
     pub hold_writes_after: Option<u64>,
+    /// Index-paged lists claim a total equal to the page's length.
+    pub lying_totals: bool,
+    /// AWS cursor chains end, empty and without `nextCursor`, after this many pages.
+    pub short_cursor_after: Option<u32>,
 }
 
 impl EmulatorSettings {
@@ -67,6 +71,8 @@ impl EmulatorSettings {
                 limit_headers: self.limit_headers,
                 seed: self.fault_seed,
                 hold_writes_after: self.hold_writes_after,
+                lying_totals: self.lying_totals,
+                short_cursor_after: self.short_cursor_after,
             },
         })
     }

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod base;
+pub mod complete;
 pub mod config;
 pub mod drift;
 pub mod emulator;

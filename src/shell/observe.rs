@@ -225,6 +225,15 @@ pub async fn observe_for(
             .map_err(scim)?;
         (Some(s), m)
     };
+    // The member lists are a second account of who exists; they must agree with the user list.
+    super::complete::members_resolve(
+        &memberships,
+        user_ids.iter().map(String::as_str),
+        groups
+            .iter()
+            .filter_map(|g| Some((g.id.as_deref()?, g.display_name.as_str()))),
+    )
+    .map_err(|e| other(e.to_string()))?;
 
     let to_value = |v: serde_json::Result<serde_json::Value>| {
         v.map_err(|e| ObserveError::Other {

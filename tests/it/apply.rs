@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod reads;
+
 // ---------------------------------------------------------------------------------------------
 // The directory, written as YAML by code
 

@@ -33,6 +33,12 @@ pub struct Faults {
     pub seed: u64,
     /// After this many successful writes, further writes wait for `POST /_emulator/release`.
     pub hold_writes_after: Option<u64>,
+    /// Index-paged lists claim `totalResults` equal to the page's length, as some servers do:
+    /// a client that trusts the total stops after the first page.
+    pub lying_totals: bool,
+    /// AWS cursor chains end after this many pages: the next page comes empty and without
+    /// `nextCursor`, as if the list were complete.
+    pub short_cursor_after: Option<u32>,
 }
 
 /// How a rate limit counts requests.

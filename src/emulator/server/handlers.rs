@@ -200,10 +200,23 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
             if !valid {
                 return error(true, StatusCode::BAD_REQUEST, None, aws::UNPARSABLE);
             }
-            let (items, next) = match inner.store.cursor_page(kind, f.as_ref(), cursor, count) {
-                Ok(p) => p,
-                Err(e) => return store_error(true, e),
-            };
+            let (mut items, mut next) =
+                match inner.store.cursor_page(kind, f.as_ref(), cursor, count) {
+                    Ok(p) => p,
+                    Err(e) => return store_error(true, e),
+                };
+            // The short-chain fault: past its page budget a chain ends, empty, as if complete.
+            if let Some(after) = app.faults.short_cursor_after {
+                let chain = &app.cursor_pages[usize::from(kind == Kind::Group)];
+                if cursor.is_empty() {
+                    chain.store(0, std::sync::atomic::Ordering::SeqCst);
+                }
+                let page = chain.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if page >= u64::from(after) {
+                    items.clear();
+                    next = None;
+                }
+            }
             let store = &inner.store;
             let shown: Vec<Value> = items
                 .iter()
@@ -260,6 +273,12 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
             ))
         })
         .collect();
+    // The lying-totals fault: the total claims no more than this page holds.
+    let total = if app.faults.lying_totals {
+        shown.len()
+    } else {
+        total
+    };
     Reply::json(
         StatusCode::OK,
         json!({

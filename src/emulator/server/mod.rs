@@ -99,6 +99,8 @@ struct App {
     admitted: AtomicU64,
     released: AtomicBool,
     gate: Notify,
+    /// Pages served of the current user and group cursor chains (the short-chain fault).
+    cursor_pages: [AtomicU64; 2],
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -213,6 +215,7 @@ impl App {
             admitted: AtomicU64::new(0),
             released: AtomicBool::new(false),
             gate: Notify::new(),
+            cursor_pages: [AtomicU64::new(0), AtomicU64::new(0)],
         })
     }
 
