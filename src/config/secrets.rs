@@ -13,6 +13,20 @@ pub(super) fn mask_inline_secrets(desired: &mut Desired) {
         .iter()
         .flat_map(|t| t.inline_secrets.iter().map(|(_, loc)| *loc))
         .collect();
+    let texts: Vec<String> = desired
+        .targets
+        .iter()
+        .flat_map(|t| t.secret_texts.iter().filter(|s| !s.is_empty()).cloned())
+        .collect();
+    for file in &mut desired.sources.files {
+        for secret in &texts {
+            if file.text.contains(secret.as_str()) {
+                file.text = file
+                    .text
+                    .replace(secret.as_str(), &"*".repeat(secret.chars().count()));
+            }
+        }
+    }
     for loc in locs {
         let Some(file) = desired.sources.files.get_mut(loc.file as usize) else {
             continue;
