@@ -359,16 +359,20 @@ pub(super) fn resolve_target(
 /// (`https://user:TOKEN@host/`) or a query (`?token=...`). Either would be sent to every
 /// proxy and printed in every log that shows the URL.
 fn secret_in_url(raw: &str) -> Option<&'static str> {
-    match url::Url::parse(raw) {
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
-            Some("credentials in the URL's userinfo")
-        }
-        Ok(u) if u.query().is_some() => Some("a query string (which may carry a token) in the URL"),
-        Ok(_) => None,
-        // Unparsed: judged by its shape, since `check` only says it is invalid.
-        Err(_) if raw.contains('@') => Some("credentials in the URL's userinfo"),
-        Err(_) if raw.contains('?') => Some("a query string (which may carry a token) in the URL"),
-        Err(_) => None,
+    let userinfo = Some("credentials in the URL's userinfo");
+    let query = Some("a query string (which may carry a token) in the URL");
+    // `u:tok@host/x` parses, as scheme `u` with an opaque path: anything but an http(s) URL is
+    // judged by its shape, since `check` only says it is invalid.
+    match url::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        Some(u) if !u.username().is_empty() || u.password().is_some() => userinfo,
+        Some(u) if u.query().is_some() => query,
+        Some(_) => None,
+        None if raw.contains('@') => userinfo,
+        None if raw.contains('?') => query,
+        None => None,
     }
 }
 
@@ -402,6 +406,7 @@ mod secret_tests {
         assert!(secret_in_url("https://h/x?token=t").is_some());
         assert!(secret_in_url("https://h/x").is_none());
         assert!(secret_in_url("h/x@y").is_some());
+        assert!(secret_in_url("u:tok@h/x").is_some());
         assert!(!looks_like_token("SCIM_TOKEN"));
         assert!(!looks_like_token("aws_token_2"));
         assert!(looks_like_token("AQoDYXdzEJr1234567890secret"));
