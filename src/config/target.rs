@@ -395,25 +395,6 @@ fn looks_like_token(s: &str) -> bool {
     mixed && s.len() >= 20 && !s.contains('_')
 }
 
-#[cfg(test)]
-mod secret_tests {
-    use super::*;
-
-    #[test]
-    fn tokens_in_urls_and_env_names() {
-        assert!(secret_in_url("https://u:t@h/x").is_some());
-        assert!(secret_in_url("https://t@h/x").is_some());
-        assert!(secret_in_url("https://h/x?token=t").is_some());
-        assert!(secret_in_url("https://h/x").is_none());
-        assert!(secret_in_url("h/x@y").is_some());
-        assert!(secret_in_url("u:tok@h/x").is_some());
-        assert!(!looks_like_token("SCIM_TOKEN"));
-        assert!(!looks_like_token("aws_token_2"));
-        assert!(looks_like_token("AQoDYXdzEJr1234567890secret"));
-        assert!(looks_like_token("eyJhbGciOi.J9.x"));
-    }
-}
-
 /// The preset's mappings, overridden one by one by the written ones (by attribute path),
 /// followed by written mappings for attributes the preset does not map.
 fn merge_mapping(
@@ -500,5 +481,24 @@ fn written_rule(
         source,
         on,
         loc,
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_urls_and_env_names() {
+        assert!(secret_in_url("https://u:t@h/x").is_some());
+        assert!(secret_in_url("https://t@h/x").is_some());
+        assert!(secret_in_url("https://h/x?token=t").is_some());
+        assert!(secret_in_url("https://h/x").is_none());
+        assert!(secret_in_url("h/x@y").is_some());
+        assert!(secret_in_url("u:tok@h/x").is_some());
+        assert!(!looks_like_token("SCIM_TOKEN"));
+        assert!(!looks_like_token("aws_token_2"));
+        assert!(looks_like_token("AQoDYXdzEJr1234567890secret"));
+        assert!(looks_like_token("eyJhbGciOi.J9.x"));
     }
 }
