@@ -23,6 +23,7 @@ use model::{
     Dialect, FieldValue, GroupMatchKey, MembersMode, TargetType, Unmanaged, UserMatchKey, When,
 };
 pub use resolve::{defined_fields, resolve};
+pub use secrets::display_url;
 use secrets::mask_inline_secrets;
 use std::path::{Path, PathBuf};
 

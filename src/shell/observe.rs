@@ -93,7 +93,7 @@ impl Connection {
                     url.clone(),
                     credentials,
                     None,
-                    crate::render::redact::display_url(url),
+                    crate::config::display_url(url),
                     settings.insecure_http,
                 )
             }

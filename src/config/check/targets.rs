@@ -138,7 +138,7 @@ fn check_url(t: &Target, raw: &str, options: CheckOptions, out: &mut Vec<Diagnos
     let url = match url::Url::parse(raw) {
         Ok(u) => u,
         Err(e) => {
-            let shown = crate::render::redact::display_url(raw);
+            let shown = crate::config::display_url(raw);
             out.push(Diagnostic::error(loc, format!("invalid URL {shown:?}: {e}")).hint(example));
             return;
         }
@@ -168,7 +168,7 @@ fn check_url(t: &Target, raw: &str, options: CheckOptions, out: &mut Vec<Diagnos
         ),
     }
     if url.host_str().is_none_or(str::is_empty) && matches!(url.scheme(), "http" | "https") {
-        let shown = crate::render::redact::display_url(raw);
+        let shown = crate::config::display_url(raw);
         out.push(Diagnostic::error(loc, format!("URL {shown:?} has no host")).hint(example));
     }
 }
