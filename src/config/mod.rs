@@ -23,6 +23,7 @@ use model::{
     Dialect, FieldValue, GroupMatchKey, MembersMode, TargetType, Unmanaged, UserMatchKey, When,
 };
 pub use resolve::{defined_fields, resolve};
+pub use secrets::display_url;
 use secrets::mask_inline_secrets;
 use std::path::{Path, PathBuf};
 
@@ -203,6 +204,9 @@ pub struct Target {
     pub kind_loc: Loc,
     /// Secrets written inline (refused by `check`).
     pub inline_secrets: Vec<(String, Loc)>,
+    /// Texts that look like secrets but have no position of their own (a token given as
+    /// `bearer_token_env`): blanked wherever they appear in the kept sources.
+    pub secret_texts: Vec<String>,
     /// Set when `auth` has no usable source or more than one.
     pub auth_loc: Option<Loc>,
     pub auth_problem: Option<String>,

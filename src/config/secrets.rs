@@ -1,9 +1,45 @@
 //! Inline secrets are refused by `check`, but the refusal quotes the line it points at, as every
 //! diagnostic does: so the sources kept for diagnostics have each inline secret blanked out
-//! before anything is shown.
+//! before anything is shown. A URL may carry a token too (userinfo, query): it is printed only
+//! through [`display_url`].
 
 use super::Desired;
 use crate::diag::Loc;
+
+/// `raw` as it may be printed: userinfo and query removed, since either may carry a token and
+/// a URL lands in plans, errors and logs. Unparsable text is cut the same way by its shape.
+pub fn display_url(raw: &str) -> String {
+    // `u:tok@host/x` parses, as scheme `u` with an opaque path: only http(s) URLs are cut by
+    // their parts, anything else by its shape.
+    match url::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        Some(mut u) => {
+            let had_query = u.query().is_some();
+            // Both fail only for URLs that cannot have userinfo (`mailto:`), which have none.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?[redacted]");
+            }
+            s
+        }
+        None => {
+            let mut s = raw.split(['?', '#']).next().unwrap_or("").to_string();
+            if let Some(at) = s.rfind('@') {
+                let start = s.find("://").map_or(0, |i| i + 3);
+                if at >= start {
+                    s.replace_range(start..=at, "");
+                }
+            }
+            s
+        }
+    }
+}
 
 /// Replace every inline secret's text in the kept sources with `*`, so that no diagnostic that
 /// quotes its line (the inline-secret error itself included) prints it.
@@ -13,6 +49,20 @@ pub(super) fn mask_inline_secrets(desired: &mut Desired) {
         .iter()
         .flat_map(|t| t.inline_secrets.iter().map(|(_, loc)| *loc))
         .collect();
+    let texts: Vec<String> = desired
+        .targets
+        .iter()
+        .flat_map(|t| t.secret_texts.iter().filter(|s| !s.is_empty()).cloned())
+        .collect();
+    for file in &mut desired.sources.files {
+        for secret in &texts {
+            if file.text.contains(secret.as_str()) {
+                file.text = file
+                    .text
+                    .replace(secret.as_str(), &"*".repeat(secret.chars().count()));
+            }
+        }
+    }
     for loc in locs {
         let Some(file) = desired.sources.files.get_mut(loc.file as usize) else {
             continue;
@@ -63,6 +113,27 @@ fn mask_token(text: &str, loc: Loc) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_userinfo_and_query() {
+        assert_eq!(
+            display_url("https://u:tok@h.example/scim/v2?k=tok"),
+            "https://h.example/scim/v2?[redacted]"
+        );
+        assert_eq!(
+            display_url("https://h.example/scim/v2"),
+            "https://h.example/scim/v2"
+        );
+        assert_eq!(
+            display_url("http://127.0.0.1:8080/"),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(display_url("u:tok@h/x?k=tok"), "h/x");
+        assert_eq!(
+            display_url("scim.example.com/scim/v2"),
+            "scim.example.com/scim/v2"
+        );
+    }
 
     #[test]
     fn masks_plain_and_quoted_secrets_only() {

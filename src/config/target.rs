@@ -88,6 +88,12 @@ pub(super) fn resolve_target(
 
     // auth
     let mut inline_secrets = Vec::new();
+    let mut secret_texts = Vec::new();
+    if let (Some(u), Some(uloc)) = (&t.url, url_loc) {
+        if let Some(what) = secret_in_url(&u.value) {
+            inline_secrets.push((what.to_string(), uloc));
+        }
+    }
     let mut auth_problem = None;
     let auth_loc = t.auth.as_ref().map(|a| Loc::of(file, a));
     let auth = t.auth.as_ref().and_then(|a| {
@@ -103,6 +109,16 @@ pub(super) fn resolve_target(
         }
         let mut sources = Vec::new();
         if let Some(e) = &a.bearer_token_env {
+            if looks_like_token(e) {
+                // Said where (the `auth` of this target), never what: the value is blanked in
+                // the sources so the quoted line does not show it either.
+                inline_secrets.push((
+                    "bearer token (given as `bearer_token_env`, which takes a variable name)"
+                        .to_string(),
+                    Loc::of(file, t.auth.as_ref().expect("inside t.auth")),
+                ));
+                secret_texts.push(e.clone());
+            }
             sources.push(AuthSource::BearerEnv(e.clone()));
         }
         if let Some(f) = &a.bearer_token_file {
@@ -333,9 +349,50 @@ pub(super) fn resolve_target(
         url_loc,
         kind_loc,
         inline_secrets,
+        secret_texts,
         auth_loc,
         auth_problem,
     }
+}
+
+/// What kind of credential `raw` carries where a URL must carry none: userinfo
+/// (`https://user:TOKEN@host/`) or a query (`?token=...`). Either would be sent to every
+/// proxy and printed in every log that shows the URL.
+fn secret_in_url(raw: &str) -> Option<&'static str> {
+    let userinfo = Some("credentials in the URL's userinfo");
+    let query = Some("a query string (which may carry a token) in the URL");
+    // `u:tok@host/x` parses, as scheme `u` with an opaque path: anything but an http(s) URL is
+    // judged by its shape, since `check` only says it is invalid.
+    match url::Url::parse(raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+    {
+        Some(u) if !u.username().is_empty() || u.password().is_some() => userinfo,
+        Some(u) if u.query().is_some() => query,
+        Some(_) => None,
+        None if raw.contains('@') => userinfo,
+        None if raw.contains('?') => query,
+        None => None,
+    }
+}
+
+/// An environment variable name is `[A-Za-z_][A-Za-z0-9_]*`; anything else given as
+/// `bearer_token_env` is most likely the token itself, pasted in the wrong key.
+fn looks_like_token(s: &str) -> bool {
+    let mut chars = s.chars();
+    let valid_name = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return true;
+    }
+    // A valid name can still be a token (`AQoDYXdzEJr1234567890`): variable names are words
+    // joined by `_`, tokens are long runs mixing cases and digits.
+    let mixed = s.chars().any(|c| c.is_ascii_lowercase())
+        && s.chars().any(|c| c.is_ascii_uppercase())
+        && s.chars().any(|c| c.is_ascii_digit());
+    mixed && s.len() >= 20 && !s.contains('_')
 }
 
 /// The preset's mappings, overridden one by one by the written ones (by attribute path),
@@ -424,5 +481,24 @@ fn written_rule(
         source,
         on,
         loc,
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_urls_and_env_names() {
+        assert!(secret_in_url("https://u:t@h/x").is_some());
+        assert!(secret_in_url("https://t@h/x").is_some());
+        assert!(secret_in_url("https://h/x?token=t").is_some());
+        assert!(secret_in_url("https://h/x").is_none());
+        assert!(secret_in_url("h/x@y").is_some());
+        assert!(secret_in_url("u:tok@h/x").is_some());
+        assert!(!looks_like_token("SCIM_TOKEN"));
+        assert!(!looks_like_token("aws_token_2"));
+        assert!(looks_like_token("AQoDYXdzEJr1234567890secret"));
+        assert!(looks_like_token("eyJhbGciOi.J9.x"));
     }
 }

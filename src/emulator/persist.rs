@@ -107,7 +107,8 @@ impl Persist {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let journal = OpenOptions::new().create(true).append(true).open(&jpath)?;
+        let journal = private(OpenOptions::new().create(true).append(true)).open(&jpath)?;
+        restrict(&jpath)?;
         let mut p = Persist {
             snapshot: path.to_path_buf(),
             journal_path: jpath,
@@ -147,22 +148,45 @@ impl Persist {
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         {
-            let f = File::create(&tmp)?;
+            let f =
+                private(OpenOptions::new().create(true).write(true).truncate(true)).open(&tmp)?;
+            // A stale `.tmp` left by a killed run keeps its old mode: narrow it too.
+            restrict(&tmp)?;
             let mut w = io::BufWriter::new(f);
             serde_json::to_writer(&mut w, &store.snapshot())?;
             w.flush()?;
             w.get_ref().sync_all()?;
         }
         fs_err::rename(&tmp, &self.snapshot)?;
-        self.journal = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
+        self.journal = private(OpenOptions::new().create(true).write(true).truncate(true))
             .open(&self.journal_path)?;
         self.journal = OpenOptions::new().append(true).open(&self.journal_path)?;
         self.entries = 0;
         Ok(())
     }
+}
+
+/// Open options that create the file readable by its owner only: the state holds names,
+/// emails and phone numbers, which other local users have no business reading.
+fn private(opts: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    {
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts
+}
+
+/// Narrow an existing file (created 0644 by an older roster) to owner-only.
+fn restrict(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Take the resources of a seed file (`{"users": [...], "groups": [...]}`) out of it.
@@ -230,5 +254,22 @@ mod tests {
         let mut third = Store::new(false);
         let _p = Persist::open(&path, &mut third).expect("third open");
         assert_eq!(third.len(Kind::User), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_and_journal_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        // An older run left a world-readable state file: opening narrows it.
+        fs_err::write(&path, "{}").expect("seed");
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut store = Store::new(false);
+        let _p = Persist::open(&path, &mut store).expect("open");
+        for f in [path.clone(), journal_path(&path)] {
+            let mode = fs_err::metadata(&f).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
     }
 }

@@ -4,9 +4,11 @@
 //! ids, addresses, actions, reasons, counts and the shape of each change. Equal values get equal
 //! digests, so a reviewer can still see that a value moved from one attribute to another.
 //!
-//! The digest is unsalted, so it hides values from a casual reader but not from someone who can
-//! guess them (an email address can be confirmed by hashing it). It is a redaction for sharing
-//! plans, not an anonymisation.
+//! The digest is keyed (HMAC-SHA256), so a reader who can guess a value (an email address, a
+//! name from a list) cannot confirm it by hashing it. The key is `ROSTER_REDACT_KEY` when set,
+//! so that digests are stable across runs and machines that share it; otherwise a random key
+//! drawn once per run and never printed, so equal values share a digest within one output and
+//! nothing can be matched across outputs.
 //!
 //! A redacted document keeps its original `checksum`, which no longer matches its content: a
 //! redacted plan can be shown to people but never applied.
@@ -20,10 +22,49 @@ pub const PREFIX: &str = "redacted:";
 /// Keys whose string values are identifiers or protocol words, not personal data.
 const KEEP_KEYS: &[&str] = &["id", "externalId", "schemas", "$user_ref", "type", "$ref"];
 
-/// `redacted:` and the first 12 hex digits of the value's SHA-256.
-pub fn digest(value: &str) -> String {
+/// The environment variable holding the redaction key.
+pub const KEY_ENV: &str = "ROSTER_REDACT_KEY";
+
+/// The key of this run: `ROSTER_REDACT_KEY`, or 32 random bytes drawn on first use.
+fn key() -> &'static [u8] {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| match std::env::var(KEY_ENV) {
+        Ok(k) if !k.is_empty() => k.into_bytes(),
+        _ => {
+            use rand::RngCore;
+            let mut k = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut k);
+            k
+        }
+    })
+}
+
+/// HMAC-SHA256 by its definition (RFC 2104): H((K ^ opad) || H((K ^ ipad) || m)).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
-    let h = hex::encode(Sha256::digest(value.as_bytes()));
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// `redacted:` and the first 12 hex digits of the value's HMAC-SHA256 under this run's key.
+pub fn digest(value: &str) -> String {
+    digest_with(key(), value)
+}
+
+fn digest_with(key: &[u8], value: &str) -> String {
+    let h = hex::encode(hmac_sha256(key, value.as_bytes()));
     format!("{PREFIX}{}", &h[..12])
 }
 
@@ -263,6 +304,32 @@ mod tests {
         assert_eq!(digest("x"), digest("x"));
         assert_ne!(digest("x"), digest("y"));
         assert_eq!(digest("x").len(), PREFIX.len() + 12);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231 test cases 2 (short key) and 6 (key longer than a block).
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn digests_depend_on_the_key() {
+        assert_eq!(digest_with(b"k1", "alice"), digest_with(b"k1", "alice"));
+        assert_ne!(digest_with(b"k1", "alice"), digest_with(b"k2", "alice"));
+        // Not the bare SHA-256 a guesser could compute.
+        use sha2::{Digest, Sha256};
+        let bare = hex::encode(Sha256::digest(b"alice"));
+        assert!(!digest("alice").contains(&bare[..12]));
     }
 
     #[test]

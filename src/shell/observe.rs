@@ -93,7 +93,7 @@ impl Connection {
                     url.clone(),
                     credentials,
                     None,
-                    url.clone(),
+                    crate::config::display_url(url),
                     settings.insecure_http,
                 )
             }

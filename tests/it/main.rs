@@ -16,3 +16,4 @@ mod plan;
 mod plan_props;
 mod render;
 mod scim_client;
+mod secrets;

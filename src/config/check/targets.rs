@@ -24,6 +24,16 @@ pub(super) fn check_target(
     }
 
     for (what, loc) in &t.inline_secrets {
+        if Some(*loc) == t.url_loc {
+            out.push(
+                Diagnostic::error(*loc, format!("{what} of target {:?}", t.name)).hint(
+                    "a URL is printed in plans and logs and sent to every proxy: remove the \
+                     userinfo and the query, put the token in `auth` (bearer_token_env, \
+                     bearer_token_file), and rotate it, it has been exposed",
+                ),
+            );
+            continue;
+        }
         out.push(
             Diagnostic::error(
                 *loc,
@@ -128,7 +138,8 @@ fn check_url(t: &Target, raw: &str, options: CheckOptions, out: &mut Vec<Diagnos
     let url = match url::Url::parse(raw) {
         Ok(u) => u,
         Err(e) => {
-            out.push(Diagnostic::error(loc, format!("invalid URL {raw:?}: {e}")).hint(example));
+            let shown = crate::config::display_url(raw);
+            out.push(Diagnostic::error(loc, format!("invalid URL {shown:?}: {e}")).hint(example));
             return;
         }
     };
@@ -157,7 +168,8 @@ fn check_url(t: &Target, raw: &str, options: CheckOptions, out: &mut Vec<Diagnos
         ),
     }
     if url.host_str().is_none_or(str::is_empty) && matches!(url.scheme(), "http" | "https") {
-        out.push(Diagnostic::error(loc, format!("URL {raw:?} has no host")).hint(example));
+        let shown = crate::config::display_url(raw);
+        out.push(Diagnostic::error(loc, format!("URL {shown:?} has no host")).hint(example));
     }
 }
 

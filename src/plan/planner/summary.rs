@@ -123,7 +123,7 @@ pub(super) fn target_plan(
 /// The target's URL as the plan shows it; embedded state paths relative to the configuration.
 fn target_url(desired: &Desired, target: &Target) -> String {
     match &target.endpoint {
-        Endpoint::Url(u) => u.clone(),
+        Endpoint::Url(u) => crate::config::display_url(u),
         Endpoint::Embedded { path } => {
             let shown = path.strip_prefix(&desired.base_dir).unwrap_or(path);
             format!("embedded:{}", shown.display())
