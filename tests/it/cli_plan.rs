@@ -232,3 +232,31 @@ fn a_tripped_gate_prints_the_whole_plan_and_exits_3() {
     );
     assert_eq!(emu.stats()["writes"], 0);
 }
+
+/// Usage errors exit 1, never 2 ("changes present"): a CI job with a typo must fail, not report
+/// drift. Help, whether asked for or shown for a bare `roster`, exits 0 and lists the exit codes.
+#[test]
+fn usage_errors_exit_1_and_help_exits_0_with_the_exit_codes() {
+    for args in [
+        &["plan", "--detailed-exitcode", "--fromat", "markdown"][..],
+        &["plan", "--format", "yaml"],
+        &["drift", "--format", "yaml"],
+        &["frobnicate"],
+    ] {
+        let out = roster().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "roster {args:?}");
+        assert!(!out.stderr.is_empty(), "roster {args:?} says why");
+    }
+    for args in [&[][..], &["--help"], &["--version"], &["plan", "--help"]] {
+        let out = roster().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "roster {args:?}");
+    }
+    let out = roster().arg("--help").output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes"), "{help}");
+    assert!(help.contains("2  changes present"), "{help}");
+    let bare = roster().output().expect("runs");
+    let bare =
+        String::from_utf8_lossy(&bare.stdout).to_string() + &String::from_utf8_lossy(&bare.stderr);
+    assert!(bare.contains("Usage: roster"), "{bare}");
+}
