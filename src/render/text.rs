@@ -88,8 +88,21 @@ pub(crate) fn total(doc: &PlanDocument) -> Summary {
         s.delete += u.delete;
         s.unmanaged += u.unmanaged;
         s.ignored += u.ignored;
+        s.conflicts += u.conflicts;
     }
     s
+}
+
+/// `2 conflicts: not changed; run roster explain ADDR for each.` (SPEC §4), its own line under
+/// the summary so a conflict is never mistaken for an empty plan; `None` without conflicts.
+pub fn conflicts_line(doc: &PlanDocument) -> Option<String> {
+    match total(doc).conflicts {
+        0 => None,
+        1 => Some("1 conflict: not changed; run roster explain ADDR for it.".to_string()),
+        n => Some(format!(
+            "{n} conflicts: not changed; run roster explain ADDR for each."
+        )),
+    }
 }
 
 /// Whether the plan would do anything at all (conflicts included: they need attention).
@@ -340,6 +353,9 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         target_section(&mut out, t, paint);
     }
     let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
+    if let Some(line) = conflicts_line(doc) {
+        let _ = writeln!(out, "{}", paint.bold(&line));
+    }
     if let Some(l) = origin_line(doc) {
         let _ = writeln!(out, "{l}");
     }
