@@ -85,7 +85,7 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
     if let Some(want) = &args.checksum {
         shell::saved::check_checksum(&doc, want)?;
     }
-    let conflicts: u64 = doc.targets.iter().map(|t| t.summary.conflicts).sum();
+    let conflicts = crate::render::text::conflict_count(&doc);
     if !shell::saved::has_work(&doc) {
         if conflicts > 0 {
             // Nothing to send, yet the desired state is not reached: exiting 0 here would let a
