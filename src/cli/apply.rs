@@ -85,7 +85,14 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
     if let Some(want) = &args.checksum {
         shell::saved::check_checksum(&doc, want)?;
     }
+    let conflicts = crate::render::text::conflict_count(&doc);
     if !shell::saved::has_work(&doc) {
+        if conflicts > 0 {
+            // Nothing to send, yet the desired state is not reached: exiting 0 here would let a
+            // new hire go without access and nobody notice.
+            ui.error(&conflicts_remain(conflicts), Some(CONFLICT_HINT));
+            return Ok(Exit::Partial);
+        }
         if saved {
             ui.out("No changes. Live state matches the configuration.");
         }
@@ -163,11 +170,27 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
         );
     }
     result_line(ui, global, &final_line(&outcome.totals));
-    Ok(if failures.is_empty() {
+    if conflicts > 0 {
+        ui.error(&conflicts_remain(conflicts), Some(CONFLICT_HINT));
+    }
+    Ok(if failures.is_empty() && conflicts == 0 {
         Exit::Ok
     } else {
         Exit::Partial
     })
+}
+
+/// How to resolve a conflict, the three ways SPEC §4 names.
+const CONFLICT_HINT: &str = "for each, fix the live object's externalId, `release` it, or change the target's `match`; `roster explain ADDR` shows the other object";
+
+/// The final word of an apply that left conflicts: why it exits 5 though nothing failed.
+fn conflicts_remain(n: u64) -> String {
+    let (noun, verb) = if n == 1 {
+        ("conflict", "remains")
+    } else {
+        ("conflicts", "remain")
+    };
+    format!("{n} {noun} {verb}, not changed: the desired state was not reached (exit 5)")
 }
 
 fn confirm(ui: &Ui) -> Result<bool, CliError> {

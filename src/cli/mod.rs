@@ -36,7 +36,15 @@ pub enum Format {
 
 /// Identity as code: plan and apply users and groups to SCIM 2.0 service providers.
 #[derive(Debug, Parser)]
-#[command(name = "roster", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "roster",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = EXIT_CODES_HELP
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -106,9 +114,39 @@ pub enum Command {
     Emulator(emulator::EmulatorArgs),
 }
 
+/// The README's exit code table, in `roster --help`, so a CI author need not leave the terminal.
+const EXIT_CODES_HELP: &str = "\
+Exit codes (the same for every command; when several apply, the first of 1, 4, 3, 5, 2, 0 wins):
+  0  success, no changes
+  1  error: bad configuration, usage, network, authentication, server error
+  2  changes present (plan --detailed-exitcode, drift)
+  3  blocked by a safety gate (the plan is still printed)
+  4  the saved plan is stale
+  5  apply finished with some changes failed, or conflicts remain";
+
+/// Parse the arguments. clap's own exit code for a usage error is 2, which roster reserves for
+/// "changes present": a CI job with a typo in its flags would report drift instead of failing.
+/// So help and version exit 0 and every usage error exits 1.
+fn parse() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|e| {
+        // Printing to a closed pipe is no reason to change the exit code.
+        let _ = e.print();
+        match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+            _ => ExitCode::from(Exit::Error as u8),
+        }
+    })
+}
+
 /// Parse arguments, run the command, print any error, and return the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let ui = Ui::new(cli.global.color, cli.global.quiet, cli.global.verbose);
     ui.init_tracing();
     let result = run(&ui, &cli);

@@ -105,6 +105,10 @@ pub struct Summary {
     pub unmanaged: u64,
     /// Live objects hidden by `ignore`.
     pub ignored: u64,
+    /// Objects in conflict: nothing is sent for them, but the desired state is not reached, so
+    /// they count as changes present and keep apply from exiting 0 (SPEC §4).
+    #[serde(default)]
+    pub conflicts: u64,
 }
 
 /// What applying the plan will send, and how long that takes at the target's rate.

@@ -6,6 +6,7 @@
 //! [`Observed`] and the executor that applies the plan live in `cli` and `apply`.
 
 pub mod address;
+mod digest;
 pub mod document;
 pub mod drift;
 pub mod matching;
@@ -14,6 +15,7 @@ pub mod planner;
 pub mod policy;
 pub mod shape;
 
+pub use digest::config_digest;
 pub use document::{
     canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, MemberRef,
     NotTouching, ObjectKind, Operation, Phase, PlanDocument, PlanFileError, Precondition, Reason,
@@ -117,39 +119,6 @@ pub fn digest_paths(compiled: &CompiledTarget, kind: ObjectKind) -> Vec<AttrPath
         }
     }
     out
-}
-
-/// `sha256:` over the resolved configuration: each source file's path relative to the entry
-/// file's directory, and its text, in load order. Apply compares it to refuse a plan made from
-/// another configuration. Relative paths make the digest independent of where the repository is
-/// checked out and of how `-c` spells the entry file, so a plan job and an apply job on two CI
-/// runners agree.
-pub fn config_digest(desired: &Desired) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    // The entry file is read first; its directory is what include globs are relative to.
-    let base = desired
-        .sources
-        .files
-        .first()
-        .and_then(|f| f.path.parent())
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| desired.base_dir.clone());
-    for f in &desired.sources.files {
-        let relative = f
-            .path
-            .strip_prefix(&base)
-            .ok()
-            .map(|p| p.to_string_lossy().replace('\\', "/"))
-            // A relative entry path with no directory is already relative to its directory.
-            .unwrap_or_else(|| f.path.to_string_lossy().replace('\\', "/"));
-        // Lengths first, so that no two different file lists hash the same bytes.
-        h.update((relative.len() as u64).to_le_bytes());
-        h.update(relative.as_bytes());
-        h.update((f.text.len() as u64).to_le_bytes());
-        h.update(f.text.as_bytes());
-    }
-    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 /// The plan document over the given target plans. `created_at` (RFC 3339) and the version are

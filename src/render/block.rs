@@ -166,7 +166,16 @@ pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
         Line::new(Mark::Note, 0, format!("(because {})", reason_words(c))),
     ];
     let Some(mark) = fate.mark() else {
-        // A conflict changes nothing: the notes say what was found and that is all.
+        // A conflict changes nothing: the notes say what was found and how to resolve it, so
+        // the reviewer of any format (text, markdown, show) knows what to do next.
+        out.push(Line::new(
+            Mark::Note,
+            0,
+            format!(
+                "(to resolve: fix the live externalId, `release` it, or change `match`; roster explain {})",
+                c.address
+            ),
+        ));
         return out;
     };
     out.push(Line::new(

@@ -157,6 +157,9 @@ fn escape_cell(s: &str) -> String {
 
 fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
     let mut out = format!("{}\n### {}\n\n", page.marker, summary_line(doc));
+    if let Some(line) = super::text::conflicts_line(doc) {
+        out.push_str(&format!("**{line}**\n\n"));
+    }
     if let Some(l) = origin_line(doc) {
         let _ = writeln!(out, "{l}\n");
     }

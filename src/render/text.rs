@@ -88,8 +88,31 @@ pub(crate) fn total(doc: &PlanDocument) -> Summary {
         s.delete += u.delete;
         s.unmanaged += u.unmanaged;
         s.ignored += u.ignored;
+        s.conflicts += u.conflicts;
     }
     s
+}
+
+/// The conflicts of a plan, counted from its changes rather than its summary, so that a plan
+/// saved before the summary counted them still shows them.
+pub fn conflict_count(doc: &PlanDocument) -> u64 {
+    doc.targets
+        .iter()
+        .flat_map(|t| &t.changes)
+        .filter(|c| c.reason == crate::plan::Reason::Conflict)
+        .count() as u64
+}
+
+/// `2 conflicts: not changed; run roster explain ADDR for each.` (SPEC §4), its own line under
+/// the summary so a conflict is never mistaken for an empty plan; `None` without conflicts.
+pub fn conflicts_line(doc: &PlanDocument) -> Option<String> {
+    match conflict_count(doc) {
+        0 => None,
+        1 => Some("1 conflict: not changed; run roster explain ADDR for it.".to_string()),
+        n => Some(format!(
+            "{n} conflicts: not changed; run roster explain ADDR for each."
+        )),
+    }
 }
 
 /// Whether the plan would do anything at all (conflicts included: they need attention).
@@ -340,6 +363,9 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
         target_section(&mut out, t, paint);
     }
     let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
+    if let Some(line) = conflicts_line(doc) {
+        let _ = writeln!(out, "{}", paint.bold(&line));
+    }
     if let Some(l) = origin_line(doc) {
         let _ = writeln!(out, "{l}");
     }
@@ -657,9 +683,11 @@ mod tests {
 
               # aws:user.e1005 (erin@example.com) is in conflict; no changes will be made to it
               # (because userName erin@example.com matches live user 11-22 whose externalId is e9999)
+              # (to resolve: fix the live externalId, `release` it, or change `match`; roster explain aws:user.e1005)
 
 
             Plan: 0 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            1 conflict: not changed; run roster explain ADDR for it.
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -863,10 +891,21 @@ mod tests {
             delete: 0,
             unmanaged: 14,
             ignored: 2,
+            conflicts: 0,
         };
         assert_eq!(
             summary_line(&d),
             "Plan: 3 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched."
+        );
+        assert_eq!(conflicts_line(&d), None);
+        for c in &mut d.targets[0].changes {
+            c.reason = Reason::Conflict;
+        }
+        let again = d.targets[0].changes[0].clone();
+        d.targets[0].changes.push(again);
+        assert_eq!(
+            conflicts_line(&d).as_deref(),
+            Some("2 conflicts: not changed; run roster explain ADDR for each.")
         );
     }
 

@@ -232,3 +232,97 @@ fn a_tripped_gate_prints_the_whole_plan_and_exits_3() {
     );
     assert_eq!(emu.stats()["writes"], 0);
 }
+
+/// Usage errors exit 1, never 2 ("changes present"): a CI job with a typo must fail, not report
+/// drift. Help, whether asked for or shown for a bare `roster`, exits 0 and lists the exit codes.
+#[test]
+fn usage_errors_exit_1_and_help_exits_0_with_the_exit_codes() {
+    for args in [
+        &["plan", "--detailed-exitcode", "--fromat", "markdown"][..],
+        &["plan", "--format", "yaml"],
+        &["drift", "--format", "yaml"],
+        &["frobnicate"],
+    ] {
+        let out = roster().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "roster {args:?}");
+        assert!(!out.stderr.is_empty(), "roster {args:?} says why");
+    }
+    for args in [&[][..], &["--help"], &["--version"], &["plan", "--help"]] {
+        let out = roster().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "roster {args:?}");
+    }
+    let out = roster().arg("--help").output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes"), "{help}");
+    assert!(help.contains("2  changes present"), "{help}");
+    let bare = roster().output().expect("runs");
+    let bare =
+        String::from_utf8_lossy(&bare.stdout).to_string() + &String::from_utf8_lossy(&bare.stderr);
+    assert!(bare.contains("Usage: roster"), "{bare}");
+}
+
+/// A conflict is never quiet (SPEC §4): the plan says so under the summary and exits 2 for
+/// `--detailed-exitcode`, the JSON summary counts it, and apply, with nothing to send, still
+/// exits 5 and says why.
+#[test]
+fn a_conflict_is_changes_present_for_plan_and_exit_5_for_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let case = root().join("tests/fixtures/plan/conflict-external-id-differs");
+    std::fs::copy(case.join("roster.yaml"), dir.path().join("roster.yaml")).expect("config");
+    std::fs::create_dir(dir.path().join(".roster")).expect("mkdir");
+    std::fs::copy(
+        case.join("live.json"),
+        dir.path().join(".roster/embedded.json"),
+    )
+    .expect("live");
+    let config = dir.path().join("roster.yaml");
+
+    let plan = roster()
+        .args(["plan", "--detailed-exitcode", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("not touched.\n1 conflict: not changed; run roster explain ADDR for it.\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# (to resolve: fix the live externalId, `release` it, or change `match`; roster explain t:user.e1)"),
+        "{stdout}"
+    );
+
+    let json = roster()
+        .args(["plan", "--format", "json", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(doc["targets"][0]["summary"]["conflicts"], json!(1));
+
+    let md = roster()
+        .args(["plan", "--format", "markdown", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(
+        md.contains("**1 conflict: not changed; run roster explain ADDR for it.**"),
+        "{md}"
+    );
+
+    let apply = roster()
+        .args(["apply", "--auto-approve", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&apply.stderr);
+    assert_eq!(apply.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1 conflict remains, not changed: the desired state was not reached (exit 5)"
+        ),
+        "{stderr}"
+    );
+}

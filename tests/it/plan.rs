@@ -196,7 +196,7 @@ fn an_invalid_owns_expression_fails_the_plan() {
 }
 
 #[test]
-fn config_digest_covers_every_source_file_and_checksum_ignores_time() {
+fn config_digest_covers_the_resolved_model_and_checksum_ignores_time() {
     let case = Path::new("tests/fixtures/plan/create-users-and-group");
     let a = roster::validate::read(&case.join("roster.yaml")).desired;
     let mut b = roster::validate::read(&case.join("roster.yaml")).desired;
@@ -204,7 +204,8 @@ fn config_digest_covers_every_source_file_and_checksum_ignores_time() {
         roster::plan::config_digest(&a),
         roster::plan::config_digest(&b)
     );
-    b.sources.files[0].text.push(' ');
+    // The digest is over the resolved model: a changed value changes it.
+    b.users[0].user_name.push('x');
     assert_ne!(
         roster::plan::config_digest(&a),
         roster::plan::config_digest(&b)
@@ -219,4 +220,27 @@ fn config_digest_covers_every_source_file_and_checksum_ignores_time() {
     let one = plan_document(&a, vec![t.clone()], "2026-01-01T00:00:00Z", "1");
     let two = plan_document(&a, vec![t], "2027-01-01T00:00:00Z", "2");
     assert_eq!(one.checksum, two.checksum);
+}
+
+/// SPEC §5: the digest is over the resolved configuration, so a comment, a reordering of keys or
+/// a checkout in another directory does not make a saved plan stale; a changed value does.
+#[test]
+fn config_digest_ignores_comments_key_order_and_location() {
+    let one = "version: 1\nusers:\n  - { id: e1, user_name: alice@example.com, given_name: Alice, family_name: Liddell }\ngroups:\n  - { id: g, name: eng, members: [e1] }\ntargets:\n  t:\n    type: embedded\n    assign: { all: true }\n";
+    let two = "# reviewed by the identity team\nversion: 1\ntargets:\n  t:\n    assign: { all: true }   # everyone\n    type: embedded\ngroups:\n  - { members: [e1], name: eng, id: g }\nusers:\n  - { family_name: Liddell, id: e1, given_name: Alice, user_name: alice@example.com }\n";
+    let three = one.replace("Liddell", "Pleasance");
+    let digest = |text: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("roster.yaml");
+        std::fs::write(&path, text).expect("write");
+        let read = roster::validate::read(&path);
+        assert!(
+            !read.diagnostics.iter().any(|d| d.is_error()),
+            "{:?}",
+            read.diagnostics
+        );
+        roster::plan::config_digest(&read.desired)
+    };
+    assert_eq!(digest(one), digest(two));
+    assert_ne!(digest(one), digest(&three));
 }

@@ -46,6 +46,7 @@ pub(super) fn target_plan(
         let mut member_ops = 0u64;
         for c in &changes {
             if c.reason == Reason::Conflict {
+                summary.conflicts += 1;
                 continue;
             }
             reads.insert(c.address.as_str());
