@@ -268,9 +268,9 @@ fn usage_errors_exit_1_and_help_exits_0_with_the_exit_codes() {
 fn a_conflict_is_changes_present_for_plan_and_exit_5_for_apply() {
     let dir = tempfile::tempdir().expect("tempdir");
     let case = root().join("tests/fixtures/plan/conflict-external-id-differs");
-    std::fs::copy(case.join("roster.yaml"), dir.path().join("roster.yaml")).expect("config");
-    std::fs::create_dir(dir.path().join(".roster")).expect("mkdir");
-    std::fs::copy(
+    fs_err::copy(case.join("roster.yaml"), dir.path().join("roster.yaml")).expect("config");
+    fs_err::create_dir(dir.path().join(".roster")).expect("mkdir");
+    fs_err::copy(
         case.join("live.json"),
         dir.path().join(".roster/embedded.json"),
     )

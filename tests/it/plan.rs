@@ -232,7 +232,7 @@ fn config_digest_ignores_comments_key_order_and_location() {
     let digest = |text: &str| {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("roster.yaml");
-        std::fs::write(&path, text).expect("write");
+        fs_err::write(&path, text).expect("write");
         let read = roster::validate::read(&path);
         assert!(
             !read.diagnostics.iter().any(|d| d.is_error()),
