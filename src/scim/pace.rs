@@ -37,6 +37,9 @@ pub const INITIAL_RATE: f64 = 10.0;
 const SLOW_START_GROWTH: f64 = 1.5;
 /// Above this the pacer stops spacing requests (`parallelism` is the only bound).
 const UNLIMITED: f64 = 1000.0;
+/// A request reserves its slot this long before it is due, no sooner (see `try_take_at`); a
+/// little ahead so that timer lateness does not stretch the spacing.
+const LOOKAHEAD: Duration = Duration::from_millis(10);
 /// The pacer never goes below this.
 const MIN_RATE: f64 = 0.5;
 /// After a cut the rate climbs back on CUBIC's curve around the admitted rate `w`:
@@ -415,10 +418,27 @@ impl Pacer {
         Ok(start - now)
     }
 
+    /// Reserves a slot only when it is due (within `LOOKAHEAD`); `Err(wait)` = ask again then.
+    ///
+    /// A slot reserved long ahead is sent at the rate of its reservation: after a cut, every
+    /// request already holding one (up to the `2 x parallelism` changes `apply` runs) would
+    /// still go at the old rate, be answered 429, and, sent after the cut, count against the
+    /// new one, so that a trial took them for noise or the pacer cut again. Waiting for the slot
+    /// unreserved makes every cut and every growth apply to all waiting requests at once.
+    pub fn try_take_at(&self, now: Instant) -> Result<Duration, Duration> {
+        {
+            let s = self.lock();
+            if s.rate.is_some() && s.tat > now + LOOKAHEAD {
+                return Err(s.tat - now - LOOKAHEAD);
+            }
+        }
+        self.try_reserve_at(now)
+    }
+
     /// Waits until a request may go.
     pub async fn acquire(&self) {
         loop {
-            match self.try_reserve() {
+            match self.try_take_at(Instant::now()) {
                 Ok(wait) => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
