@@ -103,6 +103,10 @@ struct Allowance {
     reset_at: Option<Instant>,
     /// Requests per window, when published.
     limit: Option<f64>,
+    /// Nothing of `remaining` goes out before this: once the allowance rolled into the next
+    /// window, every later reservation waits for that window too (without a spacing rate,
+    /// only the request that rolled it over would otherwise wait, the rest going at once).
+    opens: Instant,
 }
 
 #[derive(Debug)]
@@ -388,11 +392,13 @@ impl Pacer {
         };
         let outstanding = f64::from(s.outstanding);
         if let Some(a) = &mut s.allowance {
-            if a.reset_at.is_some_and(|t| start >= t) {
+            start = start.max(a.opens);
+            if let Some(t) = a.reset_at.filter(|t| start >= *t) {
                 // A new window: its budget is the published limit, less what is still out
                 // (which may yet be counted in it). Without a limit, one request finds out.
                 a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
                 a.reset_at = None;
+                a.opens = t;
             }
             if a.remaining < 1.0 {
                 match a.reset_at {
@@ -400,6 +406,7 @@ impl Pacer {
                         start = start.max(t);
                         a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
                         a.reset_at = None;
+                        a.opens = t;
                     }
                     // Spent, reset unknown, nothing out to tell more (checked above when
                     // something is): one request finds out.
@@ -526,6 +533,7 @@ impl Pacer {
             remaining: remaining - others,
             reset_at: p.reset.map(|r| now + Duration::from_secs_f64(r.max(0.0))),
             limit: p.limit,
+            opens: now,
         };
         s.allowance = Some(match s.allowance {
             Some(old) => match (old.reset_at, fresh.reset_at) {
@@ -533,6 +541,9 @@ impl Pacer {
                 (Some(o), Some(f)) if f > o + Duration::from_millis(500) => fresh,
                 // An answer from an earlier window, arriving late: it says nothing now.
                 (Some(o), Some(f)) if f + Duration::from_millis(500) < o => old,
+                // Rolled over at `opens`: a reset about then is the window just left, whose
+                // answers arrive late; taking it would roll over into a full budget again.
+                (None, Some(f)) if f <= old.opens + Duration::from_millis(500) => old,
                 // The same window: the lower count is the safe one.
                 _ => Allowance {
                     remaining: old.remaining.min(fresh.remaining),
@@ -541,6 +552,7 @@ impl Pacer {
                         (a, b) => a.or(b),
                     },
                     limit: fresh.limit.or(old.limit),
+                    opens: old.opens,
                 },
             },
             None => fresh,
