@@ -740,6 +740,31 @@ mod tests {
     }
 
     #[test]
+    fn a_rolled_over_allowance_holds_every_later_request() {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        // Unlimited after slow start: only the allowance spaces requests.
+        let mut now = t0;
+        for _ in 0..30 {
+            now += p.reserve_at(now);
+            p.on_success_at(now, now, Published::default());
+        }
+        assert_eq!(p.rate(), None);
+        p.reserve_at(now);
+        let spent = Published {
+            limit: Some(10.0),
+            remaining: Some(0.0),
+            reset: Some(1.0),
+            retry_after: None,
+        };
+        p.on_success_at(now, now, spent);
+        let waits: Vec<Duration> = (0..10).map(|_| p.reserve_at(now)).collect();
+        assert!(waits.iter().all(|w| *w >= ms(999)), "{waits:?}");
+        // The next window's ten are reserved and out: the eleventh waits for their answers.
+        assert!(p.try_reserve_at(now).is_err());
+    }
+
+    #[test]
     fn reads_every_header_form() {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("RateLimit-Limit", "25, 25;w=1".parse().expect("value"));
