@@ -259,7 +259,11 @@ impl State {
         };
         // Once noise is known, a cut is judged by the share of 429s above it; a trial would
         // take the noise that stays after a genuine cut for a sign that the cut was useless.
-        self.trial = (self.noise <= 0.0 && n >= BASELINE).then(|| Trial {
+        // A cut held above the admitted rate (slow start's floor) leaves the rate over the
+        // limit: 429s that persist after it are the limit's, and judging them would learn the
+        // limit's share (a third and more past a fixed window) as noise.
+        let above_limit = admitted.is_some_and(|a| target > a);
+        self.trial = (self.noise <= 0.0 && n >= BASELINE && !above_limit).then(|| Trial {
             rate_before: self.rate,
             curve_before: self.curve,
             share_before: (n >= BASELINE).then(|| f64::from(self.throttled) / f64::from(n)),
