@@ -37,6 +37,9 @@ pub const INITIAL_RATE: f64 = 10.0;
 const SLOW_START_GROWTH: f64 = 1.5;
 /// Above this the pacer stops spacing requests (`parallelism` is the only bound).
 const UNLIMITED: f64 = 1000.0;
+/// A request reserves its slot this long before it is due, no sooner (see `try_take_at`); a
+/// little ahead so that timer lateness does not stretch the spacing.
+const LOOKAHEAD: Duration = Duration::from_millis(10);
 /// The pacer never goes below this.
 const MIN_RATE: f64 = 0.5;
 /// After a cut the rate climbs back on CUBIC's curve around the admitted rate `w`:
@@ -100,6 +103,10 @@ struct Allowance {
     reset_at: Option<Instant>,
     /// Requests per window, when published.
     limit: Option<f64>,
+    /// Nothing of `remaining` goes out before this: once the allowance rolled into the next
+    /// window, every later reservation waits for that window too (without a spacing rate,
+    /// only the request that rolled it over would otherwise wait, the rest going at once).
+    opens: Instant,
 }
 
 #[derive(Debug)]
@@ -252,7 +259,11 @@ impl State {
         };
         // Once noise is known, a cut is judged by the share of 429s above it; a trial would
         // take the noise that stays after a genuine cut for a sign that the cut was useless.
-        self.trial = (self.noise <= 0.0 && n >= BASELINE).then(|| Trial {
+        // A cut held above the admitted rate (slow start's floor) leaves the rate over the
+        // limit: 429s that persist after it are the limit's, and judging them would learn the
+        // limit's share (a third and more past a fixed window) as noise.
+        let above_limit = admitted.is_some_and(|a| target > a);
+        self.trial = (self.noise <= 0.0 && n >= BASELINE && !above_limit).then(|| Trial {
             rate_before: self.rate,
             curve_before: self.curve,
             share_before: (n >= BASELINE).then(|| f64::from(self.throttled) / f64::from(n)),
@@ -385,11 +396,13 @@ impl Pacer {
         };
         let outstanding = f64::from(s.outstanding);
         if let Some(a) = &mut s.allowance {
-            if a.reset_at.is_some_and(|t| start >= t) {
+            start = start.max(a.opens);
+            if let Some(t) = a.reset_at.filter(|t| start >= *t) {
                 // A new window: its budget is the published limit, less what is still out
                 // (which may yet be counted in it). Without a limit, one request finds out.
                 a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
                 a.reset_at = None;
+                a.opens = t;
             }
             if a.remaining < 1.0 {
                 match a.reset_at {
@@ -397,6 +410,7 @@ impl Pacer {
                         start = start.max(t);
                         a.remaining = a.limit.map_or(1.0, |l| l - outstanding);
                         a.reset_at = None;
+                        a.opens = t;
                     }
                     // Spent, reset unknown, nothing out to tell more (checked above when
                     // something is): one request finds out.
@@ -415,10 +429,27 @@ impl Pacer {
         Ok(start - now)
     }
 
+    /// Reserves a slot only when it is due (within `LOOKAHEAD`); `Err(wait)` = ask again then.
+    ///
+    /// A slot reserved long ahead is sent at the rate of its reservation: after a cut, every
+    /// request already holding one (up to the `2 x parallelism` changes `apply` runs) would
+    /// still go at the old rate, be answered 429, and, sent after the cut, count against the
+    /// new one, so that a trial took them for noise or the pacer cut again. Waiting for the slot
+    /// unreserved makes every cut and every growth apply to all waiting requests at once.
+    pub fn try_take_at(&self, now: Instant) -> Result<Duration, Duration> {
+        {
+            let s = self.lock();
+            if s.rate.is_some() && s.tat > now + LOOKAHEAD {
+                return Err(s.tat - now - LOOKAHEAD);
+            }
+        }
+        self.try_reserve_at(now)
+    }
+
     /// Waits until a request may go.
     pub async fn acquire(&self) {
         loop {
-            match self.try_reserve() {
+            match self.try_take_at(Instant::now()) {
                 Ok(wait) => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
@@ -506,6 +537,7 @@ impl Pacer {
             remaining: remaining - others,
             reset_at: p.reset.map(|r| now + Duration::from_secs_f64(r.max(0.0))),
             limit: p.limit,
+            opens: now,
         };
         s.allowance = Some(match s.allowance {
             Some(old) => match (old.reset_at, fresh.reset_at) {
@@ -513,6 +545,9 @@ impl Pacer {
                 (Some(o), Some(f)) if f > o + Duration::from_millis(500) => fresh,
                 // An answer from an earlier window, arriving late: it says nothing now.
                 (Some(o), Some(f)) if f + Duration::from_millis(500) < o => old,
+                // Rolled over at `opens`: a reset about then is the window just left, whose
+                // answers arrive late; taking it would roll over into a full budget again.
+                (None, Some(f)) if f <= old.opens + Duration::from_millis(500) => old,
                 // The same window: the lower count is the safe one.
                 _ => Allowance {
                     remaining: old.remaining.min(fresh.remaining),
@@ -521,6 +556,7 @@ impl Pacer {
                         (a, b) => a.or(b),
                     },
                     limit: fresh.limit.or(old.limit),
+                    opens: old.opens,
                 },
             },
             None => fresh,
@@ -705,6 +741,31 @@ mod tests {
         let waits: Vec<Duration> = (0..4).map(|_| p.reserve_at(now)).collect();
         assert!(waits[..3].iter().all(|w| *w < ms(980)), "{waits:?}");
         assert!(waits[3] >= ms(999), "{waits:?}");
+    }
+
+    #[test]
+    fn a_rolled_over_allowance_holds_every_later_request() {
+        let t0 = Instant::now();
+        let p = Pacer::starting_at(t0);
+        // Unlimited after slow start: only the allowance spaces requests.
+        let mut now = t0;
+        for _ in 0..30 {
+            now += p.reserve_at(now);
+            p.on_success_at(now, now, Published::default());
+        }
+        assert_eq!(p.rate(), None);
+        p.reserve_at(now);
+        let spent = Published {
+            limit: Some(10.0),
+            remaining: Some(0.0),
+            reset: Some(1.0),
+            retry_after: None,
+        };
+        p.on_success_at(now, now, spent);
+        let waits: Vec<Duration> = (0..10).map(|_| p.reserve_at(now)).collect();
+        assert!(waits.iter().all(|w| *w >= ms(999)), "{waits:?}");
+        // The next window's ten are reserved and out: the eleventh waits for their answers.
+        assert!(p.try_reserve_at(now).is_err());
     }
 
     #[test]

@@ -115,14 +115,15 @@ async fn the_end_of_the_throttle_budget_names_the_server_and_the_rate() {
 
 /// Header-driven pacing never sends past a published remaining budget: against a fixed window
 /// and a token bucket that publish their state (both header forms), the limit never has to
-/// refuse a request. (A sliding window is not here: its reset moves with every admission, and
-/// answers overtaken by later ones can still make the client overdraw it by one or two.)
+/// refuse a request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_remaining_budget_is_never_overdrawn() {
     for (shape, headers) in [
         (LimitShape::Fixed, LimitHeaders::Ietf),
         (LimitShape::Fixed, LimitHeaders::X),
         (LimitShape::Bucket, LimitHeaders::Ietf),
+        (LimitShape::Sliding, LimitHeaders::Ietf),
+        (LimitShape::Sliding, LimitHeaders::X),
     ] {
         let s = server(Faults {
             rate_limit_write: Some(10),
