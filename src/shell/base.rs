@@ -269,7 +269,7 @@ pub fn accept(
             warnings: resolved.diagnostics.len() - errors,
         });
     }
-    Ok(resolved.desired)
+    Ok(super::config::release(resolved.desired))
 }
 
 /// The base's targets of the names `names` (those the base has), compiled.

@@ -21,8 +21,17 @@ pub fn check(resolved: &Resolved) -> Result<usize, ShellError> {
     Ok(warnings)
 }
 
-/// The configuration, unless it has errors.
+/// The configuration, unless it has errors. Its diagnostics must have been shown: the source
+/// text they quote is released here (see [`release`]).
 pub fn accept(resolved: Resolved) -> Result<Desired, ShellError> {
     check(&resolved)?;
-    Ok(resolved.desired)
+    Ok(release(resolved.desired))
+}
+
+/// The configuration without its source text, its digest computed first: nothing after
+/// checking quotes the text, and keeping it resident cost as much as the text itself.
+pub fn release(mut desired: Desired) -> Desired {
+    let digest = crate::plan::config_digest(&desired);
+    desired.release_source_text(digest);
+    desired
 }

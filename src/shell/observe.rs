@@ -186,16 +186,15 @@ pub async fn observe_for(
         target: target.name.clone(),
         source: Box::new(source),
     };
-    // Users are kept as the JSON the server sent, one value each: decoding them into the typed
-    // resource first and encoding that back held two copies of 100,000 users at once.
-    let users: Vec<serde_json::Value> = client.list("/Users", "users", None).await.map_err(scim)?;
+    // Users are kept as the JSON the server sent, one value each, slimmed while each page is
+    // decoded: the full resources of every page were once all resident before slimming began.
+    let users: Vec<SlimResource> = client.list("/Users", "users", None).await.map_err(scim)?;
     let mut observed = Observed {
         users: Vec::with_capacity(users.len()),
         groups: Vec::new(),
     };
-    for mut resource in users {
-        slim(&mut resource);
-        let user = LiveUser::from_resource(resource).map_err(|e| ObserveError::Other {
+    for SlimResource(resource) in users {
+        let user = LiveUser::from_resource(compact(resource)).map_err(|e| ObserveError::Other {
             target: target.name.clone(),
             message: e.to_string(),
         })?;
@@ -298,6 +297,103 @@ fn slim(resource: &mut serde_json::Value) {
     *resource = compact(std::mem::take(resource));
 }
 
+/// A live resource decoded as [`slim`] would leave it: `schemas` and every `meta` attribute
+/// but `version` are skipped by the decoder instead of being built and then removed.
+struct SlimResource(serde_json::Value);
+
+impl crate::scim::paging::Identified for SlimResource {
+    fn scim_id(&self) -> Option<&str> {
+        self.0.get("id").and_then(serde_json::Value::as_str)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SlimResource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SlimVisitor).map(SlimResource)
+    }
+}
+
+/// Decodes an object as `slim` would leave it; anything else is kept as sent, for
+/// `LiveUser::from_resource` to refuse with its usual message.
+struct SlimVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SlimVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a SCIM resource")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        use serde::de::IgnoredAny;
+        use serde_json::Value;
+        let mut out = serde_json::Map::new();
+        // `slim` trims the first key that reads `meta` in any case (and so its duplicates).
+        let mut meta_key: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let is_meta = match &meta_key {
+                Some(k) => *k == key,
+                None => key.eq_ignore_ascii_case("meta"),
+            };
+            if key == "schemas" {
+                map.next_value::<IgnoredAny>()?;
+            } else if is_meta {
+                meta_key = Some(key.clone());
+                match map.next_value::<Value>()? {
+                    Value::Object(mut meta) => {
+                        meta.retain(|k, _| k.eq_ignore_ascii_case("version"));
+                        if meta.is_empty() {
+                            out.shift_remove(&key);
+                        } else {
+                            out.insert(key, Value::Object(meta));
+                        }
+                    }
+                    _ => {
+                        out.shift_remove(&key);
+                    }
+                }
+            } else {
+                let value = map.next_value::<Value>()?;
+                out.insert(key, value);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+}
+
 /// The same JSON with every object and array rebuilt at its exact size: the parser grows them by
 /// doubling, and a resource the server sent with a dozen attributes kept room for sixteen after
 /// `slim` removed some.
@@ -384,5 +480,27 @@ mod tests {
         let mut g = json!({"id": "g1", "meta": {"created": "2024-01-01"}});
         slim(&mut g);
         assert_eq!(g, json!({"id": "g1"}));
+    }
+
+    #[test]
+    fn decoding_slim_equals_slimming_what_was_decoded() {
+        let cases = [
+            r#"{"schemas":["urn:x"],"id":"u1","userName":"a","meta":{"resourceType":"User","version":"W/\"3\""},"active":true}"#,
+            r#"{"id":"u1","Meta":{"created":"x"},"emails":[{"value":"a@x","primary":true}],"schemas":[]}"#,
+            r#"{"id":"u1","meta":"odd","meta":{"Version":"1","location":"l"},"x":null,"n":1.5}"#,
+            r#"{"id":"u1","meta":{"version":"1"},"META":{"created":"kept, as slim keeps it"}}"#,
+            r#"["not", "an", "object"]"#,
+            r#""text""#,
+        ];
+        for text in cases {
+            let SlimResource(decoded) = serde_json::from_str(text).expect("decodes");
+            let mut slimmed: serde_json::Value = serde_json::from_str(text).expect("parses");
+            slim(&mut slimmed);
+            assert_eq!(
+                serde_json::to_string(&decoded).expect("json"),
+                serde_json::to_string(&slimmed).expect("json"),
+                "{text}"
+            );
+        }
     }
 }
