@@ -84,7 +84,27 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Which form of credentials a target uses, without the secret: a refusal's hint names what to
+/// check, and a target with a custom header is told about that header, not about tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    Bearer,
+    Basic,
+    Header(String),
+}
+
 impl Credentials {
+    /// The form of these credentials (never the secret).
+    pub fn kind(&self) -> AuthKind {
+        match self {
+            Credentials::None => AuthKind::None,
+            Credentials::Bearer(_) => AuthKind::Bearer,
+            Credentials::Basic { .. } => AuthKind::Basic,
+            Credentials::Header { name, .. } => AuthKind::Header(name.clone()),
+        }
+    }
+
     /// A bearer token given directly (tests, the embedded provider).
     pub fn bearer(token: impl Into<String>) -> Credentials {
         Credentials::Bearer(SecretString::from(token.into()))

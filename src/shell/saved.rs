@@ -31,9 +31,9 @@ pub fn read_plan_file(path: &Path) -> Result<PlanDocument, PlanFileError> {
         });
     }
     let doc = PlanDocument::from_value(value).map_err(|source| PlanFileError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        path: path.to_path_buf(),
+        source,
+    })?;
     if checksum(&doc.targets) != doc.checksum {
         return Err(PlanFileError::Modified {
             path: path.to_path_buf(),

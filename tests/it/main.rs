@@ -15,4 +15,5 @@ mod pace;
 mod plan;
 mod plan_props;
 mod render;
+mod request_log;
 mod scim_client;
