@@ -135,6 +135,10 @@ pub struct NotTouching {
     pub ignored_groups: u64,
     pub released: u64,
     pub protected: u64,
+    /// Users left inactive by `policy.reactivate: false` (absent when none, so plans of targets
+    /// without that setting read as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_reactivated: u64,
 }
 
 /// Users or groups.
