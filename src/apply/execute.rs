@@ -401,6 +401,8 @@ async fn create(
         return Err("internal error: a create body that is not an object".into());
     };
     let mut attempt = 0;
+    // Requests the earlier rounds sent, so a failure reports every POST that went out.
+    let mut earlier = 0u32;
     loop {
         attempt += 1;
         let sent = ctx.client.create(resource_kind(c.kind), &body).await;
@@ -423,7 +425,12 @@ async fn create(
                     Found::Different(why) => return Err(why),
                 }
             }
-            Err(e) => e,
+            Err(e) => {
+                let this_round = e.attempts();
+                let e = e.after_earlier_sends(earlier);
+                earlier = earlier.saturating_add(this_round);
+                e
+            }
         };
         if err.is_conflict() {
             ctx.conflicted

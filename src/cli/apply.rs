@@ -180,7 +180,7 @@ pub fn run(ui: &Ui, global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Comma
     })
 }
 
-/// How to resolve a conflict, the three ways SPEC §4 names.
+/// How to resolve a conflict, the three ways docs/contract.md#matching-and-ownership names.
 const CONFLICT_HINT: &str = "for each, fix the live object's externalId, `release` it, or change the target's `match`; `roster explain ADDR` shows the other object";
 
 /// The final word of an apply that left conflicts: why it exits 5 though nothing failed.

@@ -160,6 +160,8 @@ pub struct Policy {
     pub create: bool,
     pub update: bool,
     pub deactivate: bool,
+    /// Make an inactive live user active again when the directory says active.
+    pub reactivate: bool,
     pub delete: bool,
     pub group_create: bool,
     pub group_update: bool,

@@ -497,6 +497,9 @@ pub struct Policy {
     pub update: Option<bool>,
     /// Unassigned or inactive users get active=false. Default true.
     pub deactivate: Option<bool>,
+    /// A user inactive in the target but active in the directory is made active again. Default
+    /// true; false leaves such a user inactive (counted as not reactivated in the plan).
+    pub reactivate: Option<bool>,
     /// Owned users removed from the directory are deleted (else deactivated). Default false.
     pub delete: Option<bool>,
     pub groups: Option<GroupPolicy>,

@@ -284,6 +284,7 @@ pub(super) fn resolve_target(
         create: p.create.unwrap_or(true),
         update: p.update.unwrap_or(true),
         deactivate: p.deactivate.unwrap_or(true),
+        reactivate: p.reactivate.unwrap_or(true),
         delete: p.delete.unwrap_or(false),
         group_create: g.create.unwrap_or(true),
         group_update: g.update.unwrap_or(true),

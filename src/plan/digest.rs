@@ -1,7 +1,7 @@
 //! The config digest a saved plan records, so that `apply PLAN_FILE` can refuse a plan made from
 //! another configuration. It is taken over the resolved configuration (the loaded model, as
 //! canonical JSON), not over the files' text: a comment, a reordering of keys, another spelling
-//! of an include path or a checkout elsewhere must not make a reviewed plan stale (SPEC §5).
+//! of an include path or a checkout elsewhere must not make a reviewed plan stale (docs/contract.md#stale-plans).
 //! Source positions are left out for the same reason: they move when a comment is added.
 
 use super::document::canonical_json;

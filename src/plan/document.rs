@@ -106,7 +106,7 @@ pub struct Summary {
     /// Live objects hidden by `ignore`.
     pub ignored: u64,
     /// Objects in conflict: nothing is sent for them, but the desired state is not reached, so
-    /// they count as changes present and keep apply from exiting 0 (SPEC §4).
+    /// they count as changes present and keep apply from exiting 0 (docs/contract.md#summary-line).
     #[serde(default)]
     pub conflicts: u64,
 }
@@ -139,6 +139,10 @@ pub struct NotTouching {
     pub ignored_groups: u64,
     pub released: u64,
     pub protected: u64,
+    /// Users left inactive by `policy.reactivate: false` (absent when none, so plans of targets
+    /// without that setting read as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_reactivated: u64,
 }
 
 /// Users or groups.

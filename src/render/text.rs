@@ -103,7 +103,7 @@ pub fn conflict_count(doc: &PlanDocument) -> u64 {
         .count() as u64
 }
 
-/// `2 conflicts: not changed; run roster explain ADDR for each.` (SPEC §4), its own line under
+/// `2 conflicts: not changed; run roster explain ADDR for each.` (docs/contract.md#summary-line), its own line under
 /// the summary so a conflict is never mistaken for an empty plan; `None` without conflicts.
 pub fn conflicts_line(doc: &PlanDocument) -> Option<String> {
     match conflict_count(doc) {

@@ -84,7 +84,28 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Which form of credentials a target uses, without the secret: a refusal's hint names what to
+/// check, and a target with a custom header is told about that header, not about tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    Bearer,
+    Basic,
+    /// A custom header (its name is in the configuration; kept out so errors stay small).
+    Header,
+}
+
 impl Credentials {
+    /// The form of these credentials (never the secret).
+    pub fn kind(&self) -> AuthKind {
+        match self {
+            Credentials::None => AuthKind::None,
+            Credentials::Bearer(_) => AuthKind::Bearer,
+            Credentials::Basic { .. } => AuthKind::Basic,
+            Credentials::Header { .. } => AuthKind::Header,
+        }
+    }
+
     /// A bearer token given directly (tests, the embedded provider).
     pub fn bearer(token: impl Into<String>) -> Credentials {
         Credentials::Bearer(SecretString::from(token.into()))

@@ -17,7 +17,7 @@
 use crate::scim::auth::{redact, Credentials};
 use crate::scim::dialect::Dialect;
 use crate::scim::dialect::{self, Capabilities, ResourceKind};
-use crate::scim::error::ScimClientError;
+use crate::scim::error::{ScimClientError, TargetKind};
 use crate::scim::filter::Filter;
 use crate::scim::pace::{self, Pacer};
 use crate::scim::paging::{encode_query_value, Identified, Pager};
@@ -494,6 +494,24 @@ impl ScimClient {
                 Err(e) => Err(e),
             };
             drop(permit);
+            // The request log (`-vv`): what went where and how it went; never headers or bodies,
+            // where tokens and personal data travel. The path is the one the caller gave, which
+            // carries no credentials (they travel in headers).
+            match &result {
+                Ok((status, _, _)) => tracing::debug!(
+                    "{m} {path} -> {status} in {} ms",
+                    sent.elapsed().as_millis()
+                ),
+                Err(e) => tracing::debug!(
+                    "{m} {path} -> {} after {} ms",
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "no answer"
+                    },
+                    sent.elapsed().as_millis()
+                ),
+            }
 
             let (status, headers, bytes) = match result {
                 Ok(r) => r,
@@ -598,7 +616,8 @@ impl ScimClient {
             if member_ops > 0 {
                 inner.members.on_other();
             }
-            let retryable = status >= 500 && !is_post;
+            // 501 Not Implemented says the server will never do this: asking again cannot help.
+            let retryable = status >= 500 && status != 501 && !is_post;
             if retryable && attempt < max_attempts {
                 tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
                 continue;
@@ -615,6 +634,10 @@ impl ScimClient {
                 scim_type: err.scim_type.map(|t| self.redact(&t)),
                 detail: err.detail.map(|d| self.redact(&d)),
                 attempts: attempt,
+                target: TargetKind {
+                    aws: inner.dialect == Dialect::AwsIdentityCenter,
+                    auth: inner.credentials.kind(),
+                },
             });
         }
     }

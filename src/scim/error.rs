@@ -5,6 +5,8 @@
 
 use thiserror::Error;
 
+use crate::scim::auth::AuthKind;
+
 /// Why a list could not be proven complete (docs/contract.md#read-only-planning: a plan never diffs against partial state).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PagingError {
@@ -40,11 +42,19 @@ pub enum PagingError {
     TooManyPages { collection: String, pages: u64 },
 }
 
+/// The kind of target and credentials a request went to: a 401 on AWS has causes (a wrong tenant
+/// URL answers 401 too) that a generic server's 401 does not, and basic credentials are not a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetKind {
+    pub aws: bool,
+    pub auth: AuthKind,
+}
+
 /// An error of a SCIM request.
 #[derive(Debug, Error)]
 pub enum ScimClientError {
     /// The server answered with an error status.
-    #[error("{}", http_message(*.status, .method, .url, .scim_type.as_deref(), .detail.as_deref(), *.attempts))]
+    #[error("{}", http_message(*.status, .method, .url, .scim_type.as_deref(), .detail.as_deref(), *.attempts, *.target))]
     Http {
         method: String,
         /// The request URL (never holds a secret: credentials travel in headers).
@@ -54,6 +64,8 @@ pub enum ScimClientError {
         detail: Option<String>,
         /// How many times the request was sent.
         attempts: u32,
+        /// What the refused request was sent to and with, so a 401 hint fits the target.
+        target: TargetKind,
     },
     /// The server kept answering 429 for the whole throttle budget.
     #[error("{host} kept answering {method} {url} with 429 Too Many Requests for {seconds:.0} s (the throttle budget, `rate.throttle_budget_seconds`), after {attempts} attempt(s); roster was sending at {}", rate_text(*.rate))]
@@ -169,6 +181,32 @@ impl ScimClientError {
         }
     }
 
+    /// The same error, counting `earlier` requests sent before this one for the same goal (a
+    /// create sent again after an unknown outcome), so that the message says how many went out.
+    pub fn after_earlier_sends(mut self, earlier: u32) -> Self {
+        match &mut self {
+            ScimClientError::Http { attempts, .. }
+            | ScimClientError::Throttled { attempts, .. }
+            | ScimClientError::Network { attempts, .. }
+            | ScimClientError::Timeout { attempts, .. } => {
+                *attempts = attempts.saturating_add(earlier);
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// How many requests went out for this error (0 when none was sent).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            ScimClientError::Http { attempts, .. }
+            | ScimClientError::Throttled { attempts, .. }
+            | ScimClientError::Network { attempts, .. }
+            | ScimClientError::Timeout { attempts, .. } => *attempts,
+            _ => 0,
+        }
+    }
+
     /// The attribute a 409 names, if the server's answer tells it.
     pub fn conflicting_attribute(&self) -> Option<&'static str> {
         match self {
@@ -207,6 +245,29 @@ fn rate_text(rate: Option<f64>) -> String {
     }
 }
 
+fn unauthorized_hint(target: TargetKind) -> String {
+    if target.aws {
+        return "401 Unauthorized: the token was refused. It may be expired or revoked, or the \
+                tenant URL or region may be wrong (AWS answers 401 for a wrong tenant too)"
+            .to_string();
+    }
+    match target.auth {
+        AuthKind::None => "401 Unauthorized: the server wants credentials and this target sends \
+                           none; set the target's `auth`"
+            .to_string(),
+        AuthKind::Bearer => "401 Unauthorized: the bearer token was refused. It may be expired \
+                             or revoked, or be a token for another server or base URL"
+            .to_string(),
+        AuthKind::Basic => "401 Unauthorized: the username or password was refused, or the \
+                            server does not take basic credentials"
+            .to_string(),
+        AuthKind::Header => "401 Unauthorized: the value of the target's auth header was \
+                             refused. It may be expired or revoked, or the server may expect \
+                             another header"
+            .to_string(),
+    }
+}
+
 fn http_message(
     status: u16,
     method: &str,
@@ -214,11 +275,10 @@ fn http_message(
     scim_type: Option<&str>,
     detail: Option<&str>,
     attempts: u32,
+    target: TargetKind,
 ) -> String {
     let what = match status {
-        401 => "401 Unauthorized: the token was refused. It may be expired or revoked, or the \
-                tenant URL or region may be wrong (AWS answers 401 for a wrong tenant too)"
-            .to_string(),
+        401 => unauthorized_hint(target),
         403 => "403 Forbidden: the token is valid but may not do this".to_string(),
         404 => "404 Not Found: the object does not exist (deleted meanwhile?) or the base URL is \
                 wrong"
@@ -230,6 +290,8 @@ fn http_message(
         412 => "412 Precondition Failed: the object changed since it was read".to_string(),
         429 => format!("429 Too Many Requests: still throttled after {attempts} attempt(s)"),
         400 => "400 Bad Request: the server refused the request".to_string(),
+        501 => "501 Not Implemented: the server does not support this request (not retried)"
+            .to_string(),
         s if s >= 500 => format!("{s} server error, still failing after {attempts} attempt(s)"),
         s => format!("HTTP {s}"),
     };
@@ -256,7 +318,36 @@ mod tests {
             scim_type: scim_type.map(Into::into),
             detail: detail.map(Into::into),
             attempts: 1,
+            target: TargetKind {
+                aws: true,
+                auth: AuthKind::Bearer,
+            },
         }
+    }
+
+    #[test]
+    fn unauthorized_on_a_generic_target_says_nothing_of_aws_tenants() {
+        let mut e = http(401, None, None);
+        let ScimClientError::Http { target, .. } = &mut e else {
+            unreachable!("http() builds an Http error")
+        };
+        target.aws = false;
+        let bearer = e.to_string();
+        assert!(bearer.contains("bearer token"), "{bearer}");
+        assert!(
+            !bearer.contains("AWS") && !bearer.contains("tenant"),
+            "{bearer}"
+        );
+        if let ScimClientError::Http { target, .. } = &mut e {
+            target.auth = AuthKind::Basic;
+        }
+        let basic = e.to_string();
+        assert!(basic.contains("username or password"), "{basic}");
+        assert!(!basic.contains("token"), "{basic}");
+        if let ScimClientError::Http { target, .. } = &mut e {
+            target.auth = AuthKind::Header;
+        }
+        assert!(e.to_string().contains("auth header was refused"), "{e}");
     }
 
     #[test]
@@ -282,6 +373,15 @@ mod tests {
         );
         assert_eq!(aws.conflicting_attribute(), None);
         assert!(aws.to_string().contains("duplicate resource"));
+    }
+
+    #[test]
+    fn earlier_sends_are_counted_in_the_message() {
+        // Three rounds of one POST each (apply sends a create again after a lookup finds
+        // nothing): the message counts the three.
+        let e = http(502, None, None).after_earlier_sends(2);
+        assert_eq!(e.attempts(), 3);
+        assert!(e.to_string().contains("after 3 attempt(s)"), "{e}");
     }
 
     #[test]

@@ -12,8 +12,8 @@ pub mod paging;
 pub mod ratelimit;
 pub mod resource;
 
-pub use auth::{redact, CredentialSource, Credentials};
+pub use auth::{redact, AuthKind, CredentialSource, Credentials};
 pub use client::{ClientOptions, RateLimits, ReadOnlyClient, RequestCounts, ScimClient};
 pub use dialect::{Capabilities, Dialect, PagingKind, ResourceKind};
-pub use error::{PagingError, ScimClientError};
+pub use error::{PagingError, ScimClientError, TargetKind};
 pub use filter::Filter;

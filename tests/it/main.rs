@@ -15,5 +15,6 @@ mod pace;
 mod plan;
 mod plan_props;
 mod render;
+mod request_log;
 mod scim_client;
 mod secrets;

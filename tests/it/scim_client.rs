@@ -370,6 +370,30 @@ async fn server_errors_are_retried() {
 }
 
 #[tokio::test]
+async fn not_implemented_is_not_retried() {
+    // 501 says the server will never do this; asking again only burns time.
+    let mock = Mock::start(|_, _| error_body(501, None, "PUT is not supported")).await;
+    let c = client(&mock.url, Dialect::Generic);
+    let e = c.get_user("a").await.expect_err("fails");
+    assert_eq!(mock.seen().len(), 1, "501 is not retried");
+    let m = e.to_string();
+    assert!(
+        m.contains("501 Not Implemented") && m.contains("not retried"),
+        "{m}"
+    );
+    assert!(m.contains("PUT is not supported"), "{m}");
+}
+
+#[tokio::test]
+async fn unauthorized_on_a_generic_target_does_not_talk_of_aws() {
+    let mock = Mock::start(|_, _| error_body(401, None, "bad token")).await;
+    let c = client(&mock.url, Dialect::Generic);
+    let m = c.list_users(None).await.expect_err("401").to_string();
+    assert!(m.contains("bearer token was refused"), "{m}");
+    assert!(!m.contains("AWS") && !m.contains("tenant"), "{m}");
+}
+
+#[tokio::test]
 async fn create_is_not_retried_after_server_error() {
     // The create may have taken effect; apply looks it up before trying again.
     let mock = Mock::start(|_, _| error_body(502, None, "bad gateway")).await;

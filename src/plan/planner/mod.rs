@@ -314,7 +314,12 @@ impl<'a> Planner<'a> {
                         &lu.resource,
                         only_ext,
                     );
-                    let reactivate = user.active && !live_active;
+                    let wants_active = user.active && !live_active;
+                    let reactivate = wants_active && policy.reactivate;
+                    if wants_active && !policy.reactivate {
+                        self.untouched.not_reactivated += 1;
+                        tracing::info!(user = %user.user_name, "inactive in the target and active in the directory; left inactive (policy.reactivate is false)");
+                    }
                     if diff.ops.is_empty() && !reactivate {
                         continue;
                     }
@@ -717,6 +722,25 @@ targets:
         assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
         assert_eq!(p.changes[0].reason, Reason::Conflict);
         assert!(p.changes[0].operations.is_empty());
+    }
+
+    #[test]
+    fn reactivate_false_leaves_an_inactive_user_alone_and_counts_it() {
+        let mut inactive = user("s1", Some("e1"), "a@example.com");
+        inactive["active"] = json!(false);
+        let live = json!({ "users": [inactive] });
+        let p = plan(BASE, live.clone());
+        assert_eq!(p.changes.len(), 1, "{:?}", p.changes);
+        assert!(p.changes[0].actions.contains(&Action::Reactivate));
+        assert_eq!(p.not_touching.not_reactivated, 0);
+
+        let yaml = BASE.replace(
+            "unmanaged: delete",
+            "unmanaged: delete\n      reactivate: false",
+        );
+        let p = plan(&yaml, live);
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert_eq!(p.not_touching.not_reactivated, 1);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(super) struct Untouched {
     pub ignored_users: u64,
     pub ignored_groups: u64,
     pub released: u64,
+    /// Users inactive live and active in the directory, left so by `reactivate: false`.
+    pub not_reactivated: u64,
     /// Protected objects a change was dropped for (kind, live index).
     pub protected: HashSet<(ObjectKind, usize)>,
 }
@@ -107,6 +109,7 @@ pub(super) fn target_plan(
         ignored_groups: untouched.ignored_groups,
         released: untouched.released,
         protected: untouched.protected.len() as u64,
+        not_reactivated: untouched.not_reactivated,
     };
     TargetPlan {
         name: target.name.clone(),
