@@ -33,8 +33,6 @@ pub struct Desired {
     /// The files the configuration was read from. Their text is emptied by
     /// [`Desired::release_source_text`] once diagnostics have been shown.
     pub sources: SourceMap,
-    /// The configuration digest, once computed from the text that has since been released.
-    pub released_digest: Option<String>,
     /// Directory of the entry file: relative paths in the configuration start here.
     pub base_dir: PathBuf,
     pub users: Vec<User>,
@@ -278,15 +276,14 @@ pub fn seal(resolved: &mut Resolved) {
 }
 
 impl Desired {
-    /// Drop the text of every source file, keeping `digest` (the plan's `config_digest`, which
-    /// hashes that text) in its place. Only diagnostics quote the text, and a command shows them
-    /// before it uses the configuration; on 100,000 users the text is tens of MB that would
-    /// otherwise stay resident through reading live state and planning.
-    pub fn release_source_text(&mut self, digest: String) {
+    /// Drop the text of every source file. Only diagnostics quote the text, and a command shows
+    /// them before it uses the configuration; the plan's `config_digest` is over the resolved
+    /// model, not the text. On 100,000 users the text is tens of MB that would otherwise stay
+    /// resident through reading live state and planning.
+    pub fn release_source_text(&mut self) {
         for f in &mut self.sources.files {
             f.text = String::new();
         }
-        self.released_digest = Some(digest);
     }
 }
 

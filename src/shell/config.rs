@@ -28,10 +28,9 @@ pub fn accept(resolved: Resolved) -> Result<Desired, ShellError> {
     Ok(release(resolved.desired))
 }
 
-/// The configuration without its source text, its digest computed first: nothing after
-/// checking quotes the text, and keeping it resident cost as much as the text itself.
+/// The configuration without its source text: nothing after checking quotes the text, and
+/// keeping it resident cost as much as the text itself.
 pub fn release(mut desired: Desired) -> Desired {
-    let digest = crate::plan::config_digest(&desired);
-    desired.release_source_text(digest);
+    desired.release_source_text();
     desired
 }
