@@ -65,6 +65,7 @@ pub enum CliError {
     ReadAnswer(#[source] std::io::Error),
 }
 
+const ADDRESS_FORMS: &str = "addresses are <target>:user.<id>, <target>:group.<id> or <target>:<kind>.live:<scim-id> (docs/contract.md#addresses)";
 const PLAN_AGAIN: &str = "plan again with `roster plan --out FILE`";
 const NOT_A_PLAN: &str = "plan files are written by `roster plan --out FILE`";
 
@@ -106,6 +107,15 @@ impl From<ShellError> for CommandError {
                 Some("each entry is `- address: <target>:user.<id>` (or group, or <kind>.live:<scim-id>) with optional `reason:` and `expires: YYYY-MM-DD`".into()),
             ),
             ShellError::Base(b) => (Exit::Error, b.hint().map(str::to_string)),
+            ShellError::NoSuchAddress { suggestions, .. } => (
+                Exit::Error,
+                Some(if suggestions.is_empty() {
+                    ADDRESS_FORMS.to_string()
+                } else {
+                    format!("did you mean {}?", suggestions.join(", "))
+                }),
+            ),
+            ShellError::BadAddress(_) => (Exit::Error, Some(ADDRESS_FORMS.to_string())),
             ShellError::InvalidConfig { .. }
             | ShellError::Compile(_)
             | ShellError::Observe(_)

@@ -8,6 +8,7 @@ mod completions;
 mod drift;
 mod emulator;
 pub mod error;
+mod explain;
 mod import;
 mod plan;
 mod progress;
@@ -108,6 +109,8 @@ pub enum Command {
     Show(show::ShowArgs),
     /// Apply a saved plan exactly, or plan, confirm and apply.
     Apply(apply::ApplyArgs),
+    /// Why objects are, or are not, in the plan (reads live state, GET only).
+    Explain(explain::ExplainArgs),
     /// Adopt a populated target: write YAML for its users and groups so the next plan is empty.
     Import(import::ImportArgs),
     /// Serve a local SCIM 2.0 service provider on loopback
@@ -172,6 +175,7 @@ fn run(ui: &Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Show(a) => show::run(ui, &cli.global, a),
         Command::Apply(a) => apply::run(ui, &cli.global, a),
         Command::Import(a) => import::run(ui, &cli.global, a),
+        Command::Explain(a) => explain::run(ui, &cli.global, a),
         Command::Emulator(a) => emulator::run(ui, a),
     }
 }

@@ -184,8 +184,72 @@ impl<'de> Deserialize<'de> for Address {
     }
 }
 
+/// The `n` texts of `known` closest to `wanted` by edit distance (ignoring case), closest
+/// first, for the "did you mean" of an address that names nothing. Candidates further than
+/// half of `wanted`'s length are left out: a suggestion that shares nothing misleads.
+pub fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>, n: usize) -> Vec<String> {
+    let w: Vec<char> = wanted.to_lowercase().chars().collect();
+    let limit = (w.len() / 2).max(2);
+    let mut scored: Vec<(usize, &str)> = known
+        .filter_map(|k| {
+            let d = edit_distance(&w, k, limit)?;
+            Some((d, k))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup();
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, k)| k.to_string())
+        .collect()
+}
+
+/// Levenshtein distance between `a` and `b` (lowercased), or `None` once it exceeds `limit`.
+fn edit_distance(a: &[char], b: &str, limit: usize) -> Option<usize> {
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        let mut row_min = cur[0];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            row_min = row_min.min(cur[j + 1]);
+        }
+        if row_min > limit {
+            return None;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= limit).then_some(d)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_closest_addresses_are_suggested_and_strangers_are_not() {
+        let known = [
+            "sandbox:user.bob",
+            "sandbox:user.alice",
+            "sandbox:group.eng",
+        ];
+        assert_eq!(
+            closest("sandbox:user.alcie", known.iter().copied(), 3),
+            vec!["sandbox:user.alice"]
+        );
+        assert_eq!(
+            closest("sandbox:user.bo", known.iter().copied(), 1),
+            vec!["sandbox:user.bob"]
+        );
+        assert!(closest("x", known.iter().copied(), 3).is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -9,6 +9,7 @@ pub mod address;
 mod digest;
 pub mod document;
 pub mod drift;
+pub mod explain;
 pub mod matching;
 pub mod observed;
 pub mod planner;

@@ -91,6 +91,16 @@ pub enum ShellError {
     /// `roster emulator` settings that cannot be served.
     #[error(transparent)]
     Emulator(#[from] EmulatorSetupError),
+    /// An address (`explain ADDR`, `plan --resource ADDR`) names no object the plan knows.
+    #[error("{address} names no object {}", if targets.is_empty() { "in the selected targets".to_string() } else { format!("in target {}", targets.join(", ")) })]
+    NoSuchAddress {
+        address: String,
+        targets: Vec<String>,
+        suggestions: Vec<String>,
+    },
+    /// Text given as an address is not one.
+    #[error(transparent)]
+    BadAddress(#[from] crate::plan::AddressError),
     /// `roster import` cannot read or write what it was asked to.
     #[error(transparent)]
     Import(#[from] super::import::ImportError),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod drift;
 pub mod emulator;
 pub mod error;
+pub mod explain;
 pub mod files;
 pub mod gates;
 pub mod import;

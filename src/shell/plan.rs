@@ -4,10 +4,12 @@
 
 use super::base::{counterpart, mark_origins, BaseError};
 use super::error::ShellError;
+use super::explain::check_resources;
 use super::files::now_rfc3339;
 use super::observe::{observe_for, ConnectSettings, Connection};
 use super::target::CompiledTarget;
 use crate::config::Desired;
+use crate::plan::explain::plan_knowing;
 use crate::plan::{plan_document, plan_target, PlanDocument, PlanOptions, TargetPlan};
 
 /// Told about each target as soon as it is planned (`cli` shows it with `-v`).
@@ -44,6 +46,7 @@ pub async fn plan_with_base(
     progress: &dyn PlanProgress,
 ) -> Result<Vec<TargetPlan>, ShellError> {
     let mut plans = Vec::new();
+    let mut known = Vec::new();
     for compiled in targets {
         let target = compiled.target;
         let other =
@@ -62,11 +65,19 @@ pub async fn plan_with_base(
             seconds = stats.elapsed.as_secs_f64(),
             "read live state"
         );
-        let mut plan =
-            plan_target(desired, target, &observed, opts).map_err(|source| ShellError::Plan {
-                target: target.name.clone(),
-                source,
-            })?;
+        let planned = if opts.resources.is_empty() {
+            plan_target(desired, target, &observed, opts).map(|p| (p, None))
+        } else {
+            // `--resource` addresses are checked against what the plan knows, below.
+            plan_knowing(desired, target, &observed, opts).map(|(p, k)| (p, Some(k)))
+        };
+        let (mut plan, k) = planned.map_err(|source| ShellError::Plan {
+            target: target.name.clone(),
+            source,
+        })?;
+        if let Some(k) = k {
+            known.push((target.name.clone(), k));
+        }
         plan.url = display_url;
         plan.requests.live_state_reads = stats.requests.reads();
         if let Some(b) = base {
@@ -82,6 +93,7 @@ pub async fn plan_with_base(
         progress.planned(&plan);
         plans.push(plan);
     }
+    check_resources(&opts.resources, &known)?;
     Ok(plans)
 }
 

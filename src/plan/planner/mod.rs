@@ -18,6 +18,9 @@ mod membership;
 mod ordering;
 mod side;
 mod summary;
+mod workings;
+
+pub(crate) use workings::{plan_with_workings, KindWorkings, Workings};
 
 use super::document::{Action, Address, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};
 use super::matching::Outcome;
@@ -77,26 +80,31 @@ pub fn plan_target(
     observed: &Observed,
     opts: &PlanOptions,
 ) -> Result<TargetPlan, PlanError> {
-    let compiled = CompiledTarget::compile(target).map_err(|diags| {
-        PlanError::Mapping(
-            diags
-                .iter()
-                .map(|d| d.message.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
-    let lists = Lists::new(&target.policy, desired)?;
-    let mut p = Planner::new(desired, target, observed, compiled, lists)?;
-    p.place_users();
-    p.plan_users();
-    p.plan_live_users();
-    p.plan_groups()?;
-    p.plan_live_groups();
+    let mut p = Planner::start(desired, target, observed)?;
+    p.run()?;
     Ok(p.finish(opts))
 }
 
 impl<'a> Planner<'a> {
+    /// Compile the target's mapping and policy lists, render and match both kinds.
+    fn start(
+        desired: &'a Desired,
+        target: &'a Target,
+        observed: &'a Observed,
+    ) -> Result<Planner<'a>, PlanError> {
+        let compiled = CompiledTarget::compile(target).map_err(|diags| {
+            PlanError::Mapping(
+                diags
+                    .iter()
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let lists = Lists::new(&target.policy, desired)?;
+        Planner::new(desired, target, observed, compiled, lists)
+    }
+
     fn new(
         desired: &'a Desired,
         target: &'a Target,
@@ -160,6 +168,16 @@ impl<'a> Planner<'a> {
             changes: Vec::new(),
             untouched: Untouched::default(),
         })
+    }
+
+    /// Every planning step, in order; [`Planner::finish`] then orders, counts and gates.
+    fn run(&mut self) -> Result<(), PlanError> {
+        self.place_users();
+        self.plan_users();
+        self.plan_live_users();
+        self.plan_groups()?;
+        self.plan_live_groups();
+        Ok(())
     }
 
     fn name(&self) -> &str {
@@ -642,12 +660,18 @@ impl<'a> Planner<'a> {
     }
 
     /// Order, filter, count and gate.
-    fn finish(self, opts: &PlanOptions) -> TargetPlan {
+    fn finish(mut self, opts: &PlanOptions) -> TargetPlan {
+        self.take_plan(opts)
+    }
+
+    /// [`Planner::finish`] that leaves the planner's other state in place, for `explain`
+    /// ([`workings`]) to read after the plan is made.
+    fn take_plan(&mut self, opts: &PlanOptions) -> TargetPlan {
         let texts = |rules: &[usize], all: &[CompiledRule]| -> Vec<String> {
             rules.iter().map(|r| all[*r].path_text.clone()).collect()
         };
         let changes = ordering::order_and_select(
-            self.changes,
+            std::mem::take(&mut self.changes),
             &texts(&self.users.unique_rules, &self.compiled.user),
             &texts(&self.groups.unique_rules, &self.compiled.group),
             opts,
