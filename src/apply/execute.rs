@@ -244,6 +244,7 @@ pub async fn execute(
         if let Some(note) = prepared.done.get(&i) {
             let mut r = ChangeResult::new(c, Status::Applied);
             r.note = Some(note.clone());
+            r.in_effect = true;
             if s.is_gate(i) {
                 s.gates.insert(c.address.as_str(), GateState::Applied);
             }

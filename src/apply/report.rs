@@ -35,6 +35,10 @@ pub struct ChangeResult {
     /// `adopted the existing object after a 409`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Found already in effect by the re-read of a saved plan: nothing was sent for it, and it
+    /// is not counted as added, changed or destroyed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_effect: bool,
     /// Why it failed or was skipped, with the server's detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -54,6 +58,7 @@ impl ChangeResult {
             status,
             id: change.id.clone(),
             note: None,
+            in_effect: false,
             error: None,
             started_at: 0.0,
             seconds: 0.0,
@@ -72,6 +77,9 @@ pub struct Totals {
     pub destroyed: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Changes found already in effect (re-applying a finished plan): nothing sent.
+    #[serde(default)]
+    pub in_effect: u64,
 }
 
 impl Totals {
@@ -87,6 +95,7 @@ impl Totals {
             match r.status {
                 Status::Failed => t.failed += 1,
                 Status::Skipped => t.skipped += 1,
+                Status::Applied if r.in_effect => t.in_effect += 1,
                 Status::Applied => tally.count(r.kind, &r.address, &r.actions),
             }
         }
@@ -102,6 +111,7 @@ impl Totals {
         self.destroyed += o.destroyed;
         self.failed += o.failed;
         self.skipped += o.skipped;
+        self.in_effect += o.in_effect;
     }
 }
 
@@ -161,10 +171,28 @@ mod tests {
             status,
             id: None,
             note: None,
+            in_effect: false,
             error: None,
             started_at: 0.0,
             seconds: 0.0,
         }
+    }
+
+    #[test]
+    fn changes_already_in_effect_are_not_counted_as_changes() {
+        let mut done = r(
+            ObjectKind::Group,
+            "t:group.g",
+            vec![Action::AddMembers],
+            Status::Applied,
+        );
+        done.in_effect = true;
+        let t = Totals::of(&[done]);
+        assert_eq!((t.changed, t.in_effect), (0, 1));
+        assert_eq!(
+            final_line(&t),
+            "Apply complete! Resources: 0 added, 0 changed, 0 destroyed."
+        );
     }
 
     #[test]
@@ -190,7 +218,8 @@ mod tests {
                 changed: 2,
                 destroyed: 1,
                 failed: 1,
-                skipped: 1
+                skipped: 1,
+                in_effect: 0
             }
         );
         assert_eq!(

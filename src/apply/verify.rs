@@ -10,12 +10,14 @@
 
 use super::{classify, fetch, find_by_keys, id_of, in_effect, name_attr, Found};
 use crate::mapping::AttrPath;
+use crate::plan::planner::reread_requests;
 use crate::plan::{
-    precondition_digest, Action, Address, Change, ObjectKind, Observed, Operation, TargetPlan,
+    precondition_digest, Action, Address, Change, MemberRef, ObjectKind, Observed, Operation,
+    TargetPlan,
 };
 use crate::scim::{ReadOnlyClient, ScimClientError};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -39,8 +41,16 @@ pub struct Stale {
 }
 
 enum Verdict {
-    Fresh { version: Option<String> },
-    Done { id: Option<String>, note: String },
+    Fresh {
+        version: Option<String>,
+    },
+    /// A membership change and the group's live members: whether it is already in effect is
+    /// decided once every create's id is known (a member may be a user this plan created).
+    Members(HashSet<String>),
+    Done {
+        id: Option<String>,
+        note: String,
+    },
     Stale(String),
 }
 
@@ -73,26 +83,24 @@ pub enum Source {
 /// for a create one lookup by externalId plus one by name when the first finds nothing (the
 /// usual case). Member changes of a group the plan creates are checked through the create.
 pub fn per_object_reads(plan: &TargetPlan) -> u64 {
-    plan.changes
-        .iter()
-        .filter(|c| !c.operations.is_empty())
-        .map(|c| match c.operations.first() {
-            Some(Operation::Create { body }) => {
-                let has = |k: &str| {
-                    body.get(k)
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| !v.is_empty())
-                };
-                u64::from(has("externalId")) + u64::from(has(name_attr(c.kind)))
-            }
-            _ => u64::from(c.id.is_some()),
-        })
-        .sum()
+    // The plan's own estimate counts with the same function, so what it says is what is sent.
+    plan.changes.iter().map(reread_requests).sum()
+}
+
+/// What a re-read says about a group's members.
+enum Members {
+    /// The group is gone.
+    Gone,
+    /// The read does not show members (AWS answers `members: []`): the change is sent.
+    Unknown,
+    Known(HashSet<String>),
 }
 
 /// Live state indexed for the lookups preconditions need.
 pub struct Snapshot {
     objects: [Vec<Value>; 2],
+    /// Member ids of the groups whose membership the read covered.
+    members: HashMap<String, HashSet<String>>,
     by_id: [HashMap<String, usize>; 2],
     by_external_id: [HashMap<String, Vec<usize>>; 2],
     /// userName or displayName, lowercased (servers compare them ignoring case).
@@ -109,9 +117,20 @@ fn slot(kind: ObjectKind) -> usize {
 impl Snapshot {
     pub fn new(observed: Observed) -> Snapshot {
         let users: Vec<Value> = observed.users.into_iter().map(|u| u.resource).collect();
-        let groups: Vec<Value> = observed.groups.into_iter().map(|g| g.resource).collect();
+        let mut members = HashMap::new();
+        let groups: Vec<Value> = observed
+            .groups
+            .into_iter()
+            .map(|g| {
+                if let Some(m) = g.members {
+                    members.insert(g.id, m.into_iter().collect());
+                }
+                g.resource
+            })
+            .collect();
         let mut s = Snapshot {
             objects: [users, groups],
+            members,
             by_id: Default::default(),
             by_external_id: Default::default(),
             by_name: Default::default(),
@@ -162,6 +181,32 @@ impl Source {
         match self {
             Source::Objects(client) => fetch(client, kind, id).await,
             Source::Snapshot(s) => Ok(s.get(kind, id)),
+        }
+    }
+
+    /// A group's live members, in the one GET the re-read sends for a membership change.
+    async fn members(&self, id: &str) -> Result<Members, ScimClientError> {
+        match self {
+            Source::Objects(client) if client.capabilities().groups_list_members => {
+                match client.get_group(id).await {
+                    Ok(g) => Ok(Members::Known(
+                        g.members.into_iter().map(|m| m.value).collect(),
+                    )),
+                    Err(e) if e.is_not_found() => Ok(Members::Gone),
+                    Err(e) => Err(e),
+                }
+            }
+            Source::Objects(client) => Ok(match fetch(client, ObjectKind::Group, id).await? {
+                Some(_) => Members::Unknown,
+                None => Members::Gone,
+            }),
+            Source::Snapshot(s) => Ok(match s.get(ObjectKind::Group, id) {
+                None => Members::Gone,
+                Some(_) => s
+                    .members
+                    .get(id)
+                    .map_or(Members::Unknown, |m| Members::Known(m.clone())),
+            }),
         }
     }
 
@@ -224,9 +269,18 @@ pub async fn verify(
     verdicts.sort_by_key(|(i, _)| *i);
     let mut prepared = Prepared::default();
     let mut stale = Vec::new();
-    for (i, v) in verdicts {
+    // Membership verdicts last: they need the ids of creates found already in effect.
+    let (members, verdicts): (Vec<_>, Vec<_>) = verdicts
+        .into_iter()
+        .partition(|(_, v)| matches!(v, Verdict::Members(_)));
+    for (i, v) in verdicts.into_iter().chain(members) {
         let c = &plan.changes[i];
         match v {
+            Verdict::Members(live) => {
+                if members_in_effect(c, &live, &prepared.ids) {
+                    prepared.done.insert(i, "already in effect".into());
+                }
+            }
             Verdict::Fresh { version } => {
                 if let Some(v) = version {
                     prepared.versions.insert(c.address.to_string(), v);
@@ -275,6 +329,13 @@ async fn check(
         // Members of a group this plan creates: checked through that create.
         return Ok(Verdict::Fresh { version: None });
     };
+    if is_membership(c) {
+        return Ok(match source.members(id).await? {
+            Members::Known(live) => Verdict::Members(live),
+            Members::Unknown => Verdict::Fresh { version: None },
+            Members::Gone => Verdict::Stale(format!("it no longer exists (id {id} was not found)")),
+        });
+    }
     let has = |a: Action| c.actions.contains(&a);
     let live = source.get(c.kind, id).await?;
     let Some(live) = live else {
@@ -322,4 +383,35 @@ async fn check(
             changed.join(", ")
         )
     }))
+}
+
+/// A change that only adds or removes members (a delta with no precondition).
+fn is_membership(c: &Change) -> bool {
+    !c.actions.is_empty()
+        && c.actions
+            .iter()
+            .all(|a| matches!(a, Action::AddMembers | Action::RemoveMembers))
+}
+
+/// Whether every member the change adds is already in the group and every member it removes
+/// is already out, so re-applying a finished plan sends no membership operation again. A
+/// member whose id is not known (its create has not run) is not in effect.
+fn members_in_effect(
+    c: &Change,
+    live: &HashSet<String>,
+    created: &HashMap<String, String>,
+) -> bool {
+    let id = |m: &MemberRef| {
+        m.id.clone().or_else(|| {
+            m.created_by
+                .as_ref()
+                .and_then(|a| created.get(a.as_str()).cloned())
+        })
+    };
+    c.members_added
+        .iter()
+        .all(|m| id(m).is_some_and(|i| live.contains(&i)))
+        && c.members_removed
+            .iter()
+            .all(|m| id(m).is_some_and(|i| !live.contains(&i)))
 }

@@ -10,6 +10,7 @@ use super::observe::{observe_for, ConnectSettings, Connection};
 use super::target::CompiledTarget;
 use crate::config::Desired;
 use crate::plan::explain::plan_knowing;
+use crate::plan::planner::with_live_state_reads;
 use crate::plan::{plan_document, plan_target, PlanDocument, PlanOptions, TargetPlan};
 
 /// Told about each target as soon as it is planned (`cli` shows it with `-v`).
@@ -79,7 +80,7 @@ pub async fn plan_with_base(
             known.push((target.name.clone(), k));
         }
         plan.url = display_url;
-        plan.requests.live_state_reads = stats.requests.reads();
+        with_live_state_reads(&mut plan.requests, stats.requests.reads(), &target.rate);
         if let Some(b) = base {
             let base_plan = match other {
                 Some((d, c)) => Some(

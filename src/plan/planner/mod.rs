@@ -20,6 +20,7 @@ mod side;
 mod summary;
 mod workings;
 
+pub use summary::{reread_requests, with_live_state_reads};
 pub(crate) use workings::{plan_with_workings, KindWorkings, Workings};
 
 use super::document::{Action, Address, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};

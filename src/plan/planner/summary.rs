@@ -2,10 +2,10 @@
 //! the safety gates and the "not touching" counts, all computed from the ordered changes.
 
 use super::super::document::{
-    Action, Change, NotTouching, ObjectKind, Reason, Requests, SafetyGate, Summary, Tally,
-    TargetPlan,
+    Action, Change, NotTouching, ObjectKind, Operation, Reason, Requests, SafetyGate, Summary,
+    Tally, TargetPlan,
 };
-use crate::config::{Desired, Endpoint, Target};
+use crate::config::{Desired, Endpoint, RateLimits, Target};
 use std::collections::HashSet;
 
 /// Counts of objects left alone.
@@ -43,7 +43,7 @@ pub(super) fn target_plan(
                 .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
                 .map(|c| c.address.as_str()),
         );
-        let mut reads: HashSet<&str> = HashSet::new();
+        let mut reads = 0u64;
         let mut writes = 0u64;
         let mut member_ops = 0u64;
         for c in &changes {
@@ -51,7 +51,7 @@ pub(super) fn target_plan(
                 summary.conflicts += 1;
                 continue;
             }
-            reads.insert(c.address.as_str());
+            reads += reread_requests(c);
             writes += c.operations.len() as u64;
             member_ops += (c.members_added.len() + c.members_removed.len()) as u64;
             tally.count(c.kind, c.address.as_str(), &c.actions);
@@ -62,21 +62,15 @@ pub(super) fn target_plan(
         summary.delete = tally.delete;
         summary.destroy = summary.deactivate + summary.delete;
 
-        let rate = target.rate;
-        let per = |n: u64, r: Option<f64>| match r {
-            Some(r) if r > 0.0 => n as f64 / r,
-            _ => 0.0,
-        };
-        let seconds = per(reads.len() as u64, rate.reads_per_second)
-            .max(per(writes, rate.writes_per_second))
-            .max(per(member_ops, rate.member_operations_per_second));
-        Requests {
-            reads: reads.len() as u64,
+        let mut requests = Requests {
+            reads,
             writes,
             member_operations: member_ops,
-            seconds_at_rate: (seconds * 1000.0).round() / 1000.0,
+            seconds_at_rate: 0.0,
             live_state_reads: 0,
-        }
+        };
+        requests.seconds_at_rate = seconds_at_rate(&requests, &target.rate);
+        requests
     };
 
     let policy = &target.policy;
@@ -122,6 +116,56 @@ pub(super) fn target_plan(
         safety,
         not_touching,
     }
+}
+
+/// The GETs `apply PLAN_FILE` sends to re-read one change's object before writing, object by
+/// object (docs/contract.md#stale-plans): one per change of a live object, and for a create a
+/// lookup by externalId and one by name (the second is sent because the first finds nothing,
+/// the usual case). Members of a group this plan creates are checked through its create, and
+/// conflicts send nothing. `apply::verify` counts its reads with this function.
+pub fn reread_requests(c: &Change) -> u64 {
+    if c.reason == Reason::Conflict {
+        return 0;
+    }
+    match c.operations.first() {
+        None => 0,
+        Some(Operation::Create { body }) => {
+            let has = |k: &str| {
+                body.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|v| !v.is_empty())
+            };
+            let name = match c.kind {
+                ObjectKind::User => "userName",
+                ObjectKind::Group => "displayName",
+            };
+            u64::from(has("externalId")) + u64::from(has(name))
+        }
+        Some(_) => u64::from(c.id.is_some()),
+    }
+}
+
+/// Once the plan's own read of live state is known: `apply PLAN_FILE` re-reads the whole state
+/// that way when it is fewer requests than object by object (see `shell::apply`), so the
+/// estimate is the smaller of the two.
+pub fn with_live_state_reads(requests: &mut Requests, live_state_reads: u64, rate: &RateLimits) {
+    requests.live_state_reads = live_state_reads;
+    if live_state_reads > 0 && live_state_reads < requests.reads {
+        requests.reads = live_state_reads;
+    }
+    requests.seconds_at_rate = seconds_at_rate(requests, rate);
+}
+
+/// How long the requests take at the target's rate: the slowest of its budgets.
+fn seconds_at_rate(r: &Requests, rate: &RateLimits) -> f64 {
+    let per = |n: u64, r: Option<f64>| match r {
+        Some(r) if r > 0.0 => n as f64 / r,
+        _ => 0.0,
+    };
+    let seconds = per(r.reads, rate.reads_per_second)
+        .max(per(r.writes, rate.writes_per_second))
+        .max(per(r.member_operations, rate.member_operations_per_second));
+    (seconds * 1000.0).round() / 1000.0
 }
 
 /// The target's URL as the plan shows it; embedded state paths relative to the configuration.
