@@ -92,6 +92,12 @@ pub fn render_text(found: &[Explanation]) -> String {
 fn block(out: &mut String, e: &Explanation) {
     let esc = |s: &str| escape_control(s).into_owned();
     let _ = writeln!(out, "{} ({})", e.address, esc(&e.name));
+    if let Some(asked) = &e.asked {
+        let _ = writeln!(
+            out,
+            "  asked as:   {asked} (the live object this directory object matched)"
+        );
+    }
     let how: Vec<String> = e.assignment.how.iter().map(|h| esc(h)).collect();
     let _ = writeln!(
         out,
@@ -150,7 +156,12 @@ fn block(out: &mut String, e: &Explanation) {
     );
     if !e.attributes.is_empty() {
         let _ = writeln!(out, "  attributes:");
-        let width = e.attributes.iter().map(|a| a.path.len()).max().unwrap_or(0);
+        let width = e
+            .attributes
+            .iter()
+            .map(|a| short_path(&a.path).chars().count())
+            .max()
+            .unwrap_or(0);
         for a in &e.attributes {
             attribute(out, a, width);
         }
@@ -176,7 +187,7 @@ fn attribute(out: &mut String, a: &Attribute, width: usize) {
     let _ = writeln!(
         out,
         "    {mark} {:width$}  {values}    [{}]",
-        escape_control(&a.path),
+        escape_control(&short_path(&a.path)),
         escape_control(&a.template),
     );
 }
@@ -196,4 +207,16 @@ fn live_text(l: &LiveObject) -> String {
     }
     s.push(')');
     s
+}
+
+/// Enterprise extension paths as the text plan writes them (`enterprise:department`); JSON
+/// keeps the full URN.
+fn short_path(p: &str) -> std::borrow::Cow<'_, str> {
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
+    match p.get(..ENTERPRISE.len()) {
+        Some(head) if head.eq_ignore_ascii_case(ENTERPRISE) => {
+            format!("enterprise:{}", &p[ENTERPRISE.len()..]).into()
+        }
+        _ => p.into(),
+    }
 }

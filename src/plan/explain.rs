@@ -29,6 +29,9 @@ pub struct Explanation {
     /// The object's address in the plan (a `live:` address of a matched object is explained
     /// as the directory object it matched).
     pub address: Address,
+    /// The address as asked, when it was a `live:` address of a matched object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked: Option<Address>,
     pub kind: ObjectKind,
     /// The user name or group name.
     pub name: String,
@@ -249,13 +252,17 @@ pub fn explain(
     };
     addresses
         .iter()
-        .map(|a| {
-            let a = known.matched(a).unwrap_or(a);
-            ctx.one(a).ok_or_else(|| ExplainError::NotFound {
+        .map(|asked| {
+            let a = known.matched(asked).unwrap_or(asked);
+            let mut e = ctx.one(a).ok_or_else(|| ExplainError::NotFound {
                 address: a.to_string(),
                 target: target.name.clone(),
                 suggestions: known.suggest(Some(a), a.as_str()),
-            })
+            })?;
+            if a != asked {
+                e.asked = Some(asked.clone());
+            }
+            Ok(e)
         })
         .collect()
 }
@@ -444,7 +451,13 @@ impl<'a> Ctx<'a> {
             && live_index.is_some_and(|l| !v.side.live_released[l])
             && assignment.assigned
             && (v.kind == ObjectKind::Group || active);
-        let attributes = self.attributes(v, d, live_index, &changes, compared);
+        // A conflict with one live object shows that object's values beside the desired ones.
+        let shown = live_index.or(match &v.side.matching.desired[d] {
+            Outcome::Conflict(Conflict::ExternalIdDiffers { live, .. })
+            | Outcome::Conflict(Conflict::Shared { live, .. }) => Some(*live),
+            _ => None,
+        });
+        let attributes = self.attributes(v, d, shown, &changes, compared);
         let outcome = if changes.is_empty() {
             self.no_change(
                 v,
@@ -459,6 +472,7 @@ impl<'a> Ctx<'a> {
         };
         Explanation {
             address: a.clone(),
+            asked: None,
             kind: v.kind,
             name,
             assignment,
@@ -576,6 +590,7 @@ impl<'a> Ctx<'a> {
                 "owned_by_owns" | "claimed_by_unmanaged" => {
                     "no change: already as the policy wants it (e.g. inactive)".to_string()
                 }
+                "ignored" => "no change: ignored".to_string(),
                 _ => format!("no change: {}", ownership.detail),
             }
         } else {
@@ -583,6 +598,7 @@ impl<'a> Ctx<'a> {
         };
         Explanation {
             address: a.clone(),
+            asked: None,
             kind: v.kind,
             name: live.name.clone(),
             assignment,
@@ -722,7 +738,8 @@ impl<'a> Ctx<'a> {
     ) -> String {
         let policy = &self.target.policy;
         match (o.state, m.outcome) {
-            ("ignored" | "released", _) => format!("no change: {}", o.detail),
+            ("ignored", _) => "no change: ignored".into(),
+            ("released", _) => format!("no change: {}", o.detail),
             (_, "matched") if o.state == "released" => format!("no change: {}", o.detail),
             (_, "matched") => {
                 let live_active = m.live.as_ref().and_then(|l| l.active);
@@ -810,7 +827,7 @@ fn describe_changes(changes: &[&Change]) -> String {
         .iter()
         .map(|c| {
             if c.reason == Reason::Conflict {
-                return "conflict: nothing is sent for it until it is resolved".to_string();
+                return "conflict: nothing is sent for it; to resolve, fix the live externalId, `release` the live object, or change `match`".to_string();
             }
             let actions: Vec<&str> = c.actions.iter().map(|a| a.as_str()).collect();
             format!("{} (reason {})", actions.join(", "), c.reason.as_str())

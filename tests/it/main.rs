@@ -8,6 +8,7 @@ mod common;
 mod config;
 mod drift;
 mod emulator;
+mod explain;
 mod hostile;
 mod import;
 mod invalid_corpus;
