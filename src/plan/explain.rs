@@ -768,7 +768,7 @@ impl<'a> Ctx<'a> {
             }
             (_, "unmatched") => {
                 if !assignment.assigned {
-                    format!("no change: not assigned to this target, and not in it")
+                    "no change: not assigned to this target, and not in it".to_string()
                 } else if !active {
                     "no change: inactive in the directory; an inactive user is never created".into()
                 } else if !creates {
