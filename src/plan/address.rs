@@ -186,10 +186,12 @@ impl<'de> Deserialize<'de> for Address {
 
 /// The `n` texts of `known` closest to `wanted` by edit distance (ignoring case), closest
 /// first, for the "did you mean" of an address that names nothing. Candidates further than
-/// half of `wanted`'s length are left out: a suggestion that shares nothing misleads.
+/// about half of the id's length (the part after the last `.` or `:`) are left out: every
+/// address of a target shares its prefix, and a suggestion that shares nothing else misleads.
 pub fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>, n: usize) -> Vec<String> {
     let w: Vec<char> = wanted.to_lowercase().chars().collect();
-    let limit = (w.len() / 2).max(2);
+    let id = wanted.rsplit([':', '.']).next().unwrap_or(wanted);
+    let limit = (id.chars().count() / 2 + 1).max(2);
     let mut scored: Vec<(usize, &str)> = known
         .filter_map(|k| {
             let d = edit_distance(&w, k, limit)?;
