@@ -77,9 +77,14 @@ pub struct Totals {
     pub destroyed: u64,
     pub failed: u64,
     pub skipped: u64,
-    /// Changes found already in effect (re-applying a finished plan): nothing sent.
-    #[serde(default)]
+    /// Changes found already in effect (re-applying a finished plan): nothing sent. Omitted
+    /// when 0, so a plain apply's report keeps its shape.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub in_effect: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Totals {

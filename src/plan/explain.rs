@@ -835,3 +835,78 @@ fn describe_changes(changes: &[&Change]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::desired;
+    use serde_json::json;
+
+    const CONFIG: &str = r#"
+version: 1
+users:
+  - { id: e1, user_name: a@example.com, given_name: A, family_name: B }
+  - { id: e2, user_name: r@example.com, given_name: R, family_name: S }
+targets:
+  t:
+    type: embedded
+    assign: { users: [e1, e2] }
+    policy:
+      owns: { external_id: "^e[0-9]+$" }
+      protect: { users: [gone@example.com] }
+      release: { users: [e2] }
+"#;
+
+    fn user(id: &str, ext: &str, name: &str) -> Value {
+        json!({"id": id, "userName": name, "externalId": ext, "displayName": "A B",
+               "name": {"givenName": "A", "familyName": "B"}, "active": true})
+    }
+
+    fn explained(addr: &str) -> Result<Explanation, ExplainError> {
+        let d = desired(CONFIG);
+        let live = Observed::from_value(json!({"users": [
+            user("s1", "e1", "a@example.com"),
+            user("s7", "e7", "gone@example.com"),
+            user("s2", "e2", "r@example.com"),
+        ]}))
+        .expect("live");
+        let a: Address = addr.parse().expect("address");
+        explain(&d, &d.targets[0], &live, &[a]).map(|mut e| e.remove(0))
+    }
+
+    #[test]
+    fn a_protected_leaver_is_owned_and_left_alone() {
+        let e = explained("t:user.live:s7").expect("explained");
+        assert_eq!(e.ownership.state, "owned_by_owns");
+        assert!(e.ownership.protected);
+        assert!(e.changes.is_empty());
+        assert_eq!(e.outcome, "no change: protected by policy.protect");
+    }
+
+    #[test]
+    fn a_released_user_and_a_matched_live_address() {
+        let e = explained("t:user.e2").expect("explained");
+        assert_eq!(e.ownership.state, "released");
+        let e = explained("t:user.live:s1").expect("explained");
+        assert_eq!(e.address.as_str(), "t:user.e1");
+        assert_eq!(
+            e.asked.as_ref().map(Address::as_str),
+            Some("t:user.live:s1")
+        );
+        assert_eq!(e.assignment.how, vec!["named in assign.users".to_string()]);
+        assert_eq!(
+            e.outcome,
+            "no change: in sync (every mapped attribute matches)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_address_is_refused_with_the_closest_known_ones() {
+        match explained("t:user.e3") {
+            Err(ExplainError::NotFound { suggestions, .. }) => {
+                assert_eq!(suggestions, vec!["t:user.e1", "t:user.e2"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
