@@ -382,6 +382,77 @@ mod tests {
         assert!(matches!(e, PagingError::NoCursorSupport { total: 70, .. }));
     }
 
+    #[test]
+    fn lists_are_bounded_by_pages_objects_claims_and_empty_streaks() {
+        let limits = ListLimits {
+            max_pages: 2,
+            max_objects: 3,
+        };
+        let mut p = Pager::with_limits(PagingKind::Cursor, 100, "users", limits);
+        p.accept(&page(&["a"], None, Some("c1"))).expect("ok");
+        p.accept(&page(&["b"], None, Some("c2"))).expect("ok");
+        let e = p
+            .accept(&page(&["c"], None, Some("c3")))
+            .expect_err("pages");
+        assert!(
+            matches!(e, PagingError::TooManyPages { pages: 2, .. }),
+            "{e}"
+        );
+
+        let mut p = Pager::with_limits(PagingKind::Cursor, 100, "users", limits);
+        p.accept(&page(&["a", "b"], None, Some("c1"))).expect("ok");
+        let e = p
+            .accept(&page(&["c", "d"], None, Some("c2")))
+            .expect_err("objects");
+        assert!(
+            matches!(
+                e,
+                PagingError::TooManyObjects {
+                    limit: 3,
+                    claimed: None,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        // A claim over the cap fails on the first page, before anything else is read.
+        let mut p = Pager::with_limits(PagingKind::Index, 100, "users", limits);
+        let e = p.accept(&page(&["a"], Some(4), None)).expect_err("claim");
+        assert!(
+            matches!(
+                e,
+                PagingError::TooManyObjects {
+                    claimed: Some(4),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`read.max_objects`"), "{e}");
+
+        // Empty cursor pages end the chain after MAX_EMPTY_PAGES in a row; one with items
+        // starts the count again.
+        let mut p = Pager::new(PagingKind::Cursor, 100, "groups");
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            p.accept(&page(&[], None, Some(&format!("e{i}"))))
+                .expect("ok");
+        }
+        p.accept(&page(&["g"], None, Some("x")))
+            .expect("items reset the streak");
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            p.accept(&page(&[], None, Some(&format!("f{i}"))))
+                .expect("ok");
+        }
+        let e = p
+            .accept(&page(&[], None, Some("last")))
+            .expect_err("endless");
+        assert!(
+            matches!(e, PagingError::EmptyCursorPages { pages: 100, .. }),
+            "{e}"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// Any split of a list into pages reads back the whole list; repeating any page fails.
