@@ -584,3 +584,26 @@ fn an_index_paged_list_claiming_a_billion_objects_fails_on_the_first_page() {
         "{err}"
     );
 }
+
+#[test]
+fn a_read_limit_of_zero_is_refused_by_validate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        &dir.path().join("roster.yaml"),
+        &format!(
+            "version: 1\n{ONE_USER}targets:\n  t:\n    type: generic\n    url: http://127.0.0.1:9\n    \
+             auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    \
+             read: {{ max_pages: 0, max_response_mib: 5000 }}\n"
+        ),
+    );
+    let (code, _, stderr) = validate(dir.path(), "roster.yaml", &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`read.max_pages` must be between 1 and 4294967295, found 0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`read.max_response_mib` must be between 1 and 4096, found 5000"),
+        "{stderr}"
+    );
+}
