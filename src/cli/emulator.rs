@@ -2,8 +2,9 @@
 //! without a server and for tests (fault injection, observation endpoints, persistent state).
 
 use super::{CommandError, Exit, Ui};
-use crate::emulator::{Dialect, LimitHeaders, LimitShape};
-use crate::shell::{self, emulator::EmulatorSettings};
+use crate::emulator::{Dialect, EndlessCursor, LimitHeaders, LimitShape};
+use crate::shell::emulator::{EmulatorSettings, HostileReads};
+use crate::shell::{self};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +39,17 @@ pub enum HeadersArg {
     Ietf,
     /// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset (Unix time).
     X,
+}
+
+/// What an endless cursor chain sends (`--endless-cursor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EndlessArg {
+    /// Fresh users (or groups) on every page, each with a new cursor.
+    Fresh,
+    /// Empty pages, each with a new cursor.
+    Empty,
+    /// The real pages, every one pointing back at page 2 (a loop).
+    Repeat,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +105,19 @@ pub struct EmulatorArgs {
     /// Fault (AWS): cursor chains end after N pages with an empty page and no `nextCursor`.
     #[arg(long = "short-cursor-after", value_name = "N")]
     pub short_cursor_after: Option<u32>,
+    // Hostile reads: servers that never stop or answer too much.
+    /// Fault (AWS): cursor chains never end.
+    #[arg(long = "endless-cursor", value_name = "KIND", value_enum)]
+    pub endless_cursor: Option<EndlessArg>,
+    /// Fault (generic): lists claim 1,000,000,000 objects and serve fresh ones at any startIndex.
+    #[arg(long = "endless-index")]
+    pub endless_index: bool,
+    /// Fault: the first page of every list is padded to N MiB of valid JSON, sent chunked.
+    #[arg(long = "giant-page-mb", value_name = "N")]
+    pub giant_page_mb: Option<u32>,
+    /// Fault: list answers declare a Content-Length of N MiB, then end after the real body.
+    #[arg(long = "claim-length-mb", value_name = "N")]
+    pub claim_length_mb: Option<u32>,
 }
 
 pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
@@ -114,6 +139,16 @@ pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
         hold_writes_after: args.hold_writes_after,
         lying_totals: args.lying_totals,
         short_cursor_after: args.short_cursor_after,
+        hostile: HostileReads {
+            endless_cursor: args.endless_cursor.map(|e| match e {
+                EndlessArg::Fresh => EndlessCursor::Fresh,
+                EndlessArg::Empty => EndlessCursor::Empty,
+                EndlessArg::Repeat => EndlessCursor::Repeat,
+            }),
+            endless_index: args.endless_index,
+            giant_page_mib: args.giant_page_mb,
+            claim_length_mib: args.claim_length_mb,
+        },
         limit_shape: match args.rate_limit_shape {
             ShapeArg::Bucket => LimitShape::Bucket,
             ShapeArg::Fixed => LimitShape::Fixed,

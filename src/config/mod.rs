@@ -149,6 +149,14 @@ pub struct RateLimits {
     pub member_operations_per_second: Option<f64>,
 }
 
+/// A target's `read` bounds as written (each checked above 0); `None` = the client's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadLimits {
+    pub max_response_mib: Option<u64>,
+    pub max_pages: Option<u64>,
+    pub max_objects: Option<u64>,
+}
+
 /// A list of names or patterns with their positions.
 pub type Names = Vec<(String, Loc)>;
 
@@ -193,6 +201,8 @@ pub struct Target {
     /// `rate.throttle_budget_seconds`: how long one request may be throttled (429) before it
     /// fails; `None` = the client's default.
     pub throttle_budget_seconds: Option<f64>,
+    /// `read`: bounds on one read of the target; `None` = the client's defaults.
+    pub read: ReadLimits,
     pub match_users: Vec<UserMatchKey>,
     pub match_groups: Vec<GroupMatchKey>,
     pub user_mapping: Vec<MappingRule>,

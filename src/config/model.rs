@@ -282,6 +282,7 @@ pub struct Target {
     #[schemars(with = "Option<Assign>")]
     pub assign: Option<S<Assign>>,
     pub rate: Option<Rate>,
+    pub read: Option<ReadLimits>,
     #[serde(rename = "match")]
     pub match_keys: Option<MatchKeys>,
     pub mapping: Option<Mappings>,
@@ -366,6 +367,23 @@ pub struct Rate {
     /// Default 300.
     #[schemars(with = "Option<f64>")]
     pub throttle_budget_seconds: Option<S<f64>>,
+}
+
+/// Bounds on what one read of the target may hold, so that a server that never stops (a fresh
+/// cursor on every page) or answers with a giant page fails the read instead of exhausting
+/// memory or time. The defaults sit far above any real directory.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadLimits {
+    /// The largest answer roster reads, in MiB. Default 32.
+    #[schemars(with = "Option<u64>")]
+    pub max_response_mib: Option<S<u64>>,
+    /// The most pages one list (of users, of groups) may take. Default 20000.
+    #[schemars(with = "Option<u64>")]
+    pub max_pages: Option<S<u64>>,
+    /// The most objects one list may hold. Default 2000000.
+    #[schemars(with = "Option<u64>")]
+    pub max_objects: Option<S<u64>>,
 }
 
 /// Matching precedence: the first key both objects have decides.

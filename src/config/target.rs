@@ -7,7 +7,7 @@ use super::preset::Preset;
 use super::resolve::names;
 use super::{
     preset, Assign, AuthSource, Endpoint, MappingRule, MappingSource, Names, Policy, RateLimits,
-    Target,
+    ReadLimits, Target,
 };
 use crate::diag::{Diagnostic, FileId, Loc};
 use indexmap::IndexMap;
@@ -210,6 +210,8 @@ pub(super) fn resolve_target(
         ),
     };
 
+    let read = read_limits(file, t.read.clone().unwrap_or_default(), diags);
+
     let mk = t.match_keys.clone().unwrap_or_default();
     let mut empty_match = |what: &str, loc: Loc| {
         diags.push(
@@ -331,6 +333,7 @@ pub(super) fn resolve_target(
         assign,
         rate,
         throttle_budget_seconds,
+        read,
         match_users,
         match_groups,
         user_mapping,
@@ -353,6 +356,33 @@ pub(super) fn resolve_target(
         secret_texts,
         auth_loc,
         auth_problem,
+    }
+}
+
+/// The `read` bounds, each a whole number above 0 (0 would refuse every read). The response cap
+/// is in MiB, at most 4096: an answer larger than that is no SCIM page.
+fn read_limits(file: FileId, r: model::ReadLimits, diags: &mut Vec<Diagnostic>) -> ReadLimits {
+    let mut bound = |key: &str, v: Option<model::S<u64>>, max: u64| {
+        let v = v?;
+        if v.value == 0 || v.value > max {
+            diags.push(
+                Diagnostic::error(
+                    Loc::of(file, &v),
+                    format!(
+                        "`read.{key}` must be between 1 and {max}, found {}",
+                        v.value
+                    ),
+                )
+                .hint("remove it to use the default, which is far above any real directory"),
+            );
+            return None;
+        }
+        Some(v.value)
+    };
+    ReadLimits {
+        max_response_mib: bound("max_response_mib", r.max_response_mib, 4096),
+        max_pages: bound("max_pages", r.max_pages, u64::from(u32::MAX)),
+        max_objects: bound("max_objects", r.max_objects, u64::from(u32::MAX)),
     }
 }
 

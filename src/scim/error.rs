@@ -38,8 +38,28 @@ pub enum PagingError {
         total: u64,
         received: u64,
     },
-    #[error("listing {collection} took more than {pages} pages; refusing to go on")]
+    #[error("listing {collection} took more than {pages} pages, the target's limit (`read.max_pages`); refusing to go on. If the directory really is that large, raise `read.max_pages`")]
     TooManyPages { collection: String, pages: u64 },
+    #[error("{}", too_many_objects(.collection, *.limit, *.claimed))]
+    TooManyObjects {
+        collection: String,
+        limit: u64,
+        /// The server's `totalResults`, when it claimed more than the limit up front.
+        claimed: Option<u64>,
+    },
+    #[error("the server sent {pages} empty pages of {collection} in a row, each with a new nextCursor: the cursor chain does not end; refusing to go on")]
+    EmptyCursorPages { collection: String, pages: u64 },
+}
+
+fn too_many_objects(collection: &str, limit: u64, claimed: Option<u64>) -> String {
+    let what = match claimed {
+        Some(c) => format!("the server claims {c} {collection} (totalResults)"),
+        None => format!("the server sent more than {limit} {collection}"),
+    };
+    format!(
+        "{what}, more than the target's limit of {limit} per list (`read.max_objects`); refusing \
+         to read on. If the directory really is that large, raise `read.max_objects`"
+    )
 }
 
 /// The kind of target and credentials a request went to: a 401 on AWS has causes (a wrong tenant
@@ -102,6 +122,19 @@ pub enum ScimClientError {
         url: String,
         host: String,
         reason: String,
+    },
+    /// The answer was larger than the target's cap per answer (`read.max_response_mib`): by its
+    /// `Content-Length`, refused before reading, or while it streamed in, refused as soon as
+    /// it passed the cap. Never retried: the same request would be answered the same way.
+    #[error("{}", too_large_message(.host, .method, .url, *.limit, *.declared))]
+    ResponseTooLarge {
+        method: String,
+        url: String,
+        host: String,
+        /// The cap, in bytes.
+        limit: u64,
+        /// The `Content-Length` the server declared, when it declared one over the cap.
+        declared: Option<u64>,
     },
     /// A list could not be proven complete.
     #[error("cannot read the complete list from {url}: {source}")]
@@ -236,6 +269,40 @@ fn conflicting_attribute(detail: Option<&str>) -> Option<&'static str> {
         .iter()
         .find(|(needle, _)| d.contains(needle))
         .map(|(_, attr)| *attr)
+}
+
+fn mib(bytes: u64) -> String {
+    let m = bytes as f64 / f64::from(1u32 << 20);
+    if m.fract() == 0.0 {
+        format!("{m:.0} MiB")
+    } else {
+        format!("{m:.1} MiB")
+    }
+}
+
+fn too_large_message(
+    host: &str,
+    method: &str,
+    url: &str,
+    limit: u64,
+    declared: Option<u64>,
+) -> String {
+    let how = match declared {
+        Some(d) => format!(
+            "declares an answer of {} (Content-Length {d}); refused before reading it",
+            mib(d)
+        ),
+        None => format!(
+            "sent more than {} in one answer; reading stopped there",
+            mib(limit)
+        ),
+    };
+    format!(
+        "{host} {how} ({method} {url}): the target's limit is {} per answer \
+         (`read.max_response_mib`). A list page that large is a server fault, not a directory; \
+         if the server's answers really are that large, raise `read.max_response_mib`",
+        mib(limit)
+    )
 }
 
 fn rate_text(rate: Option<f64>) -> String {

@@ -8,6 +8,12 @@
 //! carries a bare `cursor` parameter (`GET /Users?cursor&count=100`: many URL builders drop an
 //! empty parameter, which silently switches AWS back to its non-paged 50-item answer), the next
 //! ones `cursor=<nextCursor>`, until a page comes without `nextCursor`.
+//!
+//! A server may also never stop: a fresh cursor on every page, with fresh users or with none.
+//! Nothing in such a chain repeats, so the read is bounded instead ([`ListLimits`]): at most
+//! `max_pages` pages and `max_objects` objects per list, a claimed `totalResults` above
+//! `max_objects` is refused on the first page, and a cursor chain of empty pages ends after
+//! [`MAX_EMPTY_PAGES`] of them in a row (docs/contract.md#read-only-planning).
 
 use crate::scim::dialect::PagingKind;
 use crate::scim::error::PagingError;
@@ -29,8 +35,31 @@ pub fn encode_query_value(v: &str) -> String {
 
 /// Largest page AWS accepts.
 pub const AWS_MAX_COUNT: u32 = 100;
-/// A list longer than this many pages is assumed to be a server bug, not a directory.
-const MAX_PAGES: u64 = 100_000;
+/// Default of `read.max_pages`: 20,000 pages of 100 are 2,000,000 objects, twice the largest
+/// directory roster is measured on.
+pub const DEFAULT_MAX_PAGES: u64 = 20_000;
+/// Default of `read.max_objects`.
+pub const DEFAULT_MAX_OBJECTS: u64 = 2_000_000;
+/// Empty cursor pages in a row (each with a fresh `nextCursor`) after which a chain is judged
+/// endless. A real chain has no reason to send one empty page before its end.
+pub const MAX_EMPTY_PAGES: u64 = 100;
+
+/// How much one list may hold before it is judged a server bug rather than a directory
+/// (`read.max_pages`, `read.max_objects` of a target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListLimits {
+    pub max_pages: u64,
+    pub max_objects: u64,
+}
+
+impl Default for ListLimits {
+    fn default() -> Self {
+        ListLimits {
+            max_pages: DEFAULT_MAX_PAGES,
+            max_objects: DEFAULT_MAX_OBJECTS,
+        }
+    }
+}
 
 /// A resource that has a server-assigned id.
 pub trait Identified {
@@ -69,13 +98,26 @@ pub struct Pager {
     total: Option<u64>,
     received: u64,
     pages: u64,
+    /// Cursor pages in a row that held nothing.
+    empty_streak: u64,
+    limits: ListLimits,
     done: bool,
 }
 
 impl Pager {
     /// `collection` names what is listed in errors ("users"). Cursor paging clamps `count` to
-    /// AWS's maximum of 100.
+    /// AWS's maximum of 100. The default [`ListLimits`] apply.
     pub fn new(kind: PagingKind, count: u32, collection: &str) -> Pager {
+        Pager::with_limits(kind, count, collection, ListLimits::default())
+    }
+
+    /// [`Pager::new`] with a target's own limits.
+    pub fn with_limits(
+        kind: PagingKind,
+        count: u32,
+        collection: &str,
+        limits: ListLimits,
+    ) -> Pager {
         let count = match kind {
             PagingKind::Cursor => count.clamp(1, AWS_MAX_COUNT),
             PagingKind::Index => count.max(1),
@@ -92,6 +134,8 @@ impl Pager {
             total: None,
             received: 0,
             pages: 0,
+            empty_streak: 0,
+            limits,
             done: false,
         }
     }
@@ -123,15 +167,32 @@ impl Pager {
     pub fn accept<T: Identified>(&mut self, page: &ListResponse<T>) -> Result<(), PagingError> {
         let collection = || self.collection.clone();
         self.pages += 1;
-        if self.pages > MAX_PAGES {
+        if self.pages > self.limits.max_pages {
             return Err(PagingError::TooManyPages {
                 collection: collection(),
-                pages: MAX_PAGES,
+                pages: self.limits.max_pages,
             });
         }
         // `itemsPerPage` is not checked against the page: SCIMMY sends the requested count
         // there, and index paging advances by what arrived, so a short page loses nothing.
         let n = page.resources.len() as u64;
+        if self.received.saturating_add(n) > self.limits.max_objects {
+            return Err(PagingError::TooManyObjects {
+                collection: collection(),
+                limit: self.limits.max_objects,
+                claimed: None,
+            });
+        }
+        // A claim above the cap would fail at the cap after a long read: fail now.
+        if let Some(total) = page.total_results.filter(|t| *t > self.limits.max_objects) {
+            if self.kind == PagingKind::Index {
+                return Err(PagingError::TooManyObjects {
+                    collection: collection(),
+                    limit: self.limits.max_objects,
+                    claimed: Some(total),
+                });
+            }
+        }
         for r in &page.resources {
             let id = r.scim_id().ok_or_else(|| PagingError::MissingId {
                 collection: collection(),
@@ -184,6 +245,17 @@ impl Pager {
     fn accept_cursor<T>(&mut self, first: bool, page: &ListResponse<T>) -> Result<(), PagingError> {
         match page.next_cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(c) => {
+                if page.resources.is_empty() {
+                    self.empty_streak += 1;
+                    if self.empty_streak >= MAX_EMPTY_PAGES {
+                        return Err(PagingError::EmptyCursorPages {
+                            collection: self.collection.clone(),
+                            pages: self.empty_streak,
+                        });
+                    }
+                } else {
+                    self.empty_streak = 0;
+                }
                 if !self.seen_cursors.insert(c.to_string()) {
                     return Err(PagingError::RepeatedCursor {
                         collection: self.collection.clone(),
@@ -308,6 +380,77 @@ mod tests {
             .accept(&page(&["a", "b"], Some(70), None))
             .expect_err("legacy");
         assert!(matches!(e, PagingError::NoCursorSupport { total: 70, .. }));
+    }
+
+    #[test]
+    fn lists_are_bounded_by_pages_objects_claims_and_empty_streaks() {
+        let limits = ListLimits {
+            max_pages: 2,
+            max_objects: 3,
+        };
+        let mut p = Pager::with_limits(PagingKind::Cursor, 100, "users", limits);
+        p.accept(&page(&["a"], None, Some("c1"))).expect("ok");
+        p.accept(&page(&["b"], None, Some("c2"))).expect("ok");
+        let e = p
+            .accept(&page(&["c"], None, Some("c3")))
+            .expect_err("pages");
+        assert!(
+            matches!(e, PagingError::TooManyPages { pages: 2, .. }),
+            "{e}"
+        );
+
+        let mut p = Pager::with_limits(PagingKind::Cursor, 100, "users", limits);
+        p.accept(&page(&["a", "b"], None, Some("c1"))).expect("ok");
+        let e = p
+            .accept(&page(&["c", "d"], None, Some("c2")))
+            .expect_err("objects");
+        assert!(
+            matches!(
+                e,
+                PagingError::TooManyObjects {
+                    limit: 3,
+                    claimed: None,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        // A claim over the cap fails on the first page, before anything else is read.
+        let mut p = Pager::with_limits(PagingKind::Index, 100, "users", limits);
+        let e = p.accept(&page(&["a"], Some(4), None)).expect_err("claim");
+        assert!(
+            matches!(
+                e,
+                PagingError::TooManyObjects {
+                    claimed: Some(4),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("`read.max_objects`"), "{e}");
+
+        // Empty cursor pages end the chain after MAX_EMPTY_PAGES in a row; one with items
+        // starts the count again.
+        let mut p = Pager::new(PagingKind::Cursor, 100, "groups");
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            p.accept(&page(&[], None, Some(&format!("e{i}"))))
+                .expect("ok");
+        }
+        p.accept(&page(&["g"], None, Some("x")))
+            .expect("items reset the streak");
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            p.accept(&page(&[], None, Some(&format!("f{i}"))))
+                .expect("ok");
+        }
+        let e = p
+            .accept(&page(&[], None, Some("last")))
+            .expect_err("endless");
+        assert!(
+            matches!(e, PagingError::EmptyCursorPages { pages: 100, .. }),
+            "{e}"
+        );
     }
 
     proptest::proptest! {

@@ -3,7 +3,7 @@
 //! token read from the variable the flags name.
 
 use super::error::EmulatorSetupError;
-use crate::emulator::{Dialect, Faults, LimitHeaders, LimitShape, Options, Server};
+use crate::emulator::{Dialect, EndlessCursor, Faults, LimitHeaders, LimitShape, Options, Server};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,21 @@ pub struct EmulatorSettings {
     pub lying_totals: bool,
     /// AWS cursor chains end, empty and without `nextCursor`, after this many pages.
     pub short_cursor_after: Option<u32>,
+    /// The hostile-read faults: endless chains, giant and lying answers.
+    pub hostile: HostileReads,
+}
+
+/// The emulator's hostile-read faults, as plain values (one flag each).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostileReads {
+    /// AWS cursor chains that never end.
+    pub endless_cursor: Option<EndlessCursor>,
+    /// Index-paged lists that claim a billion objects and serve fresh ones at any index.
+    pub endless_index: bool,
+    /// The first list page padded to this many MiB, streamed.
+    pub giant_page_mib: Option<u32>,
+    /// List answers declaring a `Content-Length` of this many MiB.
+    pub claim_length_mib: Option<u32>,
 }
 
 impl EmulatorSettings {
@@ -73,6 +88,10 @@ impl EmulatorSettings {
                 hold_writes_after: self.hold_writes_after,
                 lying_totals: self.lying_totals,
                 short_cursor_after: self.short_cursor_after,
+                endless_cursor: self.hostile.endless_cursor,
+                endless_index: self.hostile.endless_index,
+                giant_page_mib: self.hostile.giant_page_mib,
+                claim_length_mib: self.hostile.claim_length_mib,
             },
         })
     }

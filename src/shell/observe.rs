@@ -122,6 +122,7 @@ impl Connection {
         opts.ca_cert = settings.ca_cert.clone();
         opts.insecure_http = insecure;
         opts.read_only = read_only;
+        scim_settings::apply_read_limits(&target.read, &mut opts);
         let client = ScimClient::new(opts).map_err(|source| ObserveError::Scim {
             target: name.clone(),
             source: Box::new(source),

@@ -3,7 +3,9 @@
 //! these conversions are the only code that sees both.
 
 use crate::config::{self, model};
-use crate::scim::{CredentialSource, Dialect, RateLimits};
+use crate::scim::client::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::scim::paging::ListLimits;
+use crate::scim::{ClientOptions, CredentialSource, Dialect, RateLimits};
 
 /// The dialect a target's client and embedded provider follow.
 pub fn dialect(dialect: model::Dialect) -> Dialect {
@@ -37,6 +39,18 @@ pub fn rate_limits(rate: &config::RateLimits) -> RateLimits {
         writes_per_second: rate.writes_per_second,
         member_operations_per_second: rate.member_operations_per_second,
     }
+}
+
+/// Puts a target's `read` bounds on its client's options; an unset bound keeps the default.
+pub fn apply_read_limits(read: &config::ReadLimits, opts: &mut ClientOptions) {
+    opts.max_response_bytes = read
+        .max_response_mib
+        .map_or(DEFAULT_MAX_RESPONSE_BYTES, |m| m.saturating_mul(1 << 20));
+    let d = ListLimits::default();
+    opts.list_limits = ListLimits {
+        max_pages: read.max_pages.unwrap_or(d.max_pages),
+        max_objects: read.max_objects.unwrap_or(d.max_objects),
+    };
 }
 
 #[cfg(test)]
@@ -79,6 +93,27 @@ mod tests {
         for (from, to) in cases {
             assert_eq!(credential_source(&from), to);
         }
+    }
+
+    #[test]
+    fn read_limits_carry_over_and_default() {
+        let mut o = ClientOptions::new(
+            "https://x",
+            crate::scim::Credentials::None,
+            Dialect::Generic,
+        );
+        apply_read_limits(&config::ReadLimits::default(), &mut o);
+        assert_eq!(o.max_response_bytes, 32 << 20);
+        assert_eq!(o.list_limits, ListLimits::default());
+        let read = config::ReadLimits {
+            max_response_mib: Some(2),
+            max_pages: Some(7),
+            max_objects: None,
+        };
+        apply_read_limits(&read, &mut o);
+        assert_eq!(o.max_response_bytes, 2 << 20);
+        assert_eq!(o.list_limits.max_pages, 7);
+        assert_eq!(o.list_limits.max_objects, ListLimits::default().max_objects);
     }
 
     #[test]

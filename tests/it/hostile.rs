@@ -394,3 +394,216 @@ fn control_characters_in_a_live_display_name_are_escaped_in_text_and_markdown() 
         "{stdout}"
     );
 }
+
+// ---- Hostile reads (issue 11): servers that never stop or answer too much. Each must fail the
+// read (exit 1) with a message naming the limit and its setting, write nothing and leave the
+// live state as it was, for `plan` and for `apply` alike.
+
+/// 150 users seeded into the emulator and the same 150 in the configuration.
+const SEEDED: u64 = 150;
+
+fn seed_file(dir: &Path) -> String {
+    let users: Vec<serde_json::Value> = (0..SEEDED)
+        .map(|i| {
+            json!({"id": format!("u{i}"), "userName": format!("user{i}@example.com"),
+                   "externalId": format!("e{i:04}"), "displayName": format!("U {i}"),
+                   "name": {"givenName": "U", "familyName": i.to_string()},
+                   "emails": [{"value": format!("user{i}@example.com"), "primary": true}],
+                   "active": true})
+        })
+        .collect();
+    let path = dir.join("seed.json");
+    fs_err::write(&path, json!({"users": users, "groups": []}).to_string()).expect("seed");
+    path.to_str().expect("utf8").to_string()
+}
+
+/// Runs `plan` and `apply --auto-approve` against an emulator with `fault`, the target carrying
+/// `read` (YAML, may be empty); returns what each printed on stderr after asserting that both
+/// failed closed and nothing changed.
+fn read_fails_closed(dialect: &str, fault: &[&str], read: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = seed_file(dir.path());
+    let mut args = vec![
+        "--dialect",
+        dialect,
+        "--token-env",
+        "EMU_TOKEN",
+        "--seed",
+        &seed,
+    ];
+    args.extend_from_slice(fault);
+    let emu = Emulator::start(&args);
+    let ty = if dialect == "aws" {
+        "aws-identity-center"
+    } else {
+        "generic"
+    };
+    let mut yaml = String::from("version: 1\nusers:\n");
+    for i in 0..SEEDED {
+        yaml.push_str(&format!(
+            "  - {{ id: e{i:04}, user_name: user{i}@example.com, given_name: U, family_name: \"{i}\", email: user{i}@example.com }}\n"
+        ));
+    }
+    yaml.push_str(&format!(
+        "targets:\n  t:\n    type: {ty}\n    url: {}\n    auth: {{ bearer_token_env: EMU_TOKEN }}\n    \
+         assign: {{ all: true }}\n    policy: {{ owns: {{ external_id: \"^e[0-9]+$\" }} }}\n{read}",
+        emu.url
+    ));
+    write(&dir.path().join("roster.yaml"), &yaml);
+    let mut messages = String::new();
+    for command in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let started = Instant::now();
+        let out = roster()
+            .current_dir(dir.path())
+            .env("EMU_TOKEN", &emu.token)
+            .args(command)
+            .args(["-c", "roster.yaml"])
+            .timeout(Duration::from_secs(120))
+            .output()
+            .expect("roster runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{command:?}: {stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("target \"t\""),
+            "{command:?} names the target: {stderr}"
+        );
+        assert!(
+            !stderr.contains(&emu.token),
+            "{command:?}: the token is echoed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{command:?} took {:?}",
+            started.elapsed()
+        );
+        messages.push_str(&stderr);
+    }
+    let s = emu.stats();
+    assert_eq!(s["writes"].as_u64(), Some(0), "nothing was written: {s}");
+    assert_eq!(
+        s["users"].as_u64(),
+        Some(SEEDED),
+        "no user lost or added: {s}"
+    );
+    messages
+}
+
+#[test]
+fn an_endless_cursor_of_fresh_users_stops_at_the_page_cap() {
+    let err = read_fails_closed(
+        "aws",
+        &["--endless-cursor", "fresh"],
+        "    read: { max_pages: 30 }\n",
+    );
+    assert!(
+        err.contains(
+            "listing users took more than 30 pages, the target's limit (`read.max_pages`)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_endless_cursor_of_empty_pages_stops_after_a_hundred() {
+    let err = read_fails_closed("aws", &["--endless-cursor", "empty"], "");
+    assert!(
+        err.contains(
+            "the server sent 100 empty pages of users in a row, each with a new nextCursor"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cursor_that_repeats_fails_at_once() {
+    let err = read_fails_closed("aws", &["--endless-cursor", "repeat"], "");
+    assert!(
+        err.contains("twice while listing users; refusing to loop"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_giant_streamed_page_is_refused_at_the_cap_and_the_cap_can_be_raised() {
+    let err = read_fails_closed("generic", &["--giant-page-mb", "40"], "");
+    assert!(
+        err.contains("sent more than 32 MiB in one answer; reading stopped there"),
+        "{err}"
+    );
+    assert!(err.contains("raise `read.max_response_mib`"), "{err}");
+    // The same page under a raised cap is read: it is valid JSON, only large.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emu = Emulator::start(&["--token-env", "EMU_TOKEN", "--giant-page-mb", "40"]);
+    write(
+        &dir.path().join("roster.yaml"),
+        &format!(
+            "version: 1\n{ONE_USER}targets:\n  t:\n    type: generic\n    url: {}\n    \
+             auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    \
+             read: {{ max_response_mib: 64 }}\n",
+            emu.url
+        ),
+    );
+    let out = roster()
+        .current_dir(dir.path())
+        .env("EMU_TOKEN", &emu.token)
+        .args(["plan", "-c", "roster.yaml"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("roster runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 to add"), "{stdout}");
+}
+
+#[test]
+fn a_content_length_over_the_cap_is_refused_before_reading() {
+    let err = read_fails_closed("generic", &["--claim-length-mb", "100"], "");
+    assert!(
+        err.contains(
+            "declares an answer of 100 MiB (Content-Length 104857600); refused before reading it"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_index_paged_list_claiming_a_billion_objects_fails_on_the_first_page() {
+    let err = read_fails_closed("generic", &["--endless-index"], "");
+    assert!(
+        err.contains("the server claims 1000000000 users (totalResults), more than the target's limit of 2000000 per list (`read.max_objects`)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_read_limit_of_zero_is_refused_by_validate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        &dir.path().join("roster.yaml"),
+        &format!(
+            "version: 1\n{ONE_USER}targets:\n  t:\n    type: generic\n    url: http://127.0.0.1:9\n    \
+             auth: {{ bearer_token_env: EMU_TOKEN }}\n    assign: {{ all: true }}\n    \
+             read: {{ max_pages: 0, max_response_mib: 5000 }}\n"
+        ),
+    );
+    let (code, _, stderr) = validate(dir.path(), "roster.yaml", &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`read.max_pages` must be between 1 and 4294967295, found 0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`read.max_response_mib` must be between 1 and 4096, found 5000"),
+        "{stderr}"
+    );
+}

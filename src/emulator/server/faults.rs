@@ -6,7 +6,14 @@
 //! one-second window (a log of the last second's admissions). Each may publish its state in
 //! `RateLimit-*` (IETF draft) or `X-RateLimit-*` (GitHub-style, reset as a Unix time) headers,
 //! so that a client's use of them can be tested against a server that keeps its word.
+//!
+//! The hostile-read faults play servers that never stop or answer too much: cursor chains that
+//! never end ([`EndlessCursor`]), an index-paged list claiming a billion objects, a first page
+//! padded to many MB (streamed, so that neither side holds it), and answers whose
+//! `Content-Length` lies. They are built here so that the handlers only ask which applies.
 
+use axum::body::{Body, Bytes};
+use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -39,6 +46,104 @@ pub struct Faults {
     /// AWS cursor chains end after this many pages: the next page comes empty and without
     /// `nextCursor`, as if the list were complete.
     pub short_cursor_after: Option<u32>,
+    /// AWS cursor chains never end: every page carries a new `nextCursor`.
+    pub endless_cursor: Option<EndlessCursor>,
+    /// Index-paged lists claim [`ENDLESS_TOTAL`] objects and answer every `startIndex` with
+    /// fresh ones.
+    pub endless_index: bool,
+    /// The first page of every list is padded to this many MiB of valid JSON, sent chunked
+    /// (no `Content-Length`), so only a cap on the streamed body stops it.
+    pub giant_page_mib: Option<u32>,
+    /// List answers declare a `Content-Length` of this many MiB, then end after the real body.
+    pub claim_length_mib: Option<u32>,
+}
+
+/// What an endless cursor chain sends on each page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndlessCursor {
+    /// `count` fresh objects, never seen before, and a fresh cursor.
+    Fresh,
+    /// No objects, and a fresh cursor.
+    Empty,
+    /// The same cursor on every page (a loop), with the store's first page.
+    Repeat,
+}
+
+/// The `totalResults` an endless index-paged list claims.
+pub const ENDLESS_TOTAL: u64 = 1_000_000_000;
+
+/// How an answer's body is framed on the wire, for the size faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// As axum sends it: the JSON with its true `Content-Length`.
+    #[default]
+    Plain,
+    /// Padded to this many bytes and streamed without `Content-Length`.
+    Padded(u64),
+    /// The true body under a `Content-Length` of this many bytes.
+    Claimed(u64),
+}
+
+/// A synthetic object for the endless faults: valid in both dialects, never stored.
+pub(super) fn endless_object(group: bool, n: u64) -> Value {
+    if group {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "id": format!("endless-g{n}"),
+            "displayName": format!("endless-group-{n}"),
+            "members": [],
+        })
+    } else {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": format!("endless-u{n}"),
+            "userName": format!("endless-{n}@example.invalid"),
+            "displayName": format!("Endless {n}"),
+            "name": {"givenName": "Endless", "familyName": format!("{n}")},
+            "active": true,
+        })
+    }
+}
+
+/// Chunks of padding streamed for a giant page.
+const PAD_CHUNK: usize = 64 << 10;
+
+/// The body of an answer framed as `framing` says, and the `Content-Length` to declare.
+pub(super) fn framed_body(json: String, framing: Framing) -> (Body, Option<u64>) {
+    match framing {
+        Framing::Plain => (Body::from(json), None),
+        Framing::Claimed(len) => {
+            use futures_util::StreamExt;
+            let body = futures_util::stream::iter([Ok(Bytes::from(json))]);
+            // The head and the real body go out at once; the connection then stays open a
+            // moment before the server gives up on the length it claimed, as a broken proxy
+            // would. (A body that ended at once would abort the answer before its head.)
+            let give_up = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Err(std::io::Error::other(
+                    "the claimed Content-Length was a lie",
+                ))
+            });
+            (Body::from_stream(body.chain(give_up)), Some(len))
+        }
+        Framing::Padded(total) => {
+            // `{...}` becomes `{..., "x-padding": "    ...    "}`: still one valid object.
+            let open = json.strip_suffix('}').unwrap_or(&json);
+            let head = format!("{open},\"x-padding\":\"");
+            let tail = "\"}";
+            let fill = total.saturating_sub((head.len() + tail.len()) as u64);
+            let full = fill / PAD_CHUNK as u64;
+            let rest = (fill % PAD_CHUNK as u64) as usize;
+            let pad = Bytes::from(vec![b' '; PAD_CHUNK]);
+            // Lazy: one 64 KiB buffer shared by every chunk, however large the page.
+            let chunks = std::iter::once(Bytes::from(head))
+                .chain((0..full).map(move |_| pad.clone()))
+                .chain(std::iter::once(Bytes::from(vec![b' '; rest])))
+                .chain(std::iter::once(Bytes::from_static(tail.as_bytes())))
+                .map(Ok::<_, std::io::Error>);
+            (Body::from_stream(futures_util::stream::iter(chunks)), None)
+        }
+    }
 }
 
 /// How a rate limit counts requests.
@@ -198,6 +303,16 @@ impl Limit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_padded_page_is_valid_json_of_the_asked_size() {
+        let (body, len) = framed_body(r#"{"a":1}"#.to_string(), Framing::Padded(200_000));
+        assert_eq!(len, None);
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        assert_eq!(bytes.len(), 200_000);
+        let v: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+        assert_eq!(v["a"], 1);
+    }
 
     fn faults(shape: LimitShape, burst: Option<u32>) -> Faults {
         Faults {

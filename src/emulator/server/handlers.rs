@@ -1,6 +1,7 @@
 //! One function per SCIM endpoint (list, search, get, create, replace, patch, delete), each
 //! turning a parsed request into a `Reply` under the dialect's rules.
 
+use super::faults::{self, EndlessCursor, Framing};
 use super::projection::{apply_projection, projection, render};
 use super::{error, lock, store_error, App, Inner, Reply};
 use crate::emulator::aws;
@@ -168,7 +169,25 @@ pub(super) fn parse_num(app: &App, v: Option<&str>, name: &str) -> Result<Option
     }
 }
 
+/// A list answer, framed as the size faults say (the giant page pads the first page only).
 pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
+    let mut reply = list_page(app, kind, q, base);
+    if reply.status.is_success() {
+        let first = match &q.cursor {
+            Some(c) => c.is_empty(),
+            None => q.start_index.as_deref().is_none_or(|s| s.trim() == "1"),
+        };
+        let mib = |m: u32| u64::from(m) << 20;
+        reply.framing = match (app.faults.giant_page_mib, app.faults.claim_length_mib) {
+            (Some(m), _) if first => Framing::Padded(mib(m)),
+            (_, Some(m)) => Framing::Claimed(mib(m)),
+            _ => Framing::Plain,
+        };
+    }
+    reply
+}
+
+fn list_page(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
     let f = match parse_filter_for(app, kind, q.filter.as_deref()) {
         Ok(f) => f,
         Err(r) => return r,
@@ -200,11 +219,26 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
             if !valid {
                 return error(true, StatusCode::BAD_REQUEST, None, aws::UNPARSABLE);
             }
+            if let Some(mode) = app
+                .faults
+                .endless_cursor
+                .filter(|m| *m != EndlessCursor::Repeat)
+            {
+                return endless_cursor_page(mode, kind, cursor, count);
+            }
             let (mut items, mut next) =
                 match inner.store.cursor_page(kind, f.as_ref(), cursor, count) {
                     Ok(p) => p,
                     Err(e) => return store_error(true, e),
                 };
+            // The loop fault: every page, the last too, points back at page 2 (the first
+            // cursor the chain gave), so the chain never ends.
+            if app.faults.endless_cursor == Some(EndlessCursor::Repeat) {
+                next = match inner.store.cursor_page(kind, f.as_ref(), "", count) {
+                    Ok((_, first_next)) => first_next,
+                    Err(e) => return store_error(true, e),
+                };
+            }
             // The short-chain fault: past its page budget a chain ends, empty, as if complete.
             if let Some(after) = app.faults.short_cursor_after {
                 let chain = &app.cursor_pages[usize::from(kind == Kind::Group)];
@@ -256,6 +290,22 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
         Err(r) => return r,
     };
     let count = count.unwrap_or(100).clamp(0, 1000);
+    if app.faults.endless_index {
+        let from = u64::try_from(start).unwrap_or(1);
+        let shown: Vec<Value> = (from..from + u64::try_from(count).unwrap_or(0))
+            .map(|n| faults::endless_object(kind == Kind::Group, n))
+            .collect();
+        return Reply::json(
+            StatusCode::OK,
+            json!({
+                "schemas": [LIST_RESPONSE_SCHEMA],
+                "totalResults": faults::ENDLESS_TOTAL,
+                "startIndex": start,
+                "itemsPerPage": shown.len(),
+                "Resources": shown,
+            }),
+        );
+    }
     let (total, items) = inner.store.page(
         kind,
         f.as_ref(),
@@ -287,6 +337,33 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
             "startIndex": start,
             "itemsPerPage": shown.len(),
             "Resources": shown,
+        }),
+    )
+}
+
+/// A page of an endless cursor chain: page N (cursor `endless-N`, the first one empty) holds
+/// objects N*count.. (or none), and points at page N+1. Stateless, and nothing is stored.
+fn endless_cursor_page(mode: EndlessCursor, kind: Kind, cursor: &str, count: usize) -> Reply {
+    let n: u64 = cursor
+        .strip_prefix("endless-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let items: Vec<Value> = match mode {
+        EndlessCursor::Fresh => {
+            let per = count as u64;
+            (n * per..(n + 1) * per)
+                .map(|i| faults::endless_object(kind == Kind::Group, i))
+                .collect()
+        }
+        EndlessCursor::Empty | EndlessCursor::Repeat => Vec::new(),
+    };
+    Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "itemsPerPage": items.len(),
+            "Resources": items,
+            "nextCursor": format!("endless-{}", n + 1),
         }),
     )
 }

@@ -15,7 +15,7 @@ mod handlers;
 mod projection;
 mod seed;
 
-pub use faults::{Faults, LimitHeaders, LimitShape};
+pub use faults::{EndlessCursor, Faults, LimitHeaders, LimitShape};
 
 use crate::emulator::persist::Persist;
 use crate::emulator::schema::{self, Kind};
@@ -281,6 +281,8 @@ struct Reply {
     retry_after: Option<u64>,
     /// Rate-limit headers of the limit that counted this request.
     limit_headers: Vec<(&'static str, String)>,
+    /// How the body goes on the wire (the size faults).
+    framing: faults::Framing,
 }
 
 impl Reply {
@@ -292,6 +294,7 @@ impl Reply {
             location: None,
             retry_after: None,
             limit_headers: Vec::new(),
+            framing: faults::Framing::Plain,
         }
     }
     fn empty(status: StatusCode) -> Reply {
@@ -302,15 +305,25 @@ impl Reply {
             location: None,
             retry_after: None,
             limit_headers: Vec::new(),
+            framing: faults::Framing::Plain,
         }
     }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut resp = match self.body {
-            Some(b) => (self.status, b.to_string()).into_response(),
-            None => self.status.into_response(),
+        let mut resp = match (self.body, self.framing) {
+            (Some(b), faults::Framing::Plain) => (self.status, b.to_string()).into_response(),
+            (Some(b), framing) => {
+                let (body, declared) = faults::framed_body(b.to_string(), framing);
+                let mut r = (self.status, body).into_response();
+                if let Some(len) = declared {
+                    r.headers_mut()
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+                }
+                r
+            }
+            (None, _) => self.status.into_response(),
         };
         let h = resp.headers_mut();
         h.insert(

@@ -26,7 +26,7 @@ use crate::scim::dialect::Dialect;
 use crate::scim::dialect::{self, Capabilities, ResourceKind};
 use crate::scim::error::{ScimClientError, TargetKind};
 use crate::scim::pace;
-use crate::scim::paging::encode_query_value;
+use crate::scim::paging::{encode_query_value, ListLimits};
 use crate::scim::resource::ScimError;
 use budget::Budget;
 use rand::Rng;
@@ -46,6 +46,9 @@ const SCIM_JSON: &str = "application/scim+json";
 const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
+/// Default of `read.max_response_mib`: a page of 100 users is well under 1 MiB, so 32 MiB
+/// leaves room for servers with large objects and none for a runaway answer.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 << 20;
 
 /// Request budgets per second; `None` means no fixed rate (adapt to 429).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -87,6 +90,11 @@ pub struct ClientOptions {
     pub page_size: Option<u32>,
     /// Refuse every method but GET at the single place requests are sent.
     pub read_only: bool,
+    /// The largest answer read, in bytes (`read.max_response_mib`): a larger `Content-Length`
+    /// is refused before reading, a larger streamed body as soon as it passes this.
+    pub max_response_bytes: u64,
+    /// Pages and objects one list may hold (`read.max_pages`, `read.max_objects`).
+    pub list_limits: ListLimits,
 }
 
 impl ClientOptions {
@@ -109,6 +117,8 @@ impl ClientOptions {
             max_retry_after: Duration::from_secs(120),
             page_size: None,
             read_only: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            list_limits: ListLimits::default(),
         }
     }
 }
@@ -491,9 +501,27 @@ impl ScimClient {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
+                    match read_capped(resp, inner.opts.max_response_bytes).await {
                         Ok(b) => Ok((status, headers, b)),
-                        Err(e) => Err(e),
+                        Err(BodyError::Transport(e)) => Err(e),
+                        Err(BodyError::TooLarge { declared }) => {
+                            // Not retried: the same request would get the same answer.
+                            tracing::debug!(
+                                "{m} {path} -> {status}, answer over the size cap, in {} ms",
+                                sent.elapsed().as_millis()
+                            );
+                            budget.on_other();
+                            if member_ops > 0 {
+                                inner.members.on_other();
+                            }
+                            return Err(ScimClientError::ResponseTooLarge {
+                                method: m,
+                                url: shown_url(&url),
+                                host: inner.host.clone(),
+                                limit: inner.opts.max_response_bytes,
+                                declared,
+                            });
+                        }
                     }
                 }
                 Err(e) => Err(e),
@@ -664,6 +692,69 @@ impl ScimClient {
         }
         c.member_ops
             .fetch_add(u64::from(member_ops), Ordering::Relaxed);
+    }
+}
+
+/// Why an answer's body was not read whole.
+enum BodyError {
+    Transport(reqwest::Error),
+    /// Over the cap; `declared` is the `Content-Length` when that alone gave it away.
+    TooLarge {
+        declared: Option<u64>,
+    },
+}
+
+/// Reads a body in the chunks it arrives in, never holding more than `cap` bytes: a
+/// `Content-Length` over the cap is refused before a byte is read, and a body without one (or
+/// with a false one) is refused at the first chunk that would pass the cap. A declared length
+/// is allocated once; an undeclared one is gathered in blocks and joined at the end, so that a
+/// body refused at the cap never held more than the cap (a growing buffer would also hold the
+/// halves it grew out of).
+async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Vec<u8>, BodyError> {
+    const BLOCK: usize = 1 << 20;
+    let declared = resp.content_length();
+    if let Some(len) = declared.filter(|len| *len > cap) {
+        return Err(BodyError::TooLarge {
+            declared: Some(len),
+        });
+    }
+    let first = usize::try_from(declared.unwrap_or(0)).unwrap_or(0);
+    let mut full: Vec<Vec<u8>> = Vec::new();
+    let mut block: Vec<u8> = Vec::with_capacity(first.max(64 << 10));
+    let mut total: u64 = 0;
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        total = total.saturating_add(chunk.len() as u64);
+        if total > cap {
+            return Err(BodyError::TooLarge { declared: None });
+        }
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if block.len() == block.capacity() {
+                full.push(std::mem::replace(&mut block, Vec::with_capacity(BLOCK)));
+            }
+            let n = rest.len().min(block.capacity() - block.len());
+            block.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+    }
+    if full.is_empty() {
+        return Ok(block);
+    }
+    full.push(block);
+    Ok(full.concat())
+}
+
+/// A URL as errors show it: without userinfo, which a URL must not carry but a hostile
+/// configuration might.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            // Cannot fail on an http(s) URL with a host, the only kind the client builds.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

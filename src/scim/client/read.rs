@@ -76,7 +76,12 @@ impl ScimClient {
         collection: &str,
         filter: Option<&str>,
     ) -> Result<Vec<T>, ScimClientError> {
-        let mut pager = Pager::new(self.inner.caps.paging, self.inner.page_size, collection);
+        let mut pager = Pager::with_limits(
+            self.inner.caps.paging,
+            self.inner.page_size,
+            collection,
+            self.inner.opts.list_limits,
+        );
         let mut out = Vec::new();
         while let Some(q) = pager.query() {
             let mut path = format!("{endpoint}?{q}");
