@@ -164,30 +164,45 @@ pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
     let options = settings.resolve()?;
     let rt = shell::runtime()?;
     rt.block_on(async {
+        // The handler is installed before the port opens: a client that has been answered may
+        // send SIGTERM at once, and a signal that came before the handler would kill the
+        // process without flushing the state file.
+        let signals = Signals::install();
         let server = shell::emulator::start(settings.listen, options).await?;
         ui.out(&format!(
             "roster emulator listening on http://{} (dialect {})",
             server.addr(),
             settings.dialect.as_str()
         ));
-        wait_for_signal().await;
+        signals.wait().await;
         shell::emulator::stop(server).await?;
         Ok(Exit::Ok)
     })
 }
 
-/// Ctrl-C or SIGTERM.
-async fn wait_for_signal() {
+/// Ctrl-C or SIGTERM, listened for from the moment `install` is called.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some(mut term) = self.term {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
