@@ -9,6 +9,8 @@ pub mod address;
 mod digest;
 pub mod document;
 pub mod drift;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod matching;
 pub mod observed;
 pub mod planner;
@@ -17,9 +19,10 @@ pub mod shape;
 
 pub use digest::config_digest;
 pub use document::{
-    canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, MemberRef,
-    NotTouching, ObjectKind, Operation, Phase, PlanDocument, PlanFileError, Precondition, Reason,
-    Requests, SafetyGate, Summary, Tally, TargetPlan, FORMAT_VERSION,
+    canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, LeftAlone,
+    MemberRef, NotTouching, Notes, ObjectKind, Operation, Phase, PlanDocument, PlanFileError,
+    Precondition, Reason, RefNames, Requests, SafetyGate, Summary, Tally, TargetPlan, Via,
+    WhyLeftAlone, FORMAT_VERSION,
 };
 pub use observed::{LiveGroup, LiveUser, Observed, ObservedError};
 pub use planner::plan_target;

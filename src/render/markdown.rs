@@ -437,7 +437,7 @@ pub fn render_page(doc: &PlanDocument, limit: usize, page: &Page<'_>) -> Vec<Str
 mod tests {
     use super::*;
     use crate::plan::document::{Address, SafetyGate};
-    use crate::render::fixtures::*;
+    use crate::plan::fixtures::*;
 
     fn sample() -> PlanDocument {
         let mut d = doc(vec![

@@ -4,8 +4,6 @@
 
 mod block;
 pub mod drift;
-#[cfg(test)]
-pub(crate) mod fixtures;
 pub mod json;
 pub mod markdown;
 pub mod redact;

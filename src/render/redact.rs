@@ -216,6 +216,7 @@ mod tests {
             depends_on: vec![],
             detail: Some("alice@example.com matches two users".into()),
             origin: None,
+            notes: Default::default(),
         };
         let group = Change {
             address: "aws:group.eng".parse().expect("address"),
@@ -242,6 +243,7 @@ mod tests {
             depends_on: vec!["aws:user.e1002".parse().expect("address")],
             detail: None,
             origin: None,
+            notes: Default::default(),
         };
         PlanDocument {
             format_version: "1".into(),

@@ -395,7 +395,7 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
 mod tests {
     use super::*;
     use crate::plan::document::{Action, Address, ObjectKind, Reason};
-    use crate::render::fixtures::*;
+    use crate::plan::fixtures::*;
     use serde_json::json;
 
     fn plain(doc: &PlanDocument) -> String {
