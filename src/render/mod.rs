@@ -6,6 +6,7 @@ mod block;
 pub mod drift;
 pub mod json;
 pub mod markdown;
+mod notes;
 pub mod redact;
 pub mod text;
 

@@ -74,7 +74,9 @@ pub fn redact(doc: &PlanDocument) -> PlanDocument {
     for t in &mut out.targets {
         for c in &mut t.changes {
             redact_change(c);
+            super::notes::redact_notes(c);
         }
+        super::notes::redact_left_alone(&mut t.not_touching);
     }
     out
 }

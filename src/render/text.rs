@@ -3,7 +3,9 @@
 //! "not touching", request and safety-gate lines, and the summary line scripts parse
 //! (docs/contract.md#summary-line).
 
-use super::block::{change_lines, Fate, Line, Mark};
+use super::block::{
+    by_object, object_lines, short_path_legend, shows_short_paths, Fate, Line, Mark,
+};
 use crate::escape::escape_control;
 use crate::plan::document::{Change, Origin, PlanDocument, SafetyGate, Summary, TargetPlan};
 use crate::style::{Paint, Style};
@@ -19,7 +21,14 @@ pub struct TextOptions {
     pub targeting: bool,
     /// The plan was saved with `--out` to this file.
     pub saved_to: Option<String>,
+    /// `-v`: also name the objects the plan leaves alone, under the "Not touching" line.
+    pub verbose: bool,
+    /// `-q`: the summary lines only.
+    pub quiet: bool,
 }
+
+/// How many objects left alone text and markdown name before "and N more" (JSON has all).
+pub const LEFT_ALONE_SHOWN: usize = 50;
 
 /// The no-change line (docs/contract.md#summary-line); scripts match it exactly.
 pub const NO_CHANGES: &str = "No changes. Live state matches the configuration.";
@@ -34,18 +43,21 @@ pub fn render_plan(doc: &PlanDocument, opts: &TextOptions) -> String {
         Some(f) => Footer::Saved(f),
         None => Footer::Unsaved,
     };
-    render(doc, opts.color, opts.targeting, footer)
+    if opts.quiet {
+        return summary_lines(doc, Paint::new(opts.color));
+    }
+    render(doc, opts.color, opts.targeting, footer, opts.verbose)
 }
 
 /// Render a plan read back from `FILE` (for `roster show`): the footer names the command that
 /// applies exactly it instead of the `--out` note.
 pub fn render_saved_plan(doc: &PlanDocument, color: bool, file: &str) -> String {
-    render(doc, color, false, Footer::Show(file))
+    render(doc, color, false, Footer::Show(file), false)
 }
 
 /// Render a plan as `roster apply` shows it before applying: no note about saving it.
 pub fn render_plan_to_apply(doc: &PlanDocument, color: bool) -> String {
-    render(doc, color, false, Footer::Applying)
+    render(doc, color, false, Footer::Applying, false)
 }
 
 enum Footer<'a> {
@@ -248,7 +260,49 @@ fn write_line(out: &mut String, l: &Line, paint: Paint) {
     };
 }
 
-fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
+/// The objects a target leaves alone, one per line under the "Not touching" line, capped.
+pub(crate) fn left_alone_lines(t: &TargetPlan) -> Vec<String> {
+    let all = &t.not_touching.objects;
+    let width = all
+        .iter()
+        .take(LEFT_ALONE_SHOWN)
+        .map(|o| o.why.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut out: Vec<String> = all
+        .iter()
+        .take(LEFT_ALONE_SHOWN)
+        .map(|o| {
+            format!(
+                "{:<width$}  {} ({})",
+                o.why.as_str(),
+                o.address,
+                escape_control(&o.name)
+            )
+        })
+        .collect();
+    if all.len() > LEFT_ALONE_SHOWN {
+        out.push(format!(
+            "and {} more (--format json lists them all)",
+            all.len() - LEFT_ALONE_SHOWN
+        ));
+    }
+    out
+}
+
+fn not_touching(out: &mut String, t: &TargetPlan, prefix: &str, verbose: bool) {
+    let Some(l) = not_touching_line(t) else {
+        return;
+    };
+    let _ = writeln!(out, "{prefix}{l}");
+    if verbose {
+        for o in left_alone_lines(t) {
+            let _ = writeln!(out, "  {o}");
+        }
+    }
+}
+
+fn target_section(out: &mut String, t: &TargetPlan, paint: Paint, verbose: bool) {
     let _ = writeln!(
         out,
         "{}",
@@ -268,16 +322,14 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
         if let Some(title) = title {
             let _ = writeln!(out, "  {}\n", paint.bold(&format!("{title}:")));
         }
-        for c in changes {
-            for l in change_lines(c) {
+        for object in by_object(&changes) {
+            for l in object_lines(&object) {
                 write_line(out, &l, paint);
             }
             out.push('\n');
         }
     }
-    if let Some(l) = not_touching_line(t) {
-        let _ = writeln!(out, "{l}");
-    }
+    not_touching(out, t, "", verbose);
     if t.requests.reads + t.requests.writes > 0 {
         let _ = writeln!(out, "{}", requests_line(t));
     }
@@ -331,7 +383,33 @@ pub fn origin_line(doc: &PlanDocument) -> Option<String> {
     ))
 }
 
-fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
+/// `Checksum: sha256:...`: what `apply --checksum` takes to apply only the plan reviewed.
+pub fn checksum_line(doc: &PlanDocument) -> String {
+    format!(
+        "Checksum: {} (roster apply --checksum takes it)",
+        doc.checksum
+    )
+}
+
+/// `-q`: the summary line and the lines that belong to it, nothing else.
+fn summary_lines(doc: &PlanDocument, paint: Paint) -> String {
+    let mut out = format!("{}\n", paint.bold(&summary_line(doc)));
+    if let Some(line) = conflicts_line(doc) {
+        let _ = writeln!(out, "{}", paint.bold(&line));
+    }
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}");
+    }
+    out
+}
+
+fn render(
+    doc: &PlanDocument,
+    color: bool,
+    targeting: bool,
+    footer: Footer<'_>,
+    verbose: bool,
+) -> String {
     let paint = Paint::new(color);
     let mut out = String::new();
     if targeting {
@@ -343,9 +421,12 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     }
     if !has_changes(doc) {
         for t in &doc.targets {
-            if let Some(l) = not_touching_line(t) {
-                let _ = writeln!(out, "{}: {l}", escape_control(&t.name));
-            }
+            not_touching(
+                &mut out,
+                t,
+                &format!("{}: ", escape_control(&t.name)),
+                verbose,
+            );
         }
         let _ = writeln!(out, "{}", paint.bold(NO_CHANGES));
         if let Footer::Saved(f) = footer {
@@ -360,15 +441,13 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     }
     out.push_str("roster will perform the following actions:\n\n");
     for t in &doc.targets {
-        target_section(&mut out, t, paint);
+        target_section(&mut out, t, paint, verbose);
     }
-    let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
-    if let Some(line) = conflicts_line(doc) {
-        let _ = writeln!(out, "{}", paint.bold(&line));
+    if shows_short_paths(doc.targets.iter().flat_map(|t| &t.changes)) {
+        let _ = writeln!(out, "{}\n", short_path_legend());
     }
-    if let Some(l) = origin_line(doc) {
-        let _ = writeln!(out, "{l}");
-    }
+    out.push_str(&summary_lines(doc, paint));
+    let _ = writeln!(out, "{}", checksum_line(doc));
     match footer {
         Footer::Applying => {}
         Footer::Unsaved => out.push_str(
@@ -424,6 +503,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:96a7d8130d751cd792c7dda1001a3e723a8bead7f4a743f6fd1f9d8304893c9c (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -457,6 +537,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:b451729f3782e722ad9b1a19f25c5a663311b01d3150d0cfb8aa650fcd646ae5 (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -494,6 +575,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:59e636fbea407f4f4c27d8f6efae4a9eef4bf00f60e4690cea63285752f22eaa (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -519,6 +601,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:152261e51514c459d89dc47c4b1e2137b05eeee8086adffdf943d89938c7a27f (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -548,6 +631,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:3e0d0d3c8b6d34dca7b0e8cff9b5e728e17b249a112059013744ec6ffa4cd50f (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -595,6 +679,7 @@ mod tests {
             Apply will send 2 requests (0 reads, 2 writes, 0 membership operations); about 0.08 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 2 to destroy (0 deactivate, 2 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:70710c63a389594e11e7cafd8ca30e166f7bbead4acabc6fe0bb8ccee869b3c7 (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -613,14 +698,15 @@ mod tests {
               # aws:group.eng (Engineering) members will change
               # (because its live members differ from the directory)
               ~ group "Engineering" {
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
-                  - member "dave@example.com"
+                  - member "dave@example.com" (u-4)
                 }
 
             Apply will send 1 request (0 reads, 1 write, 3 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:189056ebab1678691444aa033e069a28520c12fefe2658d260f439c7aeefde76 (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -652,13 +738,14 @@ mod tests {
                       + Builds things.
                       + Owns the platform.
                     EOT
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
                 }
 
             Apply will send 1 request (0 reads, 1 write, 2 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:c89436ad95367a729c5fdb5ba1c8b782b3b8f512a352b9de7a7b7fd30cd7b4c2 (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -688,6 +775,7 @@ mod tests {
 
             Plan: 0 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
             1 conflict: not changed; run roster explain ADDR for it.
+            Checksum: sha256:1cab07d222b51fe349502c6ce355e2cb6604f3333398606e0e3f2c3982fca97e (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -761,6 +849,7 @@ mod tests {
             Safety gate max_destroy_percent tripped: 37.5% of owned objects destroyed, limit 10%. Apply is blocked; pass --allow-destroy to override.
 
             Plan: 0 to add, 0 to change, 3 to destroy (3 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched.
+            Checksum: sha256:d9f49e5fc8a62296e2a0931994f6cecb495a163a344a145640e8649da7fcfce0 (roster apply --checksum takes it)
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -792,6 +881,7 @@ mod tests {
                 color: false,
                 targeting: true,
                 saved_to: Some("plan.json".into()),
+                ..TextOptions::default()
             },
         );
         insta::assert_snapshot!(text, @r#"
@@ -836,14 +926,15 @@ mod tests {
               # aws:group.eng (Engineering) members will change
               # (because its live members differ from the directory)
               ~ group "Engineering" {
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
-                  - member "dave@example.com"
+                  - member "dave@example.com" (u-4)
                 }
 
             Apply will send 2 requests (0 reads, 2 writes, 3 membership operations); about 0.08 s at the target's rate.
 
             Plan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:09d5a00b0a8441c93e071122921cc27a3ec377580e18180e6bba6b8c69a99d66 (roster apply --checksum takes it)
 
             Saved the plan to: plan.json
 

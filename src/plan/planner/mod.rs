@@ -320,7 +320,8 @@ impl<'a> Planner<'a> {
                     let wants_active = user.active && !live_active;
                     let reactivate = wants_active && policy.reactivate;
                     if wants_active && !policy.reactivate {
-                        self.untouched.note(ObjectKind::User, l, WhyLeftAlone::NotReactivated);
+                        self.untouched
+                            .note(ObjectKind::User, l, WhyLeftAlone::NotReactivated);
                         tracing::info!(user = %user.user_name, "inactive in the target and active in the directory; left inactive (policy.reactivate is false)");
                     }
                     if diff.ops.is_empty() && !reactivate {
@@ -465,11 +466,13 @@ impl<'a> Planner<'a> {
         let policy = &self.target.policy;
         for l in 0..self.observed.users.len() {
             if self.users.live_ignored[l] {
-                self.untouched.note(ObjectKind::User, l, WhyLeftAlone::Ignored);
+                self.untouched
+                    .note(ObjectKind::User, l, WhyLeftAlone::Ignored);
                 continue;
             }
             if self.users.live_released[l] {
-                self.untouched.note(ObjectKind::User, l, WhyLeftAlone::Released);
+                self.untouched
+                    .note(ObjectKind::User, l, WhyLeftAlone::Released);
                 continue;
             }
             if self.users.matching.live_conflicted[l] {
@@ -615,11 +618,13 @@ impl<'a> Planner<'a> {
         let policy = &self.target.policy;
         for l in 0..self.observed.groups.len() {
             if self.groups.live_ignored[l] {
-                self.untouched.note(ObjectKind::Group, l, WhyLeftAlone::Ignored);
+                self.untouched
+                    .note(ObjectKind::Group, l, WhyLeftAlone::Ignored);
                 continue;
             }
             if self.groups.live_released[l] {
-                self.untouched.note(ObjectKind::Group, l, WhyLeftAlone::Released);
+                self.untouched
+                    .note(ObjectKind::Group, l, WhyLeftAlone::Released);
                 continue;
             }
             if self.groups.matching.live_conflicted[l] {
