@@ -26,3 +26,35 @@ pub(crate) fn redact_left_alone(n: &mut NotTouching) {
         o.name = digest(&o.name);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::document::{Address, LeftAlone, ObjectKind, RefNames, Via, WhyLeftAlone};
+    use crate::plan::fixtures::*;
+
+    #[test]
+    fn redact_hides_the_names_of_notes_and_of_objects_left_alone() {
+        let mut c = update_user();
+        c.notes.refs.insert(
+            "manager.value".into(),
+            RefNames {
+                before: Some("carol@example.com".into()),
+                after: None,
+            },
+        );
+        c.notes.via = vec![Via::Group {
+            name: "secret-project".into(),
+        }];
+        let mut d = one(vec![c]);
+        d.targets[0].not_touching.objects = vec![LeftAlone {
+            address: Address::live("aws", ObjectKind::User, "s-9"),
+            name: "stranger@example.com".into(),
+            why: WhyLeftAlone::Ignored,
+        }];
+        let json = crate::render::render_json(&crate::render::redact(&d));
+        for personal in ["carol@example.com", "secret-project", "stranger@example.com"] {
+            assert!(!json.contains(personal), "{personal}: {json}");
+        }
+        assert!(json.contains("aws:user.live:s-9"), "addresses stay");
+    }
+}

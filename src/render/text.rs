@@ -856,6 +856,127 @@ mod tests {
     }
 
     #[test]
+    fn a_group_with_attribute_and_member_changes_is_one_block() {
+        let mut update = change(
+            "aws:group.eng",
+            "Engineering",
+            ObjectKind::Group,
+            &[Action::Update],
+            Reason::AttributeMismatch,
+        );
+        update.before = obj(json!({"displayName": "eng"}));
+        update.after = obj(json!({"displayName": "Engineering"}));
+        update.unchanged_attributes = 1;
+        let mut removes = membership();
+        removes.actions = vec![Action::RemoveMembers];
+        let mut adds = membership();
+        adds.actions = vec![Action::AddMembers];
+        adds.members_removed.clear();
+        removes.members_added.clear();
+        let text = plain(&one(vec![update, adds, removes]));
+        assert_eq!(
+            text.matches("~ group \"Engineering\" {").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains(
+            "  # (because attributes differ from the directory, and its live members differ from the directory)\n  ~ group \"Engineering\" {\n      ~ displayName = \"eng\" -> \"Engineering\"\n        # (1 unchanged attribute hidden)\n      + member \"alice@example.com\" (u-1)\n      + member \"bob@example.com\" (created by this plan)\n      - member \"dave@example.com\" (u-4)\n    }\n"
+        ), "{text}");
+        // counted once, as the summary line always did
+        assert!(text.contains("Plan: 0 to add, 1 to change,"), "{text}");
+    }
+
+    #[test]
+    fn references_show_names_and_enterprise_paths_are_shortened_with_a_legend() {
+        let mut c = update_user();
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
+        c.before = obj(json!({ path: "s-1" }));
+        c.after = obj(json!({ path: {"$user_ref": "aws:user.e1003"} }));
+        c.notes.refs.insert(
+            path.into(),
+            crate::plan::document::RefNames {
+                before: Some("alice@example.com".into()),
+                after: Some("bob@example.com".into()),
+            },
+        );
+        let text = plain(&one(vec![c]));
+        assert!(
+            text.contains("  ~ enterprise:manager.value = \"alice@example.com\" (s-1) -> \"bob@example.com\" (id known after apply)\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "\nenterprise: stands for urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:\n\nPlan:"
+        ));
+        let json = crate::render::render_json(&one(vec![]));
+        assert!(!json.contains("enterprise:"));
+    }
+
+    #[test]
+    fn via_lines_say_what_assigns_a_user_and_what_no_longer_does() {
+        use crate::plan::document::Via;
+        let mut c = create_user("e1003", "bob@example.com");
+        c.notes.via = vec![
+            Via::Group {
+                name: "engineering".into(),
+            },
+            Via::User,
+        ];
+        let mut gone = deactivate_user();
+        gone.reason = Reason::Unassigned;
+        gone.notes.via = vec![Via::Group {
+            name: "engineering".into(),
+        }];
+        let text = plain(&one(vec![c, gone]));
+        assert!(
+            text.contains("  # (assigned via group engineering and assign.users)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  # (group engineering no longer assigns it)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn verbose_names_what_is_left_alone_capped_and_quiet_prints_the_summary_only() {
+        use crate::plan::document::{LeftAlone, WhyLeftAlone};
+        let mut d = one(vec![update_user()]);
+        d.targets[0].not_touching.unmanaged_users = 52;
+        d.targets[0].not_touching.objects = (0..52)
+            .map(|i| LeftAlone {
+                address: Address::live("aws", ObjectKind::User, &format!("s-{i:02}")),
+                name: format!("stranger{i:02}@example.com"),
+                why: WhyLeftAlone::Unmanaged,
+            })
+            .collect();
+        let quiet = plain(&d);
+        assert!(!quiet.contains("stranger00"), "named with -v only");
+        let verbose = render_plan(
+            &d,
+            &TextOptions {
+                verbose: true,
+                ..TextOptions::default()
+            },
+        );
+        assert!(verbose.contains(
+            "Not touching: 52 unmanaged users.\n  unmanaged  aws:user.live:s-00 (stranger00@example.com)\n"
+        ), "{verbose}");
+        assert!(verbose.contains("  unmanaged  aws:user.live:s-49 (stranger49@example.com)\n  and 2 more (--format json lists them all)\n"));
+        assert!(!verbose.contains("stranger50"));
+        let q = render_plan(
+            &d,
+            &TextOptions {
+                quiet: true,
+                ..TextOptions::default()
+            },
+        );
+        assert_eq!(
+            q,
+            "Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.\n"
+        );
+    }
+
+    #[test]
     fn no_changes() {
         let mut d = one(vec![]);
         d.targets[0].not_touching.unmanaged_users = 3;
