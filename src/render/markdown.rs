@@ -512,7 +512,7 @@ mod tests {
             <!-- roster-plan -->
             ### Plan: 1 to add, 3 to change, 1 to destroy (1 deactivate, 0 delete); 14 unmanaged and 0 ignored not touched.
 
-            Checksum: sha256:b09bab24b66dabf174394aae7bdb7864e997bf5de4120e9d989f8b1aae074457 (roster apply --checksum takes it)
+            Checksum: sha256:b09bab24b66dabf174394aae7bdb7864e997bf5de4120e9d989f8b1aae074457
 
             | target | add | change | destroy | unmanaged | ignored | gates |
             |---|---:|---:|---:|---:|---:|---|

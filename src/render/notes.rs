@@ -52,7 +52,11 @@ mod tests {
             why: WhyLeftAlone::Ignored,
         }];
         let json = crate::render::render_json(&crate::render::redact(&d));
-        for personal in ["carol@example.com", "secret-project", "stranger@example.com"] {
+        for personal in [
+            "carol@example.com",
+            "secret-project",
+            "stranger@example.com",
+        ] {
             assert!(!json.contains(personal), "{personal}: {json}");
         }
         assert!(json.contains("aws:user.live:s-9"), "addresses stay");

@@ -385,10 +385,7 @@ pub fn origin_line(doc: &PlanDocument) -> Option<String> {
 
 /// `Checksum: sha256:...`: what `apply --checksum` takes to apply only the plan reviewed.
 pub fn checksum_line(doc: &PlanDocument) -> String {
-    format!(
-        "Checksum: {} (roster apply --checksum takes it)",
-        doc.checksum
-    )
+    format!("Checksum: {}", doc.checksum)
 }
 
 /// `-q`: the summary line and the lines that belong to it, nothing else.
@@ -503,7 +500,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:96a7d8130d751cd792c7dda1001a3e723a8bead7f4a743f6fd1f9d8304893c9c (roster apply --checksum takes it)
+            Checksum: sha256:96a7d8130d751cd792c7dda1001a3e723a8bead7f4a743f6fd1f9d8304893c9c
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -537,7 +534,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:b451729f3782e722ad9b1a19f25c5a663311b01d3150d0cfb8aa650fcd646ae5 (roster apply --checksum takes it)
+            Checksum: sha256:b451729f3782e722ad9b1a19f25c5a663311b01d3150d0cfb8aa650fcd646ae5
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -575,7 +572,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:59e636fbea407f4f4c27d8f6efae4a9eef4bf00f60e4690cea63285752f22eaa (roster apply --checksum takes it)
+            Checksum: sha256:59e636fbea407f4f4c27d8f6efae4a9eef4bf00f60e4690cea63285752f22eaa
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -601,7 +598,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:152261e51514c459d89dc47c4b1e2137b05eeee8086adffdf943d89938c7a27f (roster apply --checksum takes it)
+            Checksum: sha256:152261e51514c459d89dc47c4b1e2137b05eeee8086adffdf943d89938c7a27f
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -631,7 +628,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:3e0d0d3c8b6d34dca7b0e8cff9b5e728e17b249a112059013744ec6ffa4cd50f (roster apply --checksum takes it)
+            Checksum: sha256:3e0d0d3c8b6d34dca7b0e8cff9b5e728e17b249a112059013744ec6ffa4cd50f
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -679,7 +676,7 @@ mod tests {
             Apply will send 2 requests (0 reads, 2 writes, 0 membership operations); about 0.08 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 2 to destroy (0 deactivate, 2 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:70710c63a389594e11e7cafd8ca30e166f7bbead4acabc6fe0bb8ccee869b3c7 (roster apply --checksum takes it)
+            Checksum: sha256:70710c63a389594e11e7cafd8ca30e166f7bbead4acabc6fe0bb8ccee869b3c7
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -706,7 +703,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 3 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:189056ebab1678691444aa033e069a28520c12fefe2658d260f439c7aeefde76 (roster apply --checksum takes it)
+            Checksum: sha256:189056ebab1678691444aa033e069a28520c12fefe2658d260f439c7aeefde76
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -745,7 +742,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 2 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:c89436ad95367a729c5fdb5ba1c8b782b3b8f512a352b9de7a7b7fd30cd7b4c2 (roster apply --checksum takes it)
+            Checksum: sha256:c89436ad95367a729c5fdb5ba1c8b782b3b8f512a352b9de7a7b7fd30cd7b4c2
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -775,7 +772,7 @@ mod tests {
 
             Plan: 0 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
             1 conflict: not changed; run roster explain ADDR for it.
-            Checksum: sha256:1cab07d222b51fe349502c6ce355e2cb6604f3333398606e0e3f2c3982fca97e (roster apply --checksum takes it)
+            Checksum: sha256:1cab07d222b51fe349502c6ce355e2cb6604f3333398606e0e3f2c3982fca97e
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -849,7 +846,7 @@ mod tests {
             Safety gate max_destroy_percent tripped: 37.5% of owned objects destroyed, limit 10%. Apply is blocked; pass --allow-destroy to override.
 
             Plan: 0 to add, 0 to change, 3 to destroy (3 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched.
-            Checksum: sha256:d9f49e5fc8a62296e2a0931994f6cecb495a163a344a145640e8649da7fcfce0 (roster apply --checksum takes it)
+            Checksum: sha256:d9f49e5fc8a62296e2a0931994f6cecb495a163a344a145640e8649da7fcfce0
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -1055,7 +1052,7 @@ mod tests {
             Apply will send 2 requests (0 reads, 2 writes, 3 membership operations); about 0.08 s at the target's rate.
 
             Plan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
-            Checksum: sha256:09d5a00b0a8441c93e071122921cc27a3ec377580e18180e6bba6b8c69a99d66 (roster apply --checksum takes it)
+            Checksum: sha256:09d5a00b0a8441c93e071122921cc27a3ec377580e18180e6bba6b8c69a99d66
 
             Saved the plan to: plan.json
 

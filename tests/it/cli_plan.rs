@@ -382,7 +382,5 @@ fn quiet_prints_the_summary_verbose_names_the_untouched_and_json_has_the_notes()
     let bob = &doc["targets"][0]["changes"][0];
     assert_eq!(bob["via"], json!([{"by": "group", "name": "engineering"}]));
     let checksum = doc["checksum"].as_str().expect("checksum");
-    assert!(text.contains(&format!(
-        "Checksum: {checksum} (roster apply --checksum takes it)"
-    )));
+    assert!(text.contains(&format!("Checksum: {checksum}")));
 }
