@@ -53,9 +53,7 @@ impl Planner<'_> {
                     let l = *self.live_user_by_id.get(id.as_str())?;
                     Some(self.live_user_name(l).to_string())
                 }
-                Value::Object(o) => created
-                    .get(o.get("$user_ref")?.as_str()?)
-                    .map(String::clone),
+                Value::Object(o) => created.get(o.get("$user_ref")?.as_str()?).cloned(),
                 _ => None,
             }
         };
