@@ -294,8 +294,17 @@ pub(crate) fn object_lines(cs: &[&Change]) -> Vec<Line> {
         return Vec::new();
     };
     let c = merged(first, rest);
+    // The member chunks that follow a create are part of creating it, not drift.
+    let why: Vec<&Change> = if Fate::of(&c) == Fate::Create {
+        cs.iter()
+            .copied()
+            .filter(|c| c.actions.contains(&Action::Create))
+            .collect()
+    } else {
+        cs.to_vec()
+    };
     let mut reasons: Vec<String> = Vec::new();
-    for r in cs.iter().map(|c| reason_words(c)) {
+    for r in why.iter().map(|c| reason_words(c)) {
         if !reasons.contains(&r) {
             reasons.push(r);
         }
