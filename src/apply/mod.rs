@@ -252,6 +252,7 @@ pub(crate) mod tests {
                 .collect(),
             detail: None,
             origin: None,
+            notes: Default::default(),
         }
     }
 

@@ -147,6 +147,8 @@ pub fn print_plan(
                 color: ui.color_out,
                 targeting,
                 saved_to: saved_to.map(|p| p.display().to_string()),
+                verbose: ui.verbose > 0,
+                quiet: ui.quiet,
             },
         )),
         Format::Markdown => {

@@ -6,6 +6,7 @@
 pub use super::address::{Address, AddressError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// The version of this document's format.
 pub const FORMAT_VERSION: &str = "1";
@@ -131,7 +132,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// Objects the plan leaves alone, by why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NotTouching {
     pub unmanaged_users: u64,
     pub unmanaged_groups: u64,
@@ -143,6 +144,47 @@ pub struct NotTouching {
     /// without that setting read as before).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_reactivated: u64,
+    /// Every object counted above, named: when adopting a tenant this list is what the reviewer
+    /// must see (docs/contract.md#plan-document). Complete here; text and markdown cap it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<LeftAlone>,
+}
+
+/// One live object the plan leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftAlone {
+    pub address: Address,
+    /// The live user name or group display name, for humans.
+    pub name: String,
+    pub why: WhyLeftAlone,
+}
+
+/// Why an object is left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhyLeftAlone {
+    /// Neither owned nor claimed (`unmanaged: ignore`, or a group under `deactivate`).
+    Unmanaged,
+    /// Hidden by `ignore`.
+    Ignored,
+    /// Let go by `release`.
+    Released,
+    /// A destructive change was dropped because `protect` lists it.
+    Protected,
+    /// Inactive live, active in the directory, and `policy.reactivate` is false.
+    NotReactivated,
+}
+
+impl WhyLeftAlone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WhyLeftAlone::Unmanaged => "unmanaged",
+            WhyLeftAlone::Ignored => "ignored",
+            WhyLeftAlone::Released => "released",
+            WhyLeftAlone::Protected => "protected",
+            WhyLeftAlone::NotReactivated => "not reactivated",
+        }
+    }
 }
 
 /// Users or groups.
@@ -346,6 +388,50 @@ pub struct Change {
     /// `--base` plan is the checksum of the same plan made without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Why the change is planned, in the configuration's words, for reviewers. Not covered by
+    /// the checksum: apply does not read it.
+    #[serde(flatten)]
+    pub notes: Notes,
+}
+
+/// Review context of a change that apply never reads, so it is outside the checksum
+/// ([`NOTE_FIELDS`]) and a plan with it has the checksum of the same plan without it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Notes {
+    /// On a user create: what in `assign` brings the user into this target. On an `unassigned`
+    /// deactivation: the groups that brought it here and no longer do (their live groups in
+    /// the target still hold it); empty when nothing in the target held it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<Via>,
+    /// For attributes whose values name another user (a manager), by attribute path: that
+    /// user's name before and after, so that a reviewer reads a name rather than a live id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refs: BTreeMap<String, RefNames>,
+}
+
+/// The change fields [`Notes`] adds; [`checksum`] leaves them out (with `origin`).
+pub const NOTE_FIELDS: [&str; 2] = ["via", "refs"];
+
+/// One part of a target's `assign`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Via {
+    /// `assign: { all: true }`.
+    All,
+    /// Named in `assign.users`.
+    User,
+    /// A member, directly or through `include`, of this assigned directory group.
+    Group { name: String },
+}
+
+/// The names of the users a reference attribute points at, before and after the change (absent
+/// when the value names no user roster read).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RefNames {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// Where a change of a `plan --base` comes from.
@@ -493,10 +579,14 @@ pub fn checksum(targets: &[TargetPlan]) -> String {
         .iter()
         .map(|t| {
             let mut changes = serde_json::to_value(&t.changes).unwrap_or(Value::Null);
-            // Where a change comes from is review context, not part of what apply does.
+            // Where a change comes from, and the notes for reviewers, are review context, not
+            // part of what apply does.
             for c in changes.as_array_mut().into_iter().flatten() {
                 if let Some(c) = c.as_object_mut() {
                     c.remove("origin");
+                    for f in NOTE_FIELDS {
+                        c.remove(f);
+                    }
                 }
             }
             serde_json::json!({ "name": t.name, "changes": changes })
@@ -561,10 +651,26 @@ mod tests {
         // where a change comes from (plan --base) is not what apply does
         let mut t4 = t.clone();
         t4.changes
-            .push(crate::render::fixtures::create_user("e1", "a@example.com"));
+            .push(crate::plan::fixtures::create_user("e1", "a@example.com"));
         let mut t5 = t4.clone();
         t5.changes[0].origin = Some(Origin::Drift);
-        assert_eq!(checksum(&[t4]), checksum(&[t5]));
+        // nor are the notes for reviewers
+        t5.changes[0].notes.via = vec![Via::Group {
+            name: "engineering".into(),
+        }];
+        t5.changes[0].notes.refs.insert(
+            "manager.value".into(),
+            RefNames {
+                before: None,
+                after: Some("bob@example.com".into()),
+            },
+        );
+        assert_eq!(checksum(&[t4.clone()]), checksum(&[t5.clone()]));
+        let json = serde_json::to_value(&t5.changes[0]).expect("json");
+        assert_eq!(json["via"][0]["by"], "group");
+        assert_eq!(json["refs"]["manager.value"]["after"], "bob@example.com");
+        let back: Change = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, t5.changes[0]);
         assert_ne!(checksum(&[t]), checksum(&[t3]));
     }
 }

@@ -107,7 +107,7 @@ pub fn classify(doc: &PlanDocument, known: &[KnownEntry], today: time::Date) -> 
 mod tests {
     use super::*;
     use crate::config::known::parse_date;
-    use crate::render::fixtures::{create_user, one, update_user};
+    use crate::plan::fixtures::{create_user, one, update_user};
 
     fn entry(address: &str, expires: Option<&str>) -> KnownEntry {
         KnownEntry {

@@ -10,6 +10,8 @@ mod digest;
 pub mod document;
 pub mod drift;
 pub mod explain;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod matching;
 pub mod observed;
 pub mod planner;
@@ -18,9 +20,10 @@ pub mod shape;
 
 pub use digest::config_digest;
 pub use document::{
-    canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, MemberRef,
-    NotTouching, ObjectKind, Operation, Phase, PlanDocument, PlanFileError, Precondition, Reason,
-    Requests, SafetyGate, Summary, Tally, TargetPlan, FORMAT_VERSION,
+    canonical_json, checksum, sha256_hex, Action, Address, AddressError, Change, LeftAlone,
+    MemberRef, NotTouching, Notes, ObjectKind, Operation, Phase, PlanDocument, PlanFileError,
+    Precondition, Reason, RefNames, Requests, SafetyGate, Summary, Tally, TargetPlan, Via,
+    WhyLeftAlone, FORMAT_VERSION,
 };
 pub use observed::{LiveGroup, LiveUser, Observed, ObservedError};
 pub use planner::plan_target;

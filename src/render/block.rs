@@ -2,8 +2,91 @@
 //! terminal and a pull-request comment show the same content and differ only in layout and
 //! colour (Terraform's per-resource block; docs/contract.md#text-and-markdown).
 
-use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Reason};
-use serde_json::{Map, Value};
+use crate::plan::document::{Action, Change, MemberRef, ObjectKind, Reason, Via};
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// The enterprise extension's attribute prefix, which text and markdown shorten to
+/// [`ENTERPRISE_SHORT`] (the JSON keeps the full path): its 60 characters pushed attribute
+/// lines past 140 columns.
+pub(crate) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:";
+pub(crate) const ENTERPRISE_SHORT: &str = "enterprise:";
+
+/// The legend printed under a plan that shows a shortened path.
+pub(crate) fn short_path_legend() -> String {
+    format!("{ENTERPRISE_SHORT} stands for {ENTERPRISE}")
+}
+
+/// An attribute path as text and markdown show it.
+pub(crate) fn short_path(path: &str) -> Cow<'_, str> {
+    match path.get(..ENTERPRISE.len()) {
+        Some(head) if head.eq_ignore_ascii_case(ENTERPRISE) => {
+            Cow::Owned(format!("{ENTERPRISE_SHORT}{}", &path[ENTERPRISE.len()..]))
+        }
+        _ => Cow::Borrowed(path),
+    }
+}
+
+/// Whether any change shows a path that [`short_path`] shortens (so the legend is needed).
+pub(crate) fn shows_short_paths<'a>(changes: impl IntoIterator<Item = &'a Change>) -> bool {
+    changes.into_iter().any(|c| {
+        c.before
+            .keys()
+            .chain(c.after.keys())
+            .any(|k| matches!(short_path(k), Cow::Owned(_)))
+    })
+}
+
+/// The changes of one target grouped by object, in the order each object first appears: a
+/// group's attribute update and its member adds and removes are one block to read, although
+/// apply runs them in different phases.
+pub(crate) fn by_object<'a>(changes: &[&'a Change]) -> Vec<Vec<&'a Change>> {
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Vec<&Change>> = Vec::new();
+    for c in changes {
+        // Users have one change each; only groups are split over phases.
+        if c.kind == ObjectKind::Group {
+            if let Some(&i) = at.get(c.address.as_str()) {
+                out[i].push(c);
+                continue;
+            }
+            at.insert(c.address.as_str(), out.len());
+        }
+        out.push(vec![c]);
+    }
+    out
+}
+
+/// One object's changes as one change to render (the first itself when there is no other).
+pub(crate) fn merged<'a>(first: &'a Change, rest: &[&'a Change]) -> Cow<'a, Change> {
+    if rest.is_empty() {
+        return Cow::Borrowed(first);
+    }
+    let mut m = Change::clone(first);
+    for c in rest {
+        for a in &c.actions {
+            if !m.actions.contains(a) {
+                m.actions.push(*a);
+            }
+        }
+        for (k, v) in &c.before {
+            m.before.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &c.after {
+            m.after.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        m.members_added.extend(c.members_added.iter().cloned());
+        m.members_removed.extend(c.members_removed.iter().cloned());
+        m.unchanged_attributes = m.unchanged_attributes.max(c.unchanged_attributes);
+        if m.id.is_none() {
+            m.id.clone_from(&c.id);
+        }
+        for (k, v) in &c.notes.refs {
+            m.notes.refs.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Cow::Owned(m)
+}
 
 /// What a line means; each renderer turns it into a symbol, a colour or a diff prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +213,53 @@ pub(crate) fn kind_word(k: ObjectKind) -> &'static str {
     }
 }
 
+/// `(assigned via group engineering)` on a create, `(group engineering no longer assigns it)`
+/// on an `unassigned` change; `None` without notes.
+pub(crate) fn via_words(c: &Change) -> Option<String> {
+    if c.notes.via.is_empty() {
+        return None;
+    }
+    let groups: Vec<&str> = c
+        .notes
+        .via
+        .iter()
+        .filter_map(|v| match v {
+            Via::Group { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut parts: Vec<String> = Vec::new();
+    if c.notes.via.contains(&Via::All) {
+        parts.push("assign.all".into());
+    }
+    if !groups.is_empty() {
+        const SHOWN: usize = 3;
+        let mut g = format!(
+            "group{} {}",
+            if groups.len() == 1 { "" } else { "s" },
+            groups[..groups.len().min(SHOWN)].join(", ")
+        );
+        if groups.len() > SHOWN {
+            g.push_str(&format!(" and {} more", groups.len() - SHOWN));
+        }
+        parts.push(g);
+    }
+    if c.notes.via.contains(&Via::User) {
+        parts.push("assign.users".into());
+    }
+    let what = parts.join(" and ");
+    Some(if c.reason == Reason::Unassigned {
+        let verb = if groups.len() > 1 {
+            "assign"
+        } else {
+            "assigns"
+        };
+        format!("({what} no longer {verb} it)")
+    } else {
+        format!("(assigned via {what})")
+    })
+}
+
 /// The header comment: `aws:user.e1001 (alice@example.com) will be updated in-place`.
 pub(crate) fn header(c: &Change) -> String {
     format!("{} ({}) {}", c.address, c.name, Fate::of(c).phrase())
@@ -157,14 +287,38 @@ fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !v.is_null())
 }
 
-/// The whole block of a change: header notes, then the object with its attribute and member
-/// lines.
-pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
+/// The whole block of one object (its changes, from [`by_object`]): header notes, then the
+/// object with its attribute and member lines.
+pub(crate) fn object_lines(cs: &[&Change]) -> Vec<Line> {
+    let Some((first, rest)) = cs.split_first() else {
+        return Vec::new();
+    };
+    let c = merged(first, rest);
+    // The member chunks that follow a create are part of creating it, not drift.
+    let why: Vec<&Change> = if Fate::of(&c) == Fate::Create {
+        cs.iter()
+            .copied()
+            .filter(|c| c.actions.contains(&Action::Create))
+            .collect()
+    } else {
+        cs.to_vec()
+    };
+    let mut reasons: Vec<String> = Vec::new();
+    for r in why.iter().map(|c| reason_words(c)) {
+        if !reasons.contains(&r) {
+            reasons.push(r);
+        }
+    }
+    change_lines(&c, &reasons.join(", and "))
+}
+
+fn change_lines(c: &Change, reasons: &str) -> Vec<Line> {
     let fate = Fate::of(c);
     let mut out = vec![
         Line::new(Mark::Note, 0, header(c)),
-        Line::new(Mark::Note, 0, format!("(because {})", reason_words(c))),
+        Line::new(Mark::Note, 0, format!("(because {reasons})")),
     ];
+    out.extend(via_words(c).map(|w| Line::new(Mark::Note, 0, w)));
     let Some(mark) = fate.mark() else {
         // A conflict changes nothing: the notes say what was found and how to resolve it, so
         // the reviewer of any format (text, markdown, show) knows what to do next.
@@ -191,13 +345,13 @@ pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
         Fate::Create => {
             let width = key_width(c.after.keys());
             for (k, v) in &c.after {
-                push_value(&mut out, Mark::Create, k, width, v);
+                push_value(&mut out, Mark::Create, k, width, &Shown::after(c, k, v));
             }
         }
         Fate::Delete if !c.before.is_empty() => {
             let width = key_width(c.before.keys());
             for (k, v) in &c.before {
-                push_value(&mut out, Mark::Destroy, k, width, v);
+                push_value(&mut out, Mark::Destroy, k, width, &Shown::before(c, k, v));
             }
         }
         Fate::Delete | Fate::Deactivate if c.before.is_empty() && c.after.is_empty() => {
@@ -209,7 +363,7 @@ pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
                 ));
             }
         }
-        _ => diff_attributes(&mut out, &c.before, &c.after, c.unchanged_attributes),
+        _ => diff_attributes(&mut out, c),
     }
     member_lines(&mut out, Mark::Create, &c.members_added);
     member_lines(&mut out, Mark::Destroy, &c.members_removed);
@@ -218,12 +372,45 @@ pub(crate) fn change_lines(c: &Change) -> Vec<Line> {
 }
 
 fn key_width<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
-    keys.map(|k| k.chars().count()).max().unwrap_or(0)
+    keys.map(|k| short_path(k).chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// A value with, for a reference, the name of the user it points at.
+struct Shown<'a> {
+    value: &'a Value,
+    name: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    fn before(c: &'a Change, key: &str, value: &'a Value) -> Shown<'a> {
+        let name = c.notes.refs.get(key).and_then(|r| r.before.as_deref());
+        Shown { value, name }
+    }
+
+    fn after(c: &'a Change, key: &str, value: &'a Value) -> Shown<'a> {
+        let name = c.notes.refs.get(key).and_then(|r| r.after.as_deref());
+        Shown { value, name }
+    }
+
+    /// `"bob@example.com" (s-e1002)` for a named reference, else the value itself.
+    fn text(&self) -> String {
+        let Some(name) = self.name else {
+            return show_value(self.value);
+        };
+        let quoted = show_value(&Value::String(name.to_string()));
+        match self.value {
+            Value::String(id) => format!("{quoted} ({id})"),
+            _ => format!("{quoted} (id known after apply)"),
+        }
+    }
 }
 
 /// A single attribute of a create or delete: one line, or a heredoc for multi-line strings.
-fn push_value(out: &mut Vec<Line>, mark: Mark, key: &str, width: usize, v: &Value) {
-    match v {
+fn push_value(out: &mut Vec<Line>, mark: Mark, key: &str, width: usize, v: &Shown<'_>) {
+    let key = short_path(key);
+    match v.value {
         Value::String(s) if s.contains('\n') => {
             out.push(Line::new(mark, 1, format!("{key:<width$} = <<-EOT")));
             for l in s.lines() {
@@ -231,21 +418,13 @@ fn push_value(out: &mut Vec<Line>, mark: Mark, key: &str, width: usize, v: &Valu
             }
             out.push(Line::new(Mark::Context, 1, "EOT"));
         }
-        _ => out.push(Line::new(
-            mark,
-            1,
-            format!("{key:<width$} = {}", show_value(v)),
-        )),
+        _ => out.push(Line::new(mark, 1, format!("{key:<width$} = {}", v.text()))),
     }
 }
 
 /// The changed attributes of an update: only those that differ, the rest folded into a count.
-fn diff_attributes(
-    out: &mut Vec<Line>,
-    before: &Map<String, Value>,
-    after: &Map<String, Value>,
-    unchanged: u64,
-) {
+fn diff_attributes(out: &mut Vec<Line>, c: &Change) {
+    let (before, after, unchanged) = (&c.before, &c.after, c.unchanged_attributes);
     let mut keys: Vec<&String> = before.keys().collect();
     keys.extend(after.keys().filter(|k| !before.contains_key(*k)));
     let mut hidden = unchanged;
@@ -262,23 +441,29 @@ fn diff_attributes(
     let width = key_width(changed.iter().copied());
     for k in changed {
         let (b, a) = (present(before.get(k)), present(after.get(k)));
+        let shown = short_path(k);
         match (b, a) {
-            (None, Some(a)) => push_value(out, Mark::Create, k, width, a),
+            (None, Some(a)) => push_value(out, Mark::Create, k, width, &Shown::after(c, k, a)),
             (Some(b), None) => {
-                if is_multiline(Some(b)) {
-                    push_value(out, Mark::Destroy, k, width, b);
+                let b = Shown::before(c, k, b);
+                if is_multiline(Some(b.value)) {
+                    push_value(out, Mark::Destroy, k, width, &b);
                 } else {
                     out.push(Line::new(
                         Mark::Destroy,
                         1,
-                        format!("{k:<width$} = {} -> null", show_value(b)),
+                        format!("{shown:<width$} = {} -> null", b.text()),
                     ));
                 }
             }
             (Some(Value::String(bs)), Some(Value::String(as_)))
                 if bs.contains('\n') || as_.contains('\n') =>
             {
-                out.push(Line::new(Mark::Update, 1, format!("{k:<width$} = <<-EOT")));
+                out.push(Line::new(
+                    Mark::Update,
+                    1,
+                    format!("{shown:<width$} = <<-EOT"),
+                ));
                 let diff = similar::TextDiff::from_lines(bs.as_str(), as_.as_str());
                 for ch in diff.iter_all_changes() {
                     let mark = match ch.tag() {
@@ -294,7 +479,11 @@ fn diff_attributes(
             (Some(b), Some(a)) => out.push(Line::new(
                 Mark::Update,
                 1,
-                format!("{k:<width$} = {} -> {}", show_value(b), show_value(a)),
+                format!(
+                    "{shown:<width$} = {} -> {}",
+                    Shown::before(c, k, b).text(),
+                    Shown::after(c, k, a).text()
+                ),
             )),
             // Both absent cannot be "changed"; the filter above removed it.
             (None, None) => {}
@@ -313,8 +502,13 @@ fn diff_attributes(
 fn member_lines(out: &mut Vec<Line>, mark: Mark, members: &[MemberRef]) {
     for m in members {
         let mut text = format!("member {}", show_value(&Value::String(m.name.clone())));
-        if m.created_by.is_some() {
-            text.push_str(" (created by this plan)");
+        // The name with its live id beside it, as the reviewer can find it in the target.
+        match (&m.created_by, &m.id) {
+            (Some(_), _) => text.push_str(" (created by this plan)"),
+            // A live member the user list does not show: its id is all there is.
+            (None, Some(id)) if *id == m.name => text.push_str(" (not a user of the target)"),
+            (None, Some(id)) => text.push_str(&format!(" ({id})")),
+            (None, None) => {}
         }
         out.push(Line::new(mark, 1, text));
     }

@@ -112,7 +112,7 @@ mod tests {
     use crate::config::known::parse_date;
     use crate::plan::document::Origin;
     use crate::plan::drift::classify;
-    use crate::render::fixtures::{create_user, one, update_user};
+    use crate::plan::fixtures::{create_user, one, update_user};
     use crate::render::text::{render_plan, TextOptions};
 
     fn based() -> PlanDocument {

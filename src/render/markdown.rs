@@ -8,9 +8,12 @@
 //! between its lines. Every part closes the fences and details it opened and the next one opens
 //! them again, so each part renders on its own.
 
-use super::block::{change_lines, Fate, Line, Mark};
+use super::block::{
+    by_object, merged, object_lines, short_path_legend, shows_short_paths, Fate, Line, Mark,
+};
 use super::text::{
-    by_origin, gate_line, not_touching_line, origin_line, requests_line, summary_line, total,
+    by_origin, checksum_line, gate_line, not_touching_line, origin_line, requests_line,
+    summary_line, total, LEFT_ALONE_SHOWN,
 };
 use crate::escape::escape_control;
 use crate::plan::document::{Action, Change, ObjectKind, PlanDocument, TargetPlan};
@@ -163,6 +166,9 @@ fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
     if let Some(l) = origin_line(doc) {
         let _ = writeln!(out, "{l}\n");
     }
+    if super::text::has_changes(doc) {
+        let _ = writeln!(out, "{}\n", escape_control(&checksum_line(doc)));
+    }
     out.push_str(page.preamble);
     out.push_str(&table(doc));
     out.push('\n');
@@ -187,7 +193,40 @@ fn header(doc: &PlanDocument, page: &Page<'_>) -> String {
         }
     }
     out.push('\n');
+    for t in &doc.targets {
+        left_alone_details(&mut out, t);
+    }
+    if shows_short_paths(doc.targets.iter().flat_map(|t| &t.changes)) {
+        let _ = writeln!(out, "`{}`\n", short_path_legend());
+    }
     out
+}
+
+/// The objects a target leaves alone, named in a collapsed list (capped; JSON has them all).
+/// Bounded, so it always fits the first part with the header.
+fn left_alone_details(out: &mut String, t: &TargetPlan) {
+    let n = t.not_touching.objects.len();
+    if n == 0 {
+        return;
+    }
+    let s = if n == 1 { "" } else { "s" };
+    let _ = writeln!(
+        out,
+        "<details><summary>{}: not touching ({n} object{s})</summary>\n",
+        html_escape(&escape_control(&t.name))
+    );
+    for o in t.not_touching.objects.iter().take(LEFT_ALONE_SHOWN) {
+        let name = html_escape(&escape_control(&o.name)).replace('`', "\\`");
+        let _ = writeln!(out, "- {} `{}` {name}", o.why.as_str(), o.address);
+    }
+    if n > LEFT_ALONE_SHOWN {
+        let _ = writeln!(
+            out,
+            "- and {} more (`--format json` lists them all)",
+            n - LEFT_ALONE_SHOWN
+        );
+    }
+    out.push_str("\n</details>\n\n");
 }
 
 /// A `<details>` section's content: its title and its changes, each a block of diff lines.
@@ -207,11 +246,13 @@ fn kind_sections(t: &TargetPlan, origin: Option<&str>, changes: &[&Change]) -> V
     Section::ALL
         .iter()
         .filter_map(|&s| {
-            let blocks: Vec<Vec<String>> = changes
-                .iter()
-                .copied()
-                .filter(|c| Section::of(c) == s)
-                .map(|c| change_lines(c).iter().map(diff_line).collect())
+            let blocks: Vec<Vec<String>> = by_object(changes)
+                .into_iter()
+                .filter(|o| {
+                    o.split_first()
+                        .is_some_and(|(first, rest)| Section::of(&merged(first, rest)) == s)
+                })
+                .map(|o| object_lines(&o).iter().map(diff_line).collect())
                 .collect();
             (!blocks.is_empty()).then(|| {
                 let n = blocks.len();
@@ -437,7 +478,7 @@ pub fn render_page(doc: &PlanDocument, limit: usize, page: &Page<'_>) -> Vec<Str
 mod tests {
     use super::*;
     use crate::plan::document::{Address, SafetyGate};
-    use crate::render::fixtures::*;
+    use crate::plan::fixtures::*;
 
     fn sample() -> PlanDocument {
         let mut d = doc(vec![
@@ -470,6 +511,8 @@ mod tests {
         insta::assert_snapshot!(parts[0], @r#"
             <!-- roster-plan -->
             ### Plan: 1 to add, 3 to change, 1 to destroy (1 deactivate, 0 delete); 14 unmanaged and 0 ignored not touched.
+
+            Checksum: sha256:b09bab24b66dabf174394aae7bdb7864e997bf5de4120e9d989f8b1aae074457
 
             | target | add | change | destroy | unmanaged | ignored | gates |
             |---|---:|---:|---:|---:|---:|---|
@@ -518,9 +561,9 @@ mod tests {
             # aws:group.eng (Engineering) members will change
             # (because its live members differ from the directory)
             ! group "Engineering" {
-            +     member "alice@example.com"
+            +     member "alice@example.com" (u-1)
             +     member "bob@example.com" (created by this plan)
-            -     member "dave@example.com"
+            -     member "dave@example.com" (u-4)
               }
             ```
 

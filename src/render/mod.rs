@@ -4,10 +4,9 @@
 
 mod block;
 pub mod drift;
-#[cfg(test)]
-pub(crate) mod fixtures;
 pub mod json;
 pub mod markdown;
+mod notes;
 pub mod redact;
 pub mod text;
 

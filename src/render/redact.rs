@@ -74,7 +74,9 @@ pub fn redact(doc: &PlanDocument) -> PlanDocument {
     for t in &mut out.targets {
         for c in &mut t.changes {
             redact_change(c);
+            super::notes::redact_notes(c);
         }
+        super::notes::redact_left_alone(&mut t.not_touching);
     }
     out
 }
@@ -216,6 +218,7 @@ mod tests {
             depends_on: vec![],
             detail: Some("alice@example.com matches two users".into()),
             origin: None,
+            notes: Default::default(),
         };
         let group = Change {
             address: "aws:group.eng".parse().expect("address"),
@@ -242,6 +245,7 @@ mod tests {
             depends_on: vec!["aws:user.e1002".parse().expect("address")],
             detail: None,
             origin: None,
+            notes: Default::default(),
         };
         PlanDocument {
             format_version: "1".into(),

@@ -3,7 +3,9 @@
 //! "not touching", request and safety-gate lines, and the summary line scripts parse
 //! (docs/contract.md#summary-line).
 
-use super::block::{change_lines, Fate, Line, Mark};
+use super::block::{
+    by_object, object_lines, short_path_legend, shows_short_paths, Fate, Line, Mark,
+};
 use crate::escape::escape_control;
 use crate::plan::document::{Change, Origin, PlanDocument, SafetyGate, Summary, TargetPlan};
 use crate::style::{Paint, Style};
@@ -19,7 +21,14 @@ pub struct TextOptions {
     pub targeting: bool,
     /// The plan was saved with `--out` to this file.
     pub saved_to: Option<String>,
+    /// `-v`: also name the objects the plan leaves alone, under the "Not touching" line.
+    pub verbose: bool,
+    /// `-q`: the summary lines only.
+    pub quiet: bool,
 }
+
+/// How many objects left alone text and markdown name before "and N more" (JSON has all).
+pub const LEFT_ALONE_SHOWN: usize = 50;
 
 /// The no-change line (docs/contract.md#summary-line); scripts match it exactly.
 pub const NO_CHANGES: &str = "No changes. Live state matches the configuration.";
@@ -34,18 +43,21 @@ pub fn render_plan(doc: &PlanDocument, opts: &TextOptions) -> String {
         Some(f) => Footer::Saved(f),
         None => Footer::Unsaved,
     };
-    render(doc, opts.color, opts.targeting, footer)
+    if opts.quiet {
+        return summary_lines(doc, Paint::new(opts.color));
+    }
+    render(doc, opts.color, opts.targeting, footer, opts.verbose)
 }
 
 /// Render a plan read back from `FILE` (for `roster show`): the footer names the command that
 /// applies exactly it instead of the `--out` note.
 pub fn render_saved_plan(doc: &PlanDocument, color: bool, file: &str) -> String {
-    render(doc, color, false, Footer::Show(file))
+    render(doc, color, false, Footer::Show(file), false)
 }
 
 /// Render a plan as `roster apply` shows it before applying: no note about saving it.
 pub fn render_plan_to_apply(doc: &PlanDocument, color: bool) -> String {
-    render(doc, color, false, Footer::Applying)
+    render(doc, color, false, Footer::Applying, false)
 }
 
 enum Footer<'a> {
@@ -248,7 +260,49 @@ fn write_line(out: &mut String, l: &Line, paint: Paint) {
     };
 }
 
-fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
+/// The objects a target leaves alone, one per line under the "Not touching" line, capped.
+pub(crate) fn left_alone_lines(t: &TargetPlan) -> Vec<String> {
+    let all = &t.not_touching.objects;
+    let width = all
+        .iter()
+        .take(LEFT_ALONE_SHOWN)
+        .map(|o| o.why.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut out: Vec<String> = all
+        .iter()
+        .take(LEFT_ALONE_SHOWN)
+        .map(|o| {
+            format!(
+                "{:<width$}  {} ({})",
+                o.why.as_str(),
+                o.address,
+                escape_control(&o.name)
+            )
+        })
+        .collect();
+    if all.len() > LEFT_ALONE_SHOWN {
+        out.push(format!(
+            "and {} more (--format json lists them all)",
+            all.len() - LEFT_ALONE_SHOWN
+        ));
+    }
+    out
+}
+
+fn not_touching(out: &mut String, t: &TargetPlan, prefix: &str, verbose: bool) {
+    let Some(l) = not_touching_line(t) else {
+        return;
+    };
+    let _ = writeln!(out, "{prefix}{l}");
+    if verbose {
+        for o in left_alone_lines(t) {
+            let _ = writeln!(out, "  {o}");
+        }
+    }
+}
+
+fn target_section(out: &mut String, t: &TargetPlan, paint: Paint, verbose: bool) {
     let _ = writeln!(
         out,
         "{}",
@@ -268,16 +322,14 @@ fn target_section(out: &mut String, t: &TargetPlan, paint: Paint) {
         if let Some(title) = title {
             let _ = writeln!(out, "  {}\n", paint.bold(&format!("{title}:")));
         }
-        for c in changes {
-            for l in change_lines(c) {
+        for object in by_object(&changes) {
+            for l in object_lines(&object) {
                 write_line(out, &l, paint);
             }
             out.push('\n');
         }
     }
-    if let Some(l) = not_touching_line(t) {
-        let _ = writeln!(out, "{l}");
-    }
+    not_touching(out, t, "", verbose);
     if t.requests.reads + t.requests.writes > 0 {
         let _ = writeln!(out, "{}", requests_line(t));
     }
@@ -331,7 +383,30 @@ pub fn origin_line(doc: &PlanDocument) -> Option<String> {
     ))
 }
 
-fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) -> String {
+/// `Checksum: sha256:...`: what `apply --checksum` takes to apply only the plan reviewed.
+pub fn checksum_line(doc: &PlanDocument) -> String {
+    format!("Checksum: {}", doc.checksum)
+}
+
+/// `-q`: the summary line and the lines that belong to it, nothing else.
+fn summary_lines(doc: &PlanDocument, paint: Paint) -> String {
+    let mut out = format!("{}\n", paint.bold(&summary_line(doc)));
+    if let Some(line) = conflicts_line(doc) {
+        let _ = writeln!(out, "{}", paint.bold(&line));
+    }
+    if let Some(l) = origin_line(doc) {
+        let _ = writeln!(out, "{l}");
+    }
+    out
+}
+
+fn render(
+    doc: &PlanDocument,
+    color: bool,
+    targeting: bool,
+    footer: Footer<'_>,
+    verbose: bool,
+) -> String {
     let paint = Paint::new(color);
     let mut out = String::new();
     if targeting {
@@ -343,9 +418,12 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     }
     if !has_changes(doc) {
         for t in &doc.targets {
-            if let Some(l) = not_touching_line(t) {
-                let _ = writeln!(out, "{}: {l}", escape_control(&t.name));
-            }
+            not_touching(
+                &mut out,
+                t,
+                &format!("{}: ", escape_control(&t.name)),
+                verbose,
+            );
         }
         let _ = writeln!(out, "{}", paint.bold(NO_CHANGES));
         if let Footer::Saved(f) = footer {
@@ -360,15 +438,13 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
     }
     out.push_str("roster will perform the following actions:\n\n");
     for t in &doc.targets {
-        target_section(&mut out, t, paint);
+        target_section(&mut out, t, paint, verbose);
     }
-    let _ = writeln!(out, "{}", paint.bold(&summary_line(doc)));
-    if let Some(line) = conflicts_line(doc) {
-        let _ = writeln!(out, "{}", paint.bold(&line));
+    if shows_short_paths(doc.targets.iter().flat_map(|t| &t.changes)) {
+        let _ = writeln!(out, "{}\n", short_path_legend());
     }
-    if let Some(l) = origin_line(doc) {
-        let _ = writeln!(out, "{l}");
-    }
+    out.push_str(&summary_lines(doc, paint));
+    let _ = writeln!(out, "{}", checksum_line(doc));
     match footer {
         Footer::Applying => {}
         Footer::Unsaved => out.push_str(
@@ -395,7 +471,7 @@ fn render(doc: &PlanDocument, color: bool, targeting: bool, footer: Footer<'_>) 
 mod tests {
     use super::*;
     use crate::plan::document::{Action, Address, ObjectKind, Reason};
-    use crate::render::fixtures::*;
+    use crate::plan::fixtures::*;
     use serde_json::json;
 
     fn plain(doc: &PlanDocument) -> String {
@@ -424,6 +500,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:96a7d8130d751cd792c7dda1001a3e723a8bead7f4a743f6fd1f9d8304893c9c
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -457,6 +534,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:b451729f3782e722ad9b1a19f25c5a663311b01d3150d0cfb8aa650fcd646ae5
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -494,6 +572,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:59e636fbea407f4f4c27d8f6efae4a9eef4bf00f60e4690cea63285752f22eaa
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -519,6 +598,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:152261e51514c459d89dc47c4b1e2137b05eeee8086adffdf943d89938c7a27f
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -548,6 +628,7 @@ mod tests {
             Apply will send 1 request (0 reads, 1 write, 0 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:3e0d0d3c8b6d34dca7b0e8cff9b5e728e17b249a112059013744ec6ffa4cd50f
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -595,6 +676,7 @@ mod tests {
             Apply will send 2 requests (0 reads, 2 writes, 0 membership operations); about 0.08 s at the target's rate.
 
             Plan: 0 to add, 0 to change, 2 to destroy (0 deactivate, 2 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:70710c63a389594e11e7cafd8ca30e166f7bbead4acabc6fe0bb8ccee869b3c7
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -613,14 +695,15 @@ mod tests {
               # aws:group.eng (Engineering) members will change
               # (because its live members differ from the directory)
               ~ group "Engineering" {
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
-                  - member "dave@example.com"
+                  - member "dave@example.com" (u-4)
                 }
 
             Apply will send 1 request (0 reads, 1 write, 3 membership operations); about 0.04 s at the target's rate.
 
             Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:189056ebab1678691444aa033e069a28520c12fefe2658d260f439c7aeefde76
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -652,13 +735,14 @@ mod tests {
                       + Builds things.
                       + Owns the platform.
                     EOT
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
                 }
 
             Apply will send 1 request (0 reads, 1 write, 2 membership operations); about 0.04 s at the target's rate.
 
             Plan: 1 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:c89436ad95367a729c5fdb5ba1c8b782b3b8f512a352b9de7a7b7fd30cd7b4c2
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -688,6 +772,7 @@ mod tests {
 
             Plan: 0 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
             1 conflict: not changed; run roster explain ADDR for it.
+            Checksum: sha256:1cab07d222b51fe349502c6ce355e2cb6604f3333398606e0e3f2c3982fca97e
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
@@ -761,9 +846,131 @@ mod tests {
             Safety gate max_destroy_percent tripped: 37.5% of owned objects destroyed, limit 10%. Apply is blocked; pass --allow-destroy to override.
 
             Plan: 0 to add, 0 to change, 3 to destroy (3 deactivate, 0 delete); 14 unmanaged and 2 ignored not touched.
+            Checksum: sha256:d9f49e5fc8a62296e2a0931994f6cecb495a163a344a145640e8649da7fcfce0
 
             Note: You didn't use the --out option to save this plan, so roster can't guarantee to take exactly these actions if you run "roster apply" now.
             "#);
+    }
+
+    #[test]
+    fn a_group_with_attribute_and_member_changes_is_one_block() {
+        let mut update = change(
+            "aws:group.eng",
+            "Engineering",
+            ObjectKind::Group,
+            &[Action::Update],
+            Reason::AttributeMismatch,
+        );
+        update.before = obj(json!({"displayName": "eng"}));
+        update.after = obj(json!({"displayName": "Engineering"}));
+        update.unchanged_attributes = 1;
+        let mut removes = membership();
+        removes.actions = vec![Action::RemoveMembers];
+        let mut adds = membership();
+        adds.actions = vec![Action::AddMembers];
+        adds.members_removed.clear();
+        removes.members_added.clear();
+        let text = plain(&one(vec![update, adds, removes]));
+        assert_eq!(
+            text.matches("~ group \"Engineering\" {").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains(
+            "  # (because attributes differ from the directory, and its live members differ from the directory)\n  ~ group \"Engineering\" {\n      ~ displayName = \"eng\" -> \"Engineering\"\n        # (1 unchanged attribute hidden)\n      + member \"alice@example.com\" (u-1)\n      + member \"bob@example.com\" (created by this plan)\n      - member \"dave@example.com\" (u-4)\n    }\n"
+        ), "{text}");
+        // counted once, as the summary line always did
+        assert!(text.contains("Plan: 0 to add, 1 to change,"), "{text}");
+    }
+
+    #[test]
+    fn references_show_names_and_enterprise_paths_are_shortened_with_a_legend() {
+        let mut c = update_user();
+        let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
+        c.before = obj(json!({ path: "s-1" }));
+        c.after = obj(json!({ path: {"$user_ref": "aws:user.e1003"} }));
+        c.notes.refs.insert(
+            path.into(),
+            crate::plan::document::RefNames {
+                before: Some("alice@example.com".into()),
+                after: Some("bob@example.com".into()),
+            },
+        );
+        let text = plain(&one(vec![c]));
+        assert!(
+            text.contains("  ~ enterprise:manager.value = \"alice@example.com\" (s-1) -> \"bob@example.com\" (id known after apply)\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "\nenterprise: stands for urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:\n\nPlan:"
+        ));
+        let json = crate::render::render_json(&one(vec![]));
+        assert!(!json.contains("enterprise:"));
+    }
+
+    #[test]
+    fn via_lines_say_what_assigns_a_user_and_what_no_longer_does() {
+        use crate::plan::document::Via;
+        let mut c = create_user("e1003", "bob@example.com");
+        c.notes.via = vec![
+            Via::Group {
+                name: "engineering".into(),
+            },
+            Via::User,
+        ];
+        let mut gone = deactivate_user();
+        gone.reason = Reason::Unassigned;
+        gone.notes.via = vec![Via::Group {
+            name: "engineering".into(),
+        }];
+        let text = plain(&one(vec![c, gone]));
+        assert!(
+            text.contains("  # (assigned via group engineering and assign.users)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  # (group engineering no longer assigns it)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn verbose_names_what_is_left_alone_capped_and_quiet_prints_the_summary_only() {
+        use crate::plan::document::{LeftAlone, WhyLeftAlone};
+        let mut d = one(vec![update_user()]);
+        d.targets[0].not_touching.unmanaged_users = 52;
+        d.targets[0].not_touching.objects = (0..52)
+            .map(|i| LeftAlone {
+                address: Address::live("aws", ObjectKind::User, &format!("s-{i:02}")),
+                name: format!("stranger{i:02}@example.com"),
+                why: WhyLeftAlone::Unmanaged,
+            })
+            .collect();
+        let quiet = plain(&d);
+        assert!(!quiet.contains("stranger00"), "named with -v only");
+        let verbose = render_plan(
+            &d,
+            &TextOptions {
+                verbose: true,
+                ..TextOptions::default()
+            },
+        );
+        assert!(verbose.contains(
+            "Not touching: 52 unmanaged users.\n  unmanaged  aws:user.live:s-00 (stranger00@example.com)\n"
+        ), "{verbose}");
+        assert!(verbose.contains("  unmanaged  aws:user.live:s-49 (stranger49@example.com)\n  and 2 more (--format json lists them all)\n"));
+        assert!(!verbose.contains("stranger50"));
+        let q = render_plan(
+            &d,
+            &TextOptions {
+                quiet: true,
+                ..TextOptions::default()
+            },
+        );
+        assert_eq!(
+            q,
+            "Plan: 0 to add, 1 to change, 0 to destroy (0 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.\n"
+        );
     }
 
     #[test]
@@ -792,6 +999,7 @@ mod tests {
                 color: false,
                 targeting: true,
                 saved_to: Some("plan.json".into()),
+                ..TextOptions::default()
             },
         );
         insta::assert_snapshot!(text, @r#"
@@ -836,14 +1044,15 @@ mod tests {
               # aws:group.eng (Engineering) members will change
               # (because its live members differ from the directory)
               ~ group "Engineering" {
-                  + member "alice@example.com"
+                  + member "alice@example.com" (u-1)
                   + member "bob@example.com" (created by this plan)
-                  - member "dave@example.com"
+                  - member "dave@example.com" (u-4)
                 }
 
             Apply will send 2 requests (0 reads, 2 writes, 3 membership operations); about 0.08 s at the target's rate.
 
             Plan: 1 to add, 2 to change, 1 to destroy (1 deactivate, 0 delete); 0 unmanaged and 0 ignored not touched.
+            Checksum: sha256:09d5a00b0a8441c93e071122921cc27a3ec377580e18180e6bba6b8c69a99d66
 
             Saved the plan to: plan.json
 

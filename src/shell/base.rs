@@ -333,7 +333,7 @@ pub fn counterpart<'a, 'b>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::fixtures;
+    use crate::plan::fixtures;
 
     // Built with the renderer's fixtures, so the test follows the document's shape.
     fn change(address: &str, title: &str) -> Change {

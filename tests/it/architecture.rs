@@ -229,24 +229,6 @@ fn crate_refs(code: &str) -> Vec<(String, usize)> {
 }
 
 /// Every arrow between distinct top-level modules, read from `src`.
-/// The file up to its trailing test module: everything before the first `#[cfg(test)]` line that
-/// opens a `mod` (a test-only item elsewhere stays in, and is judged like shipped code).
-fn production_part(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut end = lines.len();
-    for (i, l) in lines.iter().enumerate() {
-        if l.trim() == "#[cfg(test)]"
-            && lines
-                .get(i + 1)
-                .is_some_and(|n| n.trim_start().starts_with("mod "))
-        {
-            end = i;
-            break;
-        }
-    }
-    lines[..end].join("\n")
-}
-
 fn arrows(src: &Path) -> (BTreeSet<String>, Vec<Arrow>) {
     let mut files = Vec::new();
     rust_files(src, &mut files);
@@ -265,9 +247,8 @@ fn arrows(src: &Path) -> (BTreeSet<String>, Vec<Arrow>) {
     for f in &files {
         let Some(from) = top(f) else { continue };
         let text = fs_err::read_to_string(f).expect("source is UTF-8");
-        // The arrows are those of the shipped code: a file's unit tests (the `#[cfg(test)]`
-        // module at its end, by the house style) may borrow another module's fixtures.
-        let text = production_part(&text);
+        // Test code is held to the same arrows as shipped code: a unit test that borrows a
+        // module above its own is the same loop, only compiled less often.
         let rel = f
             .strip_prefix(src.parent().expect("src has a parent"))
             .expect("under the root")

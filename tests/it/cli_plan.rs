@@ -326,3 +326,61 @@ fn a_conflict_is_changes_present_for_plan_and_exit_5_for_apply() {
         "{stderr}"
     );
 }
+
+/// The fixture case `case` as a configuration with its embedded state, in a temp directory.
+fn embedded_case(case: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = root().join("tests/fixtures/plan").join(case);
+    fs_err::copy(from.join("roster.yaml"), dir.path().join("roster.yaml")).expect("config");
+    fs_err::create_dir(dir.path().join(".roster")).expect("mkdir");
+    fs_err::copy(
+        from.join("live.json"),
+        dir.path().join(".roster/embedded.json"),
+    )
+    .expect("live");
+    let config = dir.path().join("roster.yaml");
+    (dir, config)
+}
+
+/// `-q` prints the summary lines only (exit codes unchanged); `-v` names what the plan leaves
+/// alone; the JSON lists it all, says why a user is assigned, and keeps the checksum the text
+/// prints (the one `apply --checksum` takes).
+#[test]
+fn quiet_prints_the_summary_verbose_names_the_untouched_and_json_has_the_notes() {
+    let (_dir, config) = embedded_case("conflict-okta-external-id");
+    let quiet = roster()
+        .args(["plan", "-q", "--detailed-exitcode", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert_eq!(quiet.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stdout),
+        "Plan: 3 to add, 0 to change, 0 to destroy (0 deactivate, 0 delete); 2 unmanaged and 0 ignored not touched.\n1 conflict: not changed; run roster explain ADDR for it.\n"
+    );
+
+    let verbose = roster()
+        .args(["plan", "-v", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&verbose.stdout);
+    assert!(
+        text.contains("Not touching: 1 unmanaged user, 1 unmanaged group.\n  unmanaged  t:group.live:s-admins (AWS admins)\n  unmanaged  t:user.live:s-svc (svc-backup@example.com)\n"),
+        "{text}"
+    );
+
+    let json = roster()
+        .args(["plan", "--format", "json", "-c"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("json");
+    let objects = &doc["targets"][0]["not_touching"]["objects"];
+    assert_eq!(objects[1]["address"], "t:user.live:s-svc");
+    assert_eq!(objects[1]["why"], "unmanaged");
+    let bob = &doc["targets"][0]["changes"][0];
+    assert_eq!(bob["via"], json!([{"by": "group", "name": "engineering"}]));
+    let checksum = doc["checksum"].as_str().expect("checksum");
+    assert!(text.contains(&format!("Checksum: {checksum}")));
+}

@@ -1,7 +1,7 @@
 //! Planner fixtures: `tests/fixtures/plan/<case>/` holds `roster.yaml` (the configuration),
 //! `live.json` (the observed state of every target, in the emulator's seed format; absent =
 //! empty), optionally `options.json` (`{"only": "users", "resources": [...]}`), `plan.json`,
-//! the expected plan document, and `plan.txt`, its text rendering without colour. `UPDATE_EXPECT=1 cargo test` rewrites the expectations; every
+//! the expected plan document, and `plan.txt`, its text rendering without colour, and optionally `plan.md`, its markdown rendering. `UPDATE_EXPECT=1 cargo test` rewrites the expectations; every
 //! rewritten file is reviewed by eye before it is committed.
 
 use roster::plan::{plan_document, plan_target, ObjectKind, Observed, PlanOptions};
@@ -45,7 +45,7 @@ fn options(case: &Path) -> PlanOptions {
 }
 
 /// The plan document of one fixture, as pretty JSON and as text.
-pub fn plan_case(case: &Path) -> Result<(String, String), String> {
+pub fn plan_case(case: &Path) -> Result<(String, String, String), String> {
     let resolved = roster::validate::read(&case.join("roster.yaml"));
     let errors: Vec<String> = resolved
         .diagnostics
@@ -76,9 +76,11 @@ pub fn plan_case(case: &Path) -> Result<(String, String), String> {
             color: false,
             targeting: !opts.resources.is_empty(),
             saved_to: None,
+            ..Default::default()
         },
     );
-    Ok((s, text))
+    let markdown = roster::render::markdown::render_markdown(&doc).join("\n<!-- part -->\n");
+    Ok((s, text, markdown))
 }
 
 #[test]
@@ -93,15 +95,23 @@ fn plan_fixtures() {
     let mut failures = Vec::new();
     for case in &cases {
         let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let (json, text) = match plan_case(case) {
+        let (json, text, markdown) = match plan_case(case) {
             Ok(g) => g,
             Err(e) => {
                 failures.push(format!("{name}: {e}"));
                 continue;
             }
         };
-        for (file, got) in [("plan.json", &json), ("plan.txt", &text)] {
+        for (file, got) in [
+            ("plan.json", &json),
+            ("plan.txt", &text),
+            ("plan.md", &markdown),
+        ] {
             let expect_path = case.join(file);
+            // The markdown rendering is checked where a case asks for it (a `plan.md`).
+            if file == "plan.md" && !expect_path.exists() {
+                continue;
+            }
             if update {
                 fs_err::write(&expect_path, got).expect("write expectation");
                 continue;

@@ -38,6 +38,7 @@ fn user_update(n: usize) -> Change {
         depends_on: vec![],
         detail: None,
         origin: None,
+        notes: Notes::default(),
     }
 }
 

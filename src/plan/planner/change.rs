@@ -55,6 +55,7 @@ pub(super) fn blank_change(
         depends_on: Vec::new(),
         detail: None,
         origin: None,
+        notes: Default::default(),
     }
 }
 

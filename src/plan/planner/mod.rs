@@ -15,6 +15,7 @@
 
 mod change;
 mod membership;
+mod notes;
 mod ordering;
 mod side;
 mod summary;
@@ -23,7 +24,9 @@ mod workings;
 pub use summary::{reread_requests, with_live_state_reads};
 pub(crate) use workings::{plan_with_workings, KindWorkings, Workings};
 
-use super::document::{Action, Address, Change, ObjectKind, Operation, Phase, Reason, TargetPlan};
+use super::document::{
+    Action, Address, Change, ObjectKind, Operation, Phase, Reason, TargetPlan, WhyLeftAlone,
+};
 use super::matching::Outcome;
 use super::observed::Observed;
 use super::policy::Lists;
@@ -336,7 +339,8 @@ impl<'a> Planner<'a> {
                     let wants_active = user.active && !live_active;
                     let reactivate = wants_active && policy.reactivate;
                     if wants_active && !policy.reactivate {
-                        self.untouched.not_reactivated += 1;
+                        self.untouched
+                            .note(ObjectKind::User, l, WhyLeftAlone::NotReactivated);
                         tracing::info!(user = %user.user_name, "inactive in the target and active in the directory; left inactive (policy.reactivate is false)");
                     }
                     if diff.ops.is_empty() && !reactivate {
@@ -481,11 +485,13 @@ impl<'a> Planner<'a> {
         let policy = &self.target.policy;
         for l in 0..self.observed.users.len() {
             if self.users.live_ignored[l] {
-                self.untouched.ignored_users += 1;
+                self.untouched
+                    .note(ObjectKind::User, l, WhyLeftAlone::Ignored);
                 continue;
             }
             if self.users.live_released[l] {
-                self.untouched.released += 1;
+                self.untouched
+                    .note(ObjectKind::User, l, WhyLeftAlone::Released);
                 continue;
             }
             if self.users.matching.live_conflicted[l] {
@@ -508,7 +514,10 @@ impl<'a> Planner<'a> {
             // Objects `unmanaged` claims are roster's by policy: they count in the population
             // the percentage gate measures against, so destroying them all reads as 100%.
             match policy.unmanaged {
-                Unmanaged::Ignore => self.untouched.unmanaged_users += 1,
+                Unmanaged::Ignore => {
+                    self.untouched
+                        .note(ObjectKind::User, l, WhyLeftAlone::Unmanaged)
+                }
                 Unmanaged::Deactivate => {
                     self.users.owned += 1;
                     if u.active() {
@@ -628,11 +637,13 @@ impl<'a> Planner<'a> {
         let policy = &self.target.policy;
         for l in 0..self.observed.groups.len() {
             if self.groups.live_ignored[l] {
-                self.untouched.ignored_groups += 1;
+                self.untouched
+                    .note(ObjectKind::Group, l, WhyLeftAlone::Ignored);
                 continue;
             }
             if self.groups.live_released[l] {
-                self.untouched.released += 1;
+                self.untouched
+                    .note(ObjectKind::Group, l, WhyLeftAlone::Released);
                 continue;
             }
             if self.groups.matching.live_conflicted[l] {
@@ -651,7 +662,10 @@ impl<'a> Planner<'a> {
             }
             match policy.unmanaged {
                 // Groups cannot be deactivated: `deactivate` leaves them as they are.
-                Unmanaged::Ignore | Unmanaged::Deactivate => self.untouched.unmanaged_groups += 1,
+                Unmanaged::Ignore | Unmanaged::Deactivate => {
+                    self.untouched
+                        .note(ObjectKind::Group, l, WhyLeftAlone::Unmanaged)
+                }
                 Unmanaged::Delete => {
                     self.groups.owned += 1;
                     self.delete_group(None, l, Reason::UnmanagedPolicy);
@@ -671,20 +685,23 @@ impl<'a> Planner<'a> {
         let texts = |rules: &[usize], all: &[CompiledRule]| -> Vec<String> {
             rules.iter().map(|r| all[*r].path_text.clone()).collect()
         };
-        let changes = ordering::order_and_select(
+        let mut changes = ordering::order_and_select(
             std::mem::take(&mut self.changes),
             &texts(&self.users.unique_rules, &self.compiled.user),
             &texts(&self.groups.unique_rules, &self.compiled.group),
             opts,
             &self.target.name,
         );
-        summary::target_plan(
+        self.annotate(&mut changes);
+        let mut plan = summary::target_plan(
             self.desired,
             self.target,
             changes,
             &self.untouched,
             self.users.owned + self.groups.owned,
-        )
+        );
+        plan.not_touching.objects = self.left_alone();
+        plan
     }
 }
 

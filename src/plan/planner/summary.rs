@@ -3,7 +3,7 @@
 
 use super::super::document::{
     Action, Change, NotTouching, ObjectKind, Operation, Reason, Requests, SafetyGate, Summary,
-    Tally, TargetPlan,
+    Tally, TargetPlan, WhyLeftAlone,
 };
 use crate::config::{Desired, Endpoint, RateLimits, Target};
 use std::collections::HashSet;
@@ -20,6 +20,29 @@ pub(super) struct Untouched {
     pub not_reactivated: u64,
     /// Protected objects a change was dropped for (kind, live index).
     pub protected: HashSet<(ObjectKind, usize)>,
+    /// The objects counted above but `protected`, in the order they were seen, to be named.
+    pub objects: Vec<(ObjectKind, usize, WhyLeftAlone)>,
+}
+
+impl Untouched {
+    /// Count live object `l` of `kind` as left alone for `why`, and remember it to name it.
+    pub fn note(&mut self, kind: ObjectKind, l: usize, why: WhyLeftAlone) {
+        let n = match (why, kind) {
+            (WhyLeftAlone::Unmanaged, ObjectKind::User) => &mut self.unmanaged_users,
+            (WhyLeftAlone::Unmanaged, ObjectKind::Group) => &mut self.unmanaged_groups,
+            (WhyLeftAlone::Ignored, ObjectKind::User) => &mut self.ignored_users,
+            (WhyLeftAlone::Ignored, ObjectKind::Group) => &mut self.ignored_groups,
+            (WhyLeftAlone::Released, _) => &mut self.released,
+            (WhyLeftAlone::NotReactivated, _) => &mut self.not_reactivated,
+            // A set, so that a user dropped from several changes counts once.
+            (WhyLeftAlone::Protected, _) => {
+                self.protected.insert((kind, l));
+                return;
+            }
+        };
+        *n += 1;
+        self.objects.push((kind, l, why));
+    }
 }
 
 /// The target plan over `changes` (ordered and selected); `owned` is the population of live
@@ -104,6 +127,8 @@ pub(super) fn target_plan(
         released: untouched.released,
         protected: untouched.protected.len() as u64,
         not_reactivated: untouched.not_reactivated,
+        // Named by the planner, which knows the live objects (`Planner::left_alone`).
+        objects: Vec::new(),
     };
     TargetPlan {
         name: target.name.clone(),

@@ -1,7 +1,9 @@
-//! Hand-built plan documents for the renderer tests: the planner is tested on its own, so these
-//! tests do not depend on it.
+//! Hand-built plan documents for unit tests that need a plan without running the planner (the
+//! document's checksum, drift classification, every renderer). They live in `plan`, below
+//! `render`, so that plan's own tests never import a module above it; the summary is counted
+//! with the plan's own [`Tally`], the rule the planner and apply share.
 
-use crate::plan::document::*;
+use super::document::*;
 use crate::scim::resource::PatchOp;
 use serde_json::{json, Map, Value};
 
@@ -47,6 +49,7 @@ pub fn change(
         depends_on: vec![],
         detail: None,
         origin: None,
+        notes: Notes::default(),
     }
 }
 
@@ -135,25 +138,26 @@ pub fn target(name: &str, changes: Vec<Change>) -> TargetPlan {
     let mut s = Summary::default();
     let mut writes = 0;
     let mut members = 0;
+    let created_groups: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.kind == ObjectKind::Group && c.actions.contains(&Action::Create))
+        .map(|c| c.address.as_str())
+        .collect();
+    let mut tally = Tally::new(created_groups);
     for c in &changes {
-        match super::block::Fate::of(c) {
-            super::block::Fate::Create => s.add += 1,
-            super::block::Fate::Update
-            | super::block::Fate::Reactivate
-            | super::block::Fate::Members => s.change += 1,
-            super::block::Fate::Deactivate => {
-                s.destroy += 1;
-                s.deactivate += 1
-            }
-            super::block::Fate::Delete => {
-                s.destroy += 1;
-                s.delete += 1
-            }
-            super::block::Fate::Conflict => continue,
+        if c.reason == Reason::Conflict || c.actions.is_empty() {
+            s.conflicts += 1;
+            continue;
         }
+        tally.count(c.kind, c.address.as_str(), &c.actions);
         writes += 1;
         members += (c.members_added.len() + c.members_removed.len()) as u64;
     }
+    s.add = tally.add;
+    s.change = tally.change;
+    s.deactivate = tally.deactivate;
+    s.delete = tally.delete;
+    s.destroy = s.deactivate + s.delete;
     TargetPlan {
         name: name.into(),
         url: format!("https://scim.example.com/{name}/scim/v2"),
