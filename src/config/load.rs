@@ -421,6 +421,7 @@ fn load_file(
         Ok(t) => t,
         Err(e) => {
             let msg = format!("cannot read configuration file {display}: {}", e.reason());
+            out.sources.unreadable.push(display.clone());
             let d = Diagnostic::error(included_at, msg);
             out.diagnostics.push(if included_at.is_none() {
                 d.hint("pass the entry file with -c/--config (default ./roster.yaml)")
@@ -460,6 +461,7 @@ fn load_file(
                 );
             }
             out.diagnostics.push(d);
+            out.sources.unreadable.push(display);
             return;
         }
     };

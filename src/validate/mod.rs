@@ -6,6 +6,7 @@
 //! mapping against the directory (they render every assigned object). Keeping them out of
 //! `config` is what lets `config` know nothing of templates.
 
+mod fields;
 mod mappings;
 mod rendered;
 mod rules;
