@@ -65,7 +65,6 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
     first
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,3 +189,45 @@ fn the_embedded_state_file_is_owner_only() {
     }
     assert!(state.exists());
 }
+
+/// A token anywhere under `auth` that is not a reference (an unknown key, a value where a
+/// reference or a mapping belongs, a token spelt as a key) or in a URL that does not parse as
+/// YAML is refused by the parser's error path, which says where and never what.
+#[test]
+fn parse_errors_under_auth_or_in_urls_never_quote_the_token() {
+    let token = "AQoDYXdzEJr1234567890secret";
+    let auth_cases = [
+        format!("auth: {{ tokn: \"{token}\" }}"),
+        format!("auth: {{ bearer_token_env: T, extra: {token} }}"),
+        format!("auth: \"{token}\""),
+        format!("auth: {{ bearer_token_env: [\"{token}\"] }}"),
+        format!("auth: {{ {token}: x }}"),
+        format!("auth:\n      basic: {{ username: u, password: {token} }}"),
+        format!("auth:\n      header:\n        name: X\n        value: {token}"),
+        format!("auth:\n      tokn: {token}"),
+    ];
+    let mut targets: Vec<String> = auth_cases
+        .iter()
+        .map(|auth| {
+            format!(
+                "  t:\n    type: generic\n    url: https://scim.example.com/scim/v2\n    {auth}\n    \
+                 assign: {{ all: true }}\n"
+            )
+        })
+        .collect();
+    // a URL with a token on a line that does not parse
+    targets.push(format!(
+        "  t:\n    type: generic\n    url: https://u:{token}@scim.example.com/v2?k={token}: x\n    \
+         auth: {{ bearer_token_env: T }}\n    assign: {{ all: true }}\n"
+    ));
+    for target in targets {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(dir.path().join("roster.yaml"), config(&target)).expect("config");
+        for args in [&["-vv", "validate"][..], &["-vv", "plan"][..]] {
+            let r = run(dir.path(), token, args);
+            assert_eq!(r.code, Some(1), "{target}\n{}", r.out);
+            assert!(r.out.contains("roster.yaml:"), "says where: {}", r.out);
+            assert_no_token("a parse error", &r.out, token);
+        }
+    }
+}
