@@ -231,3 +231,46 @@ fn parse_errors_under_auth_or_in_urls_never_quote_the_token() {
         }
     }
 }
+
+/// `plan --redact --out FILE` and `show --redact FILE` print the same digests (the plan's salt
+/// keys them), the salt is in the saved plan and in no redacted output, and two plans get
+/// different salts, so digests cannot be matched across plans.
+#[test]
+fn plan_and_show_redact_with_the_plans_salt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    fs_err::write(
+        d.join("roster.yaml"),
+        config("  sandbox:\n    type: embedded\n    path: state.json\n    assign: { all: true }\n"),
+    )
+    .expect("config");
+    let redacted = |args: &[&str]| -> String {
+        let o = roster()
+            .current_dir(d)
+            .env_remove("ROSTER_REDACT_KEY")
+            .args(args)
+            .output()
+            .expect("roster runs");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let plan = redacted(&["plan", "--redact", "--format", "json", "--out", "p.json"]);
+    let show = redacted(&["show", "--redact", "--format", "json", "p.json"]);
+    let digests = |s: &str| -> Vec<String> {
+        s.split('"')
+            .filter(|w| w.starts_with("redacted:"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!digests(&plan).is_empty(), "{plan}");
+    assert_eq!(digests(&plan), digests(&show));
+    assert!(!plan.contains("alice@example.com") && !show.contains("alice@example.com"));
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("p.json")).expect("plan"))
+            .expect("json");
+    let salt = saved["redact_salt"]
+        .as_str()
+        .expect("the saved plan keeps its salt");
+    assert!(!plan.contains(salt) && !show.contains(salt));
+    let again = redacted(&["plan", "--redact", "--format", "json"]);
+    assert_ne!(digests(&again), digests(&plan), "a new plan, a new salt");
+}
