@@ -162,7 +162,12 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, ParseError> {
     if word.is_empty() {
         return Err(bad());
     }
-    let (urn, rest) = if word.len() > 4 && word[..4].eq_ignore_ascii_case("urn:") {
+    // `get`, not `[..4]`: the fourth byte may be inside a multi-byte character (found by fuzzing).
+    let (urn, rest) = if word.len() > 4
+        && word
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    {
         // The attribute name is after the last colon; a URN itself may contain dots ("2.0").
         match word.rfind(':') {
             Some(pos) => (Some(word[..pos].to_string()), &word[pos + 1..]),
@@ -663,5 +668,14 @@ mod tests {
         );
         assert!(parse_patch_path("emails[type eq \"work\"]x").is_err());
         assert!(parse_patch_path("bad path").is_err());
+    }
+
+    /// fuzz/regressions/scim_filter/crash-0fd958cc…: a multi-byte character across byte 4
+    /// panicked the URN check.
+    #[test]
+    fn a_multibyte_character_at_the_urn_prefix_is_an_error_not_a_panic() {
+        assert!(parse_attr_path("uss\u{61a}undsw").is_err());
+        assert!(parse_filter("uss\u{61a}undsw pr").is_err());
+        assert!(parse_patch_path("emails[uyils[uye\u{48f}izmv\"].e\u{48f}izmv\"].v").is_err());
     }
 }
