@@ -153,6 +153,33 @@ mod resolved_tests {
     }
 
     #[test]
+    fn an_unreadable_file_holds_back_unknown_references_and_says_so_once() {
+        let yaml = "version: 1\ngroups:\n  - name: eng\n    members: [e1, e2, e3]\n\
+                    users:\n  - { id: e0, user_name: a, manager: e9 }\n";
+        let mut sources = SourceMap::default();
+        let file = sources.add(SourceFile {
+            display: "groups.yaml".into(),
+            path: "groups.yaml".into(),
+            text: yaml.into(),
+        });
+        sources.unreadable.push("people/x.yaml".into());
+        let doc = load::parse_document(yaml, file).expect("parses");
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let desired: Desired = resolve(vec![(file, doc)], sources, ".".into(), &mut diags);
+        let found: Vec<String> = super::check(&desired)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            found,
+            vec!["references to users/groups in people/x.yaml not checked"]
+        );
+        // with every file read, the same references are errors
+        let all = messages(yaml);
+        assert_eq!(all.len(), 4, "{all:?}");
+    }
+
+    #[test]
     fn http_is_allowed_to_loopback_and_with_insecure_http() {
         let yaml = |url: &str| {
             format!(
