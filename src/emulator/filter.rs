@@ -336,8 +336,9 @@ pub fn parse_patch_path(s: &str) -> Result<PatchPath, ParseError> {
             .strip_prefix('.')
             .filter(|r| {
                 !r.is_empty()
+                    // RFC 7643 §2.1 nameChar includes "-", as `parse_attr_path` accepts
                     && r.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '$' || c == '_')
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '_' | '-'))
             })
             .ok_or_else(|| ParseError(format!("invalid sub-attribute in path {s:?}")))?;
         attr.sub = Some(sub.to_string());
@@ -677,5 +678,13 @@ mod tests {
         assert!(parse_attr_path("uss\u{61a}undsw").is_err());
         assert!(parse_filter("uss\u{61a}undsw pr").is_err());
         assert!(parse_patch_path("emails[uyils[uye\u{48f}izmv\"].e\u{48f}izmv\"].v").is_err());
+    }
+
+    /// fuzz/regressions/scim_path/crash-a5727fc0…: roster maps `emails[type eq "w"].x-y` and
+    /// writes that PATCH path, which the emulator refused for the `-` after the filter.
+    #[test]
+    fn a_sub_attribute_after_a_filter_may_hold_a_hyphen() {
+        let p = parse_patch_path("emails[type eq \"w\"].x-y").expect("parses");
+        assert_eq!(p.attr.sub.as_deref(), Some("x-y"));
     }
 }
