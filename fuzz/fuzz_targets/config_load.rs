@@ -29,7 +29,12 @@ impl Source for Memory {
         let full = dir.join(pattern);
         let pat = glob::Pattern::new(&full.to_string_lossy()).map_err(|e| e.to_string())?;
         Ok(Matches {
-            files: self.0.keys().filter(|p| pat.matches_path(p)).cloned().collect(),
+            files: self
+                .0
+                .keys()
+                .filter(|p| pat.matches_path(p))
+                .cloned()
+                .collect(),
             irregular: Vec::new(),
             skipped_dirs: Vec::new(),
         })
@@ -50,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         parts.next().unwrap_or_default().to_string(),
     );
     for (i, p) in parts.take(3).enumerate() {
-        files.insert(PathBuf::from(format!("/cfg/people/{i}.yaml")), p.to_string());
+        files.insert(
+            PathBuf::from(format!("/cfg/people/{i}.yaml")),
+            p.to_string(),
+        );
     }
     let source = Memory(files);
     let resolved = roster::validate::read_from(
