@@ -190,9 +190,17 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, ParseError> {
     Ok(AttrPath { urn, attr, sub })
 }
 
+/// How deeply `not (...)`, `(...)` and `attr[...]` may nest, and how many terms one filter may
+/// hold. The parser and the evaluator recurse: a request of a few kilobytes of `(((` overflowed
+/// the stack and aborted the whole emulator (found by fuzzing). Real filters are far below both.
+const MAX_DEPTH: usize = 32;
+const MAX_TERMS: usize = 1000;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -229,6 +237,25 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Filter, ParseError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(ParseError(format!(
+                "filter has more than {MAX_TERMS} terms"
+            )));
+        }
+        self.depth += 1;
+        let r = if self.depth > MAX_DEPTH {
+            Err(ParseError(format!(
+                "filter nests deeper than {MAX_DEPTH} levels"
+            )))
+        } else {
+            self.unary_inner()
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> Result<Filter, ParseError> {
         if self.peek_keyword("not") {
             self.pos += 1;
             if self.next() != Some(Tok::LParen) {
@@ -297,6 +324,8 @@ pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
     let mut p = Parser {
         toks: tokenize(s)?,
         pos: 0,
+        depth: 0,
+        terms: 0,
     };
     if p.toks.is_empty() {
         return Err(ParseError("empty filter".into()));
@@ -686,5 +715,32 @@ mod tests {
     fn a_sub_attribute_after_a_filter_may_hold_a_hyphen() {
         let p = parse_patch_path("emails[type eq \"w\"].x-y").expect("parses");
         assert_eq!(p.attr.sub.as_deref(), Some("x-y"));
+    }
+
+    /// Found by fuzzing `scim_filter`: thousands of nested parentheses (or `not (`, or value
+    /// paths) overflowed the stack and aborted the emulator; a filter is now bounded in depth
+    /// and terms, and answered 400 beyond them. Run on a 2 MiB stack, a tokio worker's.
+    #[test]
+    fn deep_or_long_filters_are_refused_not_a_stack_overflow() {
+        let r = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let n = 50_000;
+                let parens = format!("{}a pr{}", "(".repeat(n), ")".repeat(n));
+                let nots = format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
+                let paths = format!("{}a pr{}", "e[".repeat(n), "]".repeat(n));
+                let long = vec!["a pr"; n].join(" and ");
+                [parens, nots, paths, long]
+                    .iter()
+                    .map(|f| parse_filter(f).is_err())
+                    .collect::<Vec<_>>()
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert_eq!(r, vec![true; 4]);
+        let ok = format!("{}a pr{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse_filter(&ok).is_ok());
+        assert!(parse_filter(&vec!["id eq \"1\""; 500].join(" or ")).is_ok());
     }
 }
