@@ -52,6 +52,10 @@ pub struct SourceFile {
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     pub files: Vec<SourceFile>,
+    /// Files of the configuration that could not be read or did not parse, as shown to the
+    /// user. What they define is unknown, so checks of references to users and groups skip
+    /// their "unknown" errors rather than report every object such a file may have defined.
+    pub unreadable: Vec<String>,
 }
 
 impl SourceMap {

@@ -38,8 +38,14 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
 /// mappings against the directory are `validate`'s, which runs both.
 pub fn check_with(desired: &Desired, options: CheckOptions) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let users = UserIndex::build(&desired.users, &mut out);
-    let groups = GroupIndex::build(&desired.groups, &mut out);
+    let mut users = UserIndex::build(&desired.users, &mut out);
+    let mut groups = GroupIndex::build(&desired.groups, &mut out);
+    // One file that does not parse would otherwise make every reference to a user or group it
+    // defines an "unknown" error: six errors for one mistake. Its own error is reported by the
+    // loader; the references wait until it parses, and that is said once per file.
+    let unreadable = &desired.sources.unreadable;
+    users.complete = unreadable.is_empty();
+    groups.complete = unreadable.is_empty();
     check_managers(&desired.users, &users, &mut out);
     check_members(&desired.groups, &users, &mut out);
     check_includes(&desired.groups, &groups, &mut out);
@@ -47,7 +53,24 @@ pub fn check_with(desired: &Desired, options: CheckOptions) -> Vec<Diagnostic> {
         check_target(t, &users, &groups, options, &mut out);
     }
     check_endpoints(&desired.targets, &mut out);
+    if users.skipped.get() + groups.skipped.get() > 0 {
+        for file in unreadable {
+            out.push(unchecked_references(file));
+        }
+    }
     out
+}
+
+/// The notice that references were not checked because `file` could not be read.
+pub fn unchecked_references(file: &str) -> Diagnostic {
+    Diagnostic::warning(
+        None,
+        format!("references to users/groups in {file} not checked"),
+    )
+    .hint(format!(
+        "{file} has an error (shown with it): the users and groups it defines are unknown, \
+         so member, manager, include and assign references are checked once it is fixed"
+    ))
 }
 
 /// `s.to_lowercase()`, borrowed when that changes nothing (lower-case ASCII, the usual user
@@ -67,6 +90,11 @@ struct UserIndex<'a> {
     /// `protect` (which accepts either).
     by_name: HashMap<Cow<'a, str>, usize>,
     users: &'a [User],
+    /// False when some configuration file could not be read: a reference that resolves to no
+    /// user may name one defined there, so it is not reported as unknown.
+    complete: bool,
+    /// References not reported because the index is not complete.
+    skipped: std::cell::Cell<usize>,
 }
 
 impl<'a> UserIndex<'a> {
@@ -148,11 +176,24 @@ impl<'a> UserIndex<'a> {
             by_id,
             by_name,
             users,
+            complete: true,
+            skipped: Default::default(),
         }
     }
 
-    fn contains_id(&self, id: &str) -> bool {
-        self.by_id.contains_key(id)
+    fn skip(&self) {
+        self.skipped.set(self.skipped.get() + 1);
+    }
+
+    /// Whether `id` names no user and that is to be reported (false while incomplete).
+    fn unknown(&self, id: &str) -> bool {
+        if self.by_id.contains_key(id) {
+            return false;
+        }
+        if !self.complete {
+            self.skip();
+        }
+        self.complete
     }
 
     /// A hint for a reference that is not a user id: when it is someone's user name, name the
@@ -175,6 +216,9 @@ struct GroupIndex<'a> {
     /// Lower-cased names, for duplicates and for references that differ only in case.
     by_lower_name: HashMap<String, usize>,
     groups: &'a [Group],
+    /// As [`UserIndex::complete`], for groups.
+    complete: bool,
+    skipped: std::cell::Cell<usize>,
 }
 
 impl<'a> GroupIndex<'a> {
@@ -251,7 +295,24 @@ impl<'a> GroupIndex<'a> {
             by_name,
             by_lower_name,
             groups,
+            complete: true,
+            skipped: Default::default(),
         }
+    }
+
+    fn skip(&self) {
+        self.skipped.set(self.skipped.get() + 1);
+    }
+
+    /// Whether `reference` names no group and that is to be reported (false while incomplete).
+    fn unknown(&self, reference: &str) -> bool {
+        if self.find(reference).is_some() {
+            return false;
+        }
+        if !self.complete {
+            self.skip();
+        }
+        self.complete
     }
 
     /// The group a reference (an id or a name) names.
@@ -293,6 +354,7 @@ fn check_managers(users: &[User], index: &UserIndex, out: &mut Vec<Diagnostic>) 
         }
         match index.by_id.get(m.as_str()) {
             Some(&j) => next[i] = Some(j),
+            None if !index.complete => index.skip(),
             None => out.push(
                 Diagnostic::error(loc, format!("unknown manager {m:?}"))
                     .hint(index.id_hint(m, "`manager` is the id of another user in the directory")),
@@ -348,6 +410,10 @@ fn check_members(groups: &[Group], users: &UserIndex, out: &mut Vec<Diagnostic>)
     for (gi, g) in groups.iter().enumerate() {
         for (m, loc) in &g.members {
             let Some(&ui) = users.by_id.get(m.as_str()) else {
+                if !users.complete {
+                    users.skip();
+                    continue;
+                }
                 out.push(
                     Diagnostic::error(
                         *loc,
@@ -389,6 +455,7 @@ fn check_includes(groups: &[Group], index: &GroupIndex, out: &mut Vec<Diagnostic
                         .hint("remove it from its own `include`"),
                 ),
                 Some(j) => edges[i].push((j, *loc)),
+                None if !index.complete => index.skip(),
                 None => out.push(
                     Diagnostic::error(
                         *loc,

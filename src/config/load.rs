@@ -421,6 +421,7 @@ fn load_file(
         Ok(t) => t,
         Err(e) => {
             let msg = format!("cannot read configuration file {display}: {}", e.reason());
+            out.sources.unreadable.push(display.clone());
             let d = Diagnostic::error(included_at, msg);
             out.diagnostics.push(if included_at.is_none() {
                 d.hint("pass the entry file with -c/--config (default ./roster.yaml)")
@@ -447,6 +448,22 @@ fn load_file(
                 l.file = file;
             }
             let source = &mut out.sources.files[file as usize];
+            // The parser's words quote keys and values, and the snippet quotes the line: under
+            // `auth` either may be a token, so the message says where and never what, and no
+            // value under `auth` (nor a URL's userinfo or query) is quoted.
+            let (masked, auth) = super::secrets::mask_for_parse_error(&source.text);
+            if let Some(loc) = d.loc.filter(|l| super::secrets::in_auth(&auth, *l)) {
+                d = Diagnostic::error(
+                    loc,
+                    "invalid `auth`: an unknown key, or a value that is not a reference",
+                )
+                .hint(
+                    "auth takes one of bearer_token_env, bearer_token_file, basic { username, \
+                         password_env }, header { name, value_env }; what is written there is not \
+                         shown, since it may be a secret (if it is, rotate it)",
+                );
+            }
+            source.text = masked;
             if !walk.may_quote(path, &source.text) {
                 // Neither the line nor the parser's words (which quote keys and values).
                 source.text = String::new();
@@ -460,6 +477,7 @@ fn load_file(
                 );
             }
             out.diagnostics.push(d);
+            out.sources.unreadable.push(display);
             return;
         }
     };

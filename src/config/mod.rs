@@ -38,6 +38,9 @@ pub struct Desired {
     pub users: Vec<User>,
     pub groups: Vec<Group>,
     pub targets: Vec<Target>,
+    /// The top-level `fields:` lists of every file, joined, with where each name was written;
+    /// `None` when no file has one (checked by `validate`).
+    pub declared_fields: Option<Vec<(String, Loc)>>,
 }
 
 /// A field of a directory user and where it was written.
@@ -313,11 +316,12 @@ pub(crate) fn peak_rss_mb() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-/// Order diagnostics by file, then position, so output is stable.
+/// Order diagnostics by file, then position, so output is stable; those of no file last (they
+/// sum up, e.g. references left unchecked after a file's error).
 pub fn sort_diagnostics(d: &mut [Diagnostic]) {
     d.sort_by(|a, b| {
-        let ka = a.loc.map(|l| (l.file, l.line, l.col));
-        let kb = b.loc.map(|l| (l.file, l.line, l.col));
+        let ka = (a.loc.is_none(), a.loc.map(|l| (l.file, l.line, l.col)));
+        let kb = (b.loc.is_none(), b.loc.map(|l| (l.file, l.line, l.col)));
         ka.cmp(&kb).then_with(|| a.message.cmp(&b.message))
     });
 }

@@ -37,6 +37,13 @@ pub struct Document {
     #[serde(default)]
     #[schemars(with = "Vec<Group>")]
     pub groups: Vec<S<Group>>,
+    /// The directory's fields, declared: when present (in any file), a user field not listed
+    /// here is an error, and so is a mapping template that reads one. `id`, `user_name`,
+    /// `active` and `manager` are always declared. Without it, a field that no mapping reads
+    /// and that is a letter or two away from one that a mapping reads is a warning.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub fields: Option<Vec<S<String>>>,
     /// SCIM service providers that receive the directory, by name.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, Target>")]

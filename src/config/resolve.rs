@@ -43,6 +43,14 @@ pub fn resolve(
                 );
             }
         }
+        if let Some(fields) = doc.fields {
+            let declared = desired.declared_fields.get_or_insert_with(Vec::new);
+            declared.extend(
+                fields
+                    .into_iter()
+                    .map(|f| (f.value.clone(), Loc::of(file, &f))),
+            );
+        }
         desired.users.reserve(doc.users.len());
         for u in doc.users {
             if let Some(user) = resolve_user(file, u, diags) {

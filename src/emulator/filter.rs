@@ -162,7 +162,12 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, ParseError> {
     if word.is_empty() {
         return Err(bad());
     }
-    let (urn, rest) = if word.len() > 4 && word[..4].eq_ignore_ascii_case("urn:") {
+    // `get`, not `[..4]`: the fourth byte may be inside a multi-byte character (found by fuzzing).
+    let (urn, rest) = if word.len() > 4
+        && word
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+    {
         // The attribute name is after the last colon; a URN itself may contain dots ("2.0").
         match word.rfind(':') {
             Some(pos) => (Some(word[..pos].to_string()), &word[pos + 1..]),
@@ -185,9 +190,17 @@ pub fn parse_attr_path(word: &str) -> Result<AttrPath, ParseError> {
     Ok(AttrPath { urn, attr, sub })
 }
 
+/// How deeply `not (...)`, `(...)` and `attr[...]` may nest, and how many terms one filter may
+/// hold. The parser and the evaluator recurse: a request of a few kilobytes of `(((` overflowed
+/// the stack and aborted the whole emulator (found by fuzzing). Real filters are far below both.
+const MAX_DEPTH: usize = 32;
+const MAX_TERMS: usize = 1000;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -224,6 +237,25 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Filter, ParseError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(ParseError(format!(
+                "filter has more than {MAX_TERMS} terms"
+            )));
+        }
+        self.depth += 1;
+        let r = if self.depth > MAX_DEPTH {
+            Err(ParseError(format!(
+                "filter nests deeper than {MAX_DEPTH} levels"
+            )))
+        } else {
+            self.unary_inner()
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn unary_inner(&mut self) -> Result<Filter, ParseError> {
         if self.peek_keyword("not") {
             self.pos += 1;
             if self.next() != Some(Tok::LParen) {
@@ -292,6 +324,8 @@ pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
     let mut p = Parser {
         toks: tokenize(s)?,
         pos: 0,
+        depth: 0,
+        terms: 0,
     };
     if p.toks.is_empty() {
         return Err(ParseError("empty filter".into()));
@@ -331,8 +365,9 @@ pub fn parse_patch_path(s: &str) -> Result<PatchPath, ParseError> {
             .strip_prefix('.')
             .filter(|r| {
                 !r.is_empty()
+                    // RFC 7643 §2.1 nameChar includes "-", as `parse_attr_path` accepts
                     && r.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '$' || c == '_')
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '_' | '-'))
             })
             .ok_or_else(|| ParseError(format!("invalid sub-attribute in path {s:?}")))?;
         attr.sub = Some(sub.to_string());
@@ -663,5 +698,49 @@ mod tests {
         );
         assert!(parse_patch_path("emails[type eq \"work\"]x").is_err());
         assert!(parse_patch_path("bad path").is_err());
+    }
+
+    /// fuzz/regressions/scim_filter/crash-0fd958cc…: a multi-byte character across byte 4
+    /// panicked the URN check.
+    #[test]
+    fn a_multibyte_character_at_the_urn_prefix_is_an_error_not_a_panic() {
+        assert!(parse_attr_path("uss\u{61a}undsw").is_err());
+        assert!(parse_filter("uss\u{61a}undsw pr").is_err());
+        assert!(parse_patch_path("emails[uyils[uye\u{48f}izmv\"].e\u{48f}izmv\"].v").is_err());
+    }
+
+    /// fuzz/regressions/scim_path/crash-a5727fc0…: roster maps `emails[type eq "w"].x-y` and
+    /// writes that PATCH path, which the emulator refused for the `-` after the filter.
+    #[test]
+    fn a_sub_attribute_after_a_filter_may_hold_a_hyphen() {
+        let p = parse_patch_path("emails[type eq \"w\"].x-y").expect("parses");
+        assert_eq!(p.attr.sub.as_deref(), Some("x-y"));
+    }
+
+    /// Found by fuzzing `scim_filter`: thousands of nested parentheses (or `not (`, or value
+    /// paths) overflowed the stack and aborted the emulator; a filter is now bounded in depth
+    /// and terms, and answered 400 beyond them. Run on a 2 MiB stack, a tokio worker's.
+    #[test]
+    fn deep_or_long_filters_are_refused_not_a_stack_overflow() {
+        let r = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let n = 50_000;
+                let parens = format!("{}a pr{}", "(".repeat(n), ")".repeat(n));
+                let nots = format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
+                let paths = format!("{}a pr{}", "e[".repeat(n), "]".repeat(n));
+                let long = vec!["a pr"; n].join(" and ");
+                [parens, nots, paths, long]
+                    .iter()
+                    .map(|f| parse_filter(f).is_err())
+                    .collect::<Vec<_>>()
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert_eq!(r, vec![true; 4]);
+        let ok = format!("{}a pr{}", "(".repeat(20), ")".repeat(20));
+        assert!(parse_filter(&ok).is_ok());
+        assert!(parse_filter(&vec!["id eq \"1\""; 500].join(" or ")).is_ok());
     }
 }

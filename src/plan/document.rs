@@ -32,6 +32,21 @@ pub struct PlanDocument {
     /// `-c`. Written by `plan --out` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_file: Option<String>,
+    /// The key of `--redact`'s digests for this plan (hex), drawn when the plan is made, so
+    /// that `plan --redact` and `show --redact PLAN_FILE` print the same digests. It is no
+    /// secret of the target and adds nothing to what the file already holds in clear (the
+    /// values themselves); redacted output never carries it (docs/contract.md#redaction).
+    /// Not covered by `checksum`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redact_salt: Option<String>,
+}
+
+/// A fresh [`PlanDocument::redact_salt`]: 32 random bytes, hex.
+pub fn fresh_redact_salt() -> String {
+    use rand::RngCore;
+    let mut k = [0u8; 32];
+    rand::rng().fill_bytes(&mut k);
+    hex::encode(k)
 }
 
 /// Why a JSON value cannot be read as a plan document.

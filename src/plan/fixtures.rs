@@ -191,6 +191,7 @@ pub fn doc(targets: Vec<TargetPlan>) -> PlanDocument {
         checksum: checksum(&targets),
         targets,
         config_file: None,
+        redact_salt: None,
     }
 }
 

@@ -141,6 +141,7 @@ pub fn plan_document(
         checksum: checksum(&targets),
         targets,
         config_file: None,
+        redact_salt: None,
     }
 }
 

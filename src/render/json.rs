@@ -28,6 +28,7 @@ mod tests {
             checksum: crate::plan::document::checksum(&[]),
             targets: vec![],
             config_file: None,
+            redact_salt: None,
         };
         let s = render_json(&doc);
         assert!(s.ends_with("}\n"));

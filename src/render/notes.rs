@@ -3,27 +3,27 @@
 //! organisational values like any attribute, so they get the same digests; addresses and the
 //! reason words stay readable.
 
-use super::redact::digest;
+use super::redact::digest_with;
 use crate::plan::document::{Change, NotTouching, Via};
 
 /// Replace the names of a change's notes by their digests.
-pub(crate) fn redact_notes(c: &mut Change) {
+pub(crate) fn redact_notes(key: &[u8], c: &mut Change) {
     for r in c.notes.refs.values_mut() {
         for n in [&mut r.before, &mut r.after].into_iter().flatten() {
-            *n = digest(n);
+            *n = digest_with(key, n);
         }
     }
     for v in &mut c.notes.via {
         if let Via::Group { name } = v {
-            *name = digest(name);
+            *name = digest_with(key, name);
         }
     }
 }
 
 /// Replace the names of the objects left alone by their digests.
-pub(crate) fn redact_left_alone(n: &mut NotTouching) {
+pub(crate) fn redact_left_alone(key: &[u8], n: &mut NotTouching) {
     for o in &mut n.objects {
-        o.name = digest(&o.name);
+        o.name = digest_with(key, &o.name);
     }
 }
 

@@ -5,10 +5,12 @@
 //! digests, so a reviewer can still see that a value moved from one attribute to another.
 //!
 //! The digest is keyed (HMAC-SHA256), so a reader who can guess a value (an email address, a
-//! name from a list) cannot confirm it by hashing it. The key is `ROSTER_REDACT_KEY` when set,
-//! so that digests are stable across runs and machines that share it; otherwise a random key
-//! drawn once per run and never printed, so equal values share a digest within one output and
-//! nothing can be matched across outputs.
+//! name from a list) cannot confirm it by hashing it. The key of a plan is, in order:
+//! `ROSTER_REDACT_KEY` when set (digests stable across plans and machines that share it); else
+//! the plan's own `redact_salt`, drawn when the plan was made and saved with it, so that
+//! `plan --redact` and `show --redact PLAN_FILE` print the same digests; else (a plan file from
+//! before the salt) a random key drawn once per run. The salt is safe in the plan file: that
+//! file holds every value in clear already, and redacted output never carries the salt.
 //!
 //! A redacted document keeps its original `checksum`, which no longer matches its content: a
 //! redacted plan can be shown to people but never applied.
@@ -58,53 +60,66 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     outer.finalize().into()
 }
 
-/// `redacted:` and the first 12 hex digits of the value's HMAC-SHA256 under this run's key.
+/// `redacted:` and the first 12 hex digits of the value's HMAC-SHA256 under this run's key
+/// (`ROSTER_REDACT_KEY`, or random): for names outside a plan document (apply's progress).
 pub fn digest(value: &str) -> String {
     digest_with(key(), value)
 }
 
-fn digest_with(key: &[u8], value: &str) -> String {
+/// The key for a plan's digests: `ROSTER_REDACT_KEY`, else the plan's salt, else this run's.
+fn key_for(doc: &PlanDocument) -> Vec<u8> {
+    match (std::env::var(KEY_ENV), &doc.redact_salt) {
+        (Ok(k), _) if !k.is_empty() => k.into_bytes(),
+        (_, Some(salt)) if !salt.is_empty() => salt.as_bytes().to_vec(),
+        _ => key().to_vec(),
+    }
+}
+
+pub(crate) fn digest_with(key: &[u8], value: &str) -> String {
     let h = hex::encode(hmac_sha256(key, value.as_bytes()));
     format!("{PREFIX}{}", &h[..12])
 }
 
 /// A copy of the plan with every personal value replaced by its digest.
 pub fn redact(doc: &PlanDocument) -> PlanDocument {
+    let key = key_for(doc);
     let mut out = doc.clone();
+    // The salt would let a reader with a list of likely names confirm them: never shown.
+    out.redact_salt = None;
     for t in &mut out.targets {
         for c in &mut t.changes {
-            redact_change(c);
-            super::notes::redact_notes(c);
+            redact_change(&key, c);
+            super::notes::redact_notes(&key, c);
         }
-        super::notes::redact_left_alone(&mut t.not_touching);
+        super::notes::redact_left_alone(&key, &mut t.not_touching);
     }
     out
 }
 
-fn redact_change(c: &mut Change) {
-    c.name = digest(&c.name);
-    redact_map(&mut c.before, false);
-    redact_map(&mut c.after, false);
+fn redact_change(key: &[u8], c: &mut Change) {
+    c.name = digest_with(key, &c.name);
+    redact_map(key, &mut c.before, false);
+    redact_map(key, &mut c.after, false);
     for m in c
         .members_added
         .iter_mut()
         .chain(c.members_removed.iter_mut())
     {
-        redact_member(m);
+        redact_member(key, m);
     }
     for op in &mut c.operations {
         match op {
-            Operation::Create { body } => redact_map(body, false),
+            Operation::Create { body } => redact_map(key, body, false),
             Operation::Patch { ops } => {
                 for p in ops {
                     let members = p.path.as_deref().is_some_and(is_members_path);
                     if let Some(path) = &mut p.path {
                         if !members {
-                            *path = redact_path_literals(path);
+                            *path = redact_path_literals(key, path);
                         }
                     }
                     if let Some(v) = &mut p.value {
-                        redact_value(v, members);
+                        redact_value(key, v, members);
                     }
                 }
             }
@@ -112,12 +127,12 @@ fn redact_change(c: &mut Change) {
         }
     }
     if let Some(d) = &mut c.detail {
-        *d = digest(d);
+        *d = digest_with(key, d);
     }
 }
 
-fn redact_member(m: &mut MemberRef) {
-    m.name = digest(&m.name);
+fn redact_member(key: &[u8], m: &mut MemberRef) {
+    m.name = digest_with(key, &m.name);
 }
 
 fn is_members_path(path: &str) -> bool {
@@ -126,7 +141,7 @@ fn is_members_path(path: &str) -> bool {
 
 /// A PATCH path may hold a filter with a personal value (`emails[value eq "a@b.c"].primary`):
 /// the quoted literals are redacted, the attribute names kept.
-fn redact_path_literals(path: &str) -> String {
+fn redact_path_literals(key: &[u8], path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut rest = path;
     while let Some(start) = rest.find('"') {
@@ -134,13 +149,13 @@ fn redact_path_literals(path: &str) -> String {
         let after = &rest[start + 1..];
         match after.find('"') {
             Some(end) => {
-                out.push_str(&digest(&after[..end]));
+                out.push_str(&digest_with(key, &after[..end]));
                 out.push('"');
                 rest = &after[end + 1..];
             }
             None => {
                 // An unbalanced quote: redact everything after it rather than leak it.
-                out.push_str(&digest(after));
+                out.push_str(&digest_with(key, after));
                 rest = "";
             }
         }
@@ -151,24 +166,24 @@ fn redact_path_literals(path: &str) -> String {
 
 /// Redact the strings of an attribute map. Under `members` the values are live ids (kept) and
 /// the `display` names are personal (redacted).
-fn redact_map(m: &mut Map<String, Value>, in_members: bool) {
+fn redact_map(key: &[u8], m: &mut Map<String, Value>, in_members: bool) {
     for (k, v) in m.iter_mut() {
         if KEEP_KEYS.contains(&k.as_str()) || (in_members && k == "value") {
             continue;
         }
-        redact_value(v, in_members || k == "members");
+        redact_value(key, v, in_members || k == "members");
     }
 }
 
-fn redact_value(v: &mut Value, in_members: bool) {
+fn redact_value(key: &[u8], v: &mut Value, in_members: bool) {
     match v {
-        Value::String(s) => *s = digest(s),
+        Value::String(s) => *s = digest_with(key, s),
         Value::Array(a) => {
             for x in a {
-                redact_value(x, in_members);
+                redact_value(key, x, in_members);
             }
         }
-        Value::Object(m) => redact_map(m, in_members),
+        Value::Object(m) => redact_map(key, m, in_members),
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
@@ -269,6 +284,7 @@ mod tests {
                 not_touching: NotTouching::default(),
             }],
             config_file: None,
+            redact_salt: None,
         }
     }
 
@@ -338,8 +354,36 @@ mod tests {
 
     #[test]
     fn unbalanced_quote_in_path_is_redacted_to_the_end() {
-        let p = redact_path_literals("emails[value eq \"alice@ex");
+        let p = redact_path_literals(b"k", "emails[value eq \"alice@ex");
         assert!(!p.contains("alice"));
         assert!(p.starts_with("emails[value eq \"redacted:"));
+    }
+
+    #[test]
+    fn the_plan_salt_keys_the_digests_and_is_never_shown() {
+        if std::env::var_os(KEY_ENV).is_some() {
+            return; // the operator's key wins over the salt; nothing to compare then
+        }
+        let mut a = doc();
+        a.redact_salt = Some("salt-one".into());
+        let r1 = redact(&a);
+        // `show --redact` of the saved plan: same salt, same digests, in another run too
+        let saved: PlanDocument =
+            serde_json::from_str(&serde_json::to_string(&a).expect("json")).expect("read back");
+        assert_eq!(redact(&saved), r1);
+        assert_eq!(
+            r1.targets[0].changes[0].name,
+            digest_with(b"salt-one", "alice@example.com")
+        );
+        assert_eq!(r1.redact_salt, None);
+        assert!(!serde_json::to_string(&r1)
+            .expect("json")
+            .contains("salt-one"));
+        let mut b = doc();
+        b.redact_salt = Some("salt-two".into());
+        assert_ne!(
+            redact(&b).targets[0].changes[0].name,
+            r1.targets[0].changes[0].name
+        );
     }
 }

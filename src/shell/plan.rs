@@ -100,5 +100,7 @@ pub async fn plan_with_base(
 
 /// The plan document over the target plans, stamped now by this roster.
 pub fn document(desired: &Desired, plans: Vec<TargetPlan>) -> PlanDocument {
-    plan_document(desired, plans, &now_rfc3339(), env!("CARGO_PKG_VERSION"))
+    let mut doc = plan_document(desired, plans, &now_rfc3339(), env!("CARGO_PKG_VERSION"));
+    doc.redact_salt = Some(crate::plan::document::fresh_redact_salt());
+    doc
 }

@@ -10,7 +10,7 @@
 //! fast.
 
 use super::rendered::check_rendered;
-use super::rules::check_static;
+use super::rules::{check_static, UserFields};
 use crate::config::{defined_fields, Desired, Target};
 use crate::diag::Diagnostic;
 use crate::mapping::CompiledTarget;
@@ -24,10 +24,18 @@ pub(super) const AWS_MAX_USER_NAME: usize = 128;
 /// most of `validate`'s check time); each thread's rendered values are freed when it ends, and
 /// the diagnostics are joined in target order so the output does not depend on scheduling.
 pub fn check(desired: &Desired) -> Vec<Diagnostic> {
-    let fields = defined_fields(&desired.users);
+    let declared = super::fields::declared(desired);
+    let is_declared = declared.is_some();
+    let names = declared.unwrap_or_else(|| defined_fields(&desired.users));
+    let user_fields = UserFields {
+        names: &names,
+        declared: is_declared,
+        complete: desired.sources.unreadable.is_empty(),
+    };
+    let mut first = super::fields::check(desired);
     let one = |t: &Target| {
         let mut out = Vec::new();
-        check_static(t, &fields, &mut out);
+        check_static(t, &user_fields, &mut out);
         match CompiledTarget::compile(t) {
             Ok(c) => check_rendered(desired, t, &c, &mut out),
             Err(d) => out.extend(d),
@@ -35,9 +43,10 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
         out
     };
     if desired.targets.len() <= 1 {
-        return desired.targets.iter().flat_map(one).collect();
+        first.extend(desired.targets.iter().flat_map(one));
+        return first;
     }
-    std::thread::scope(|scope| {
+    let rest: Vec<Diagnostic> = std::thread::scope(|scope| {
         let handles: Vec<_> = desired
             .targets
             .iter()
@@ -51,7 +60,9 @@ pub fn check(desired: &Desired) -> Vec<Diagnostic> {
                 Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
-    })
+    });
+    first.extend(rest);
+    first
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! mapping against the directory (they render every assigned object). Keeping them out of
 //! `config` is what lets `config` know nothing of templates.
 
+mod fields;
 mod mappings;
 mod rendered;
 mod rules;
@@ -149,6 +150,33 @@ mod resolved_tests {
         let m =
             messages("version: 1\nusers:\n  - id: e1\ngroups:\n  - name: eng\n    members: [e1]\n");
         assert_eq!(m, vec!["user is missing the required field `user_name`"]);
+    }
+
+    #[test]
+    fn an_unreadable_file_holds_back_unknown_references_and_says_so_once() {
+        let yaml = "version: 1\ngroups:\n  - name: eng\n    members: [e1, e2, e3]\n\
+                    users:\n  - { id: e0, user_name: a, manager: e9 }\n";
+        let mut sources = SourceMap::default();
+        let file = sources.add(SourceFile {
+            display: "groups.yaml".into(),
+            path: "groups.yaml".into(),
+            text: yaml.into(),
+        });
+        sources.unreadable.push("people/x.yaml".into());
+        let doc = load::parse_document(yaml, file).expect("parses");
+        let mut diags: Vec<Diagnostic> = Vec::new();
+        let desired: Desired = resolve(vec![(file, doc)], sources, ".".into(), &mut diags);
+        let found: Vec<String> = super::check(&desired)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            found,
+            vec!["references to users/groups in people/x.yaml not checked"]
+        );
+        // with every file read, the same references are errors
+        let all = messages(yaml);
+        assert_eq!(all.len(), 4, "{all:?}");
     }
 
     #[test]

@@ -10,7 +10,18 @@ use crate::mapping::AttrPath;
 use crate::scim::resource::ENTERPRISE_USER_SCHEMA;
 use std::collections::HashSet;
 
-pub(super) fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<Diagnostic>) {
+/// The user fields templates may read, and how they are known.
+pub(super) struct UserFields<'a> {
+    pub names: &'a HashSet<String>,
+    /// The names are the `fields:` declaration, not what the users happen to define.
+    pub declared: bool,
+    /// False when a configuration file could not be read: the users it defines are unknown,
+    /// so an undefined field is not reported (it may be theirs).
+    pub complete: bool,
+}
+
+pub(super) fn check_static(t: &Target, user_fields: &UserFields<'_>, out: &mut Vec<Diagnostic>) {
+    let fields = user_fields.names;
     let mut known: Vec<&str> = fields.iter().map(String::as_str).collect();
     known.sort_unstable();
     for (rules, is_user) in [(&t.user_mapping, true), (&t.group_mapping, false)] {
@@ -53,11 +64,13 @@ pub(super) fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<D
             };
             for f in used {
                 let defined = if is_user {
-                    fields.contains(&f)
+                    fields.contains(&f) || (!user_fields.declared && !user_fields.complete)
                 } else {
                     GROUP_FIELDS.contains(&f.as_str())
                 };
-                if defined || guarded_by_default(src, &f) {
+                // A declared directory reads only declared fields, optional or not.
+                let optional = !(is_user && user_fields.declared) && guarded_by_default(src, &f);
+                if defined || optional {
                     continue;
                 }
                 let candidates: Vec<&str> = if is_user {
@@ -65,6 +78,23 @@ pub(super) fn check_static(t: &Target, fields: &HashSet<String>, out: &mut Vec<D
                 } else {
                     GROUP_FIELDS.to_vec()
                 };
+                if is_user && user_fields.declared {
+                    let hint = match closest(&f, &candidates) {
+                        Some(c) => format!("did you mean `{c}`? Otherwise add `{f}` to `fields:`"),
+                        None => format!("add `{f}` to `fields:`, or fix the template"),
+                    };
+                    out.push(
+                        Diagnostic::error(
+                            loc,
+                            format!(
+                                "the template of `{}` uses `{f}`, which `fields:` does not declare",
+                                rule.path
+                            ),
+                        )
+                        .hint(hint),
+                    );
+                    continue;
+                }
                 let hint = match (closest(&f, &candidates), is_user) {
                     (Some(c), true) => format!("did you mean `{c}`? Otherwise define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),
                     (None, true) => format!("define `{f}` on the users that have it, or write `{{{{ {f} | default('') }}}}` to make it optional"),

@@ -85,6 +85,7 @@ fn plan_doc(changes: Vec<Change>) -> PlanDocument {
         checksum: checksum(&targets),
         targets,
         config_file: None,
+        redact_salt: None,
     }
 }
 

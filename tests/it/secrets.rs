@@ -189,3 +189,88 @@ fn the_embedded_state_file_is_owner_only() {
     }
     assert!(state.exists());
 }
+
+/// A token anywhere under `auth` that is not a reference (an unknown key, a value where a
+/// reference or a mapping belongs, a token spelt as a key) or in a URL that does not parse as
+/// YAML is refused by the parser's error path, which says where and never what.
+#[test]
+fn parse_errors_under_auth_or_in_urls_never_quote_the_token() {
+    let token = "AQoDYXdzEJr1234567890secret";
+    let auth_cases = [
+        format!("auth: {{ tokn: \"{token}\" }}"),
+        format!("auth: {{ bearer_token_env: T, extra: {token} }}"),
+        format!("auth: \"{token}\""),
+        format!("auth: {{ bearer_token_env: [\"{token}\"] }}"),
+        format!("auth: {{ {token}: x }}"),
+        format!("auth:\n      basic: {{ username: u, password: {token} }}"),
+        format!("auth:\n      header:\n        name: X\n        value: {token}"),
+        format!("auth:\n      tokn: {token}"),
+    ];
+    let mut targets: Vec<String> = auth_cases
+        .iter()
+        .map(|auth| {
+            format!(
+                "  t:\n    type: generic\n    url: https://scim.example.com/scim/v2\n    {auth}\n    \
+                 assign: {{ all: true }}\n"
+            )
+        })
+        .collect();
+    // a URL with a token on a line that does not parse
+    targets.push(format!(
+        "  t:\n    type: generic\n    url: https://u:{token}@scim.example.com/v2?k={token}: x\n    \
+         auth: {{ bearer_token_env: T }}\n    assign: {{ all: true }}\n"
+    ));
+    for target in targets {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs_err::write(dir.path().join("roster.yaml"), config(&target)).expect("config");
+        for args in [&["-vv", "validate"][..], &["-vv", "plan"][..]] {
+            let r = run(dir.path(), token, args);
+            assert_eq!(r.code, Some(1), "{target}\n{}", r.out);
+            assert!(r.out.contains("roster.yaml:"), "says where: {}", r.out);
+            assert_no_token("a parse error", &r.out, token);
+        }
+    }
+}
+
+/// `plan --redact --out FILE` and `show --redact FILE` print the same digests (the plan's salt
+/// keys them), the salt is in the saved plan and in no redacted output, and two plans get
+/// different salts, so digests cannot be matched across plans.
+#[test]
+fn plan_and_show_redact_with_the_plans_salt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    fs_err::write(
+        d.join("roster.yaml"),
+        config("  sandbox:\n    type: embedded\n    path: state.json\n    assign: { all: true }\n"),
+    )
+    .expect("config");
+    let redacted = |args: &[&str]| -> String {
+        let o = roster()
+            .current_dir(d)
+            .env_remove("ROSTER_REDACT_KEY")
+            .args(args)
+            .output()
+            .expect("roster runs");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let plan = redacted(&["plan", "--redact", "--format", "json", "--out", "p.json"]);
+    let show = redacted(&["show", "--redact", "--format", "json", "p.json"]);
+    let digests = |s: &str| -> Vec<String> {
+        s.split('"')
+            .filter(|w| w.starts_with("redacted:"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!digests(&plan).is_empty(), "{plan}");
+    assert_eq!(digests(&plan), digests(&show));
+    assert!(!plan.contains("alice@example.com") && !show.contains("alice@example.com"));
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(d.join("p.json")).expect("plan"))
+            .expect("json");
+    let salt = saved["redact_salt"]
+        .as_str()
+        .expect("the saved plan keeps its salt");
+    assert!(!plan.contains(salt) && !show.contains(salt));
+    let again = redacted(&["plan", "--redact", "--format", "json"]);
+    assert_ne!(digests(&again), digests(&plan), "a new plan, a new salt");
+}

@@ -104,7 +104,7 @@ fn check_assign(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
         );
     }
     for (g, loc) in &a.groups {
-        if groups.find(g).is_none() {
+        if groups.unknown(g) {
             out.push(
                 Diagnostic::error(
                     *loc,
@@ -115,7 +115,7 @@ fn check_assign(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
         }
     }
     for (u, loc) in &a.users {
-        if !users.contains_id(u) {
+        if users.unknown(u) {
             out.push(
                 Diagnostic::error(
                     *loc,
@@ -269,7 +269,7 @@ fn check_policy(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
         }
     }
     for (name, loc) in &p.protect_users {
-        if !users.contains_id(name) && !users.by_name.contains_key(name.to_lowercase().as_str()) {
+        if users.unknown(name) && !users.by_name.contains_key(name.to_lowercase().as_str()) {
             out.push(
                 Diagnostic::warning(
                     *loc,
@@ -280,7 +280,7 @@ fn check_policy(t: &Target, users: &UserIndex, groups: &GroupIndex, out: &mut Ve
         }
     }
     for (name, loc) in &p.protect_groups {
-        if groups.find(name).is_none()
+        if groups.unknown(name)
             && !groups
                 .by_lower_name
                 .contains_key(name.to_lowercase().as_str())
