@@ -3,7 +3,7 @@
 //! token read from the variable the flags name.
 
 use super::error::EmulatorSetupError;
-use crate::emulator::{Dialect, Faults, LimitHeaders, LimitShape, Options, Server};
+use crate::emulator::{Dialect, Faults, LimitHeaders, LimitShape, Options, Quirks, Server};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +35,42 @@ pub struct EmulatorSettings {
     pub lying_totals: bool,
     /// AWS cursor chains end, empty and without `nextCursor`, after this many pages.
     pub short_cursor_after: Option<u32>,
+    /// Habits of a server that keeps less than it is sent.
+    pub quirks: QuirkSettings,
+}
+
+/// `roster emulator`'s server-that-keeps-less switches, as given.
+#[derive(Debug, Clone, Default)]
+pub struct QuirkSettings {
+    pub drop_group_members_on_create: bool,
+    pub drop_attributes: Vec<String>,
+    pub patch_501_except_active: bool,
+    pub no_filter: bool,
+    /// Seconds a new object stays invisible to reads.
+    pub lagging_reads_secs: Option<f64>,
+    pub lose_answers: u64,
+}
+
+impl QuirkSettings {
+    fn resolve(&self) -> Result<Quirks, EmulatorSetupError> {
+        let lagging_reads =
+            match self.lagging_reads_secs {
+                None => None,
+                Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|_| {
+                    EmulatorSetupError::Seconds {
+                        flag: "--lagging-reads",
+                    }
+                })?),
+            };
+        Ok(Quirks {
+            drop_group_members_on_create: self.drop_group_members_on_create,
+            drop_attributes: self.drop_attributes.clone(),
+            patch_501_except_active: self.patch_501_except_active,
+            no_filter: self.no_filter,
+            lagging_reads,
+            lose_answers: self.lose_answers,
+        })
+    }
 }
 
 impl EmulatorSettings {
@@ -74,6 +110,7 @@ impl EmulatorSettings {
                 lying_totals: self.lying_totals,
                 short_cursor_after: self.short_cursor_after,
             },
+            quirks: self.quirks.resolve()?,
         })
     }
 }
