@@ -11,6 +11,7 @@ mod emulator;
 mod hostile;
 mod import;
 mod invalid_corpus;
+mod lifecycle;
 mod pace;
 mod plan;
 mod plan_props;
