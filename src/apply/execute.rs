@@ -8,14 +8,20 @@
 
 use super::report::{ChangeResult, Status};
 use super::verify::{DigestPaths, Prepared};
-use super::{classify, find_by_keys, id_of, phases, resolve_refs, Found, Phase};
+use super::{
+    classify, fetch, find_by_keys, find_locally, id_of, in_effect, phases, resolve_refs, Found,
+    Phase,
+};
 use crate::plan::{Action, Address, Change, ObjectKind, Operation, TargetPlan};
+use crate::scim::client::object_path;
+use crate::scim::discovery::Discovered;
 use crate::scim::resource::{PatchOp, PatchRequest};
-use crate::scim::{ResourceKind, ScimClient, ScimClientError};
+use crate::scim::{dialect, Dialect, ResourceKind, ScimClient, ScimClientError};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 /// Told about every change as it ends, in the order they end (the command line draws its
@@ -31,6 +37,11 @@ pub trait Progress {
 /// nothing each time.
 const CREATE_ATTEMPTS: u32 = 3;
 
+/// How long a create whose answer was lost is looked for before it is sent again: a server whose
+/// reads lag behind its writes shows a new object only after a while, and sending it again
+/// meanwhile would make a duplicate (docs/contract.md#servers-that-keep-less).
+const LOST_ANSWER_WAIT: Duration = Duration::from_secs(10);
+
 struct Context {
     client: ScimClient,
     plan: Arc<TargetPlan>,
@@ -42,6 +53,12 @@ struct Context {
     /// The first create the plan thought missing that met a 409: proof that the read the plan
     /// rests on missed live objects, so nothing may be removed on its word.
     conflicted: Mutex<Option<String>>,
+    /// What the target said it supports (asked once per run).
+    discovered: Discovered,
+    /// Set by the first PATCH answered 501: every later one goes as a PUT.
+    patch_refused: AtomicBool,
+    /// Attributes already reported as accepted but not kept, so each is reported once.
+    not_kept: Mutex<HashSet<String>>,
 }
 
 impl Context {
@@ -208,11 +225,26 @@ impl<'a> Schedule<'a> {
 
 /// Apply a target's plan. `prepared` carries what a saved plan's re-read found (ids of creates
 /// already in effect, fresh versions, changes already done); it is empty for a plan just made.
+/// The target's capabilities are assumed to be the RFC's (see [`execute_with`]).
 pub async fn execute(
     client: &ScimClient,
     plan: Arc<TargetPlan>,
     paths: Arc<DigestPaths>,
     prepared: Prepared,
+    progress: &dyn Progress,
+) -> Vec<ChangeResult> {
+    let assumed = Discovered::assumed(client.dialect(), "not asked");
+    execute_with(client, plan, paths, prepared, assumed, progress).await
+}
+
+/// [`execute`] on a target whose capabilities were `discovered`: without PATCH, changes go as a
+/// read-modify-write PUT; without filtering, lookups list and match locally.
+pub async fn execute_with(
+    client: &ScimClient,
+    plan: Arc<TargetPlan>,
+    paths: Arc<DigestPaths>,
+    prepared: Prepared,
+    discovered: Discovered,
     progress: &dyn Progress,
 ) -> Vec<ChangeResult> {
     let n = plan.changes.len();
@@ -225,6 +257,9 @@ pub async fn execute(
         versions: prepared.versions,
         t0: Instant::now(),
         conflicted: Mutex::new(None),
+        discovered,
+        patch_refused: AtomicBool::new(false),
+        not_kept: Mutex::new(HashSet::new()),
     });
     let mut s = Schedule {
         plan: &plan,
@@ -411,7 +446,10 @@ async fn create(
             Ok(answer) => {
                 if let Some(id) = answer.as_ref().and_then(id_of) {
                     record_id(ctx, c, &id);
-                    return Ok((id, None));
+                    let mut notes = Vec::new();
+                    notes.extend(not_kept(ctx, c, &body, answer.as_ref()));
+                    notes.extend(ensure_members(ctx, c, &id, &body, answer.as_ref()).await?);
+                    return Ok((id, join_notes(notes)));
                 }
                 // A server that answers without the resource: find what it made.
                 match lookup(ctx, c, fields).await? {
@@ -453,8 +491,9 @@ async fn create(
         if !err.outcome_unknown() {
             return Err(err.to_string());
         }
-        // The server may or may not have made it: look before sending again.
-        match lookup(ctx, c, fields).await? {
+        // The server may or may not have made it: look before sending again, long enough for a
+        // server whose reads lag to show it.
+        match lookup_patiently(ctx, c, fields).await? {
             Found::Same(id) => {
                 record_id(ctx, c, &id);
                 return Ok((
@@ -472,14 +511,152 @@ async fn create(
 }
 
 async fn lookup(ctx: &Context, c: &Change, body: &Map<String, Value>) -> Result<Found, String> {
-    let found = find_by_keys(&ctx.client.reader(), c.kind, body)
-        .await
-        .map_err(|e| format!("cannot look the object up by its keys: {e}"))?;
+    let reader = ctx.client.reader();
+    let found = if ctx.discovered.filter {
+        find_by_keys(&reader, c.kind, body).await
+    } else {
+        find_locally(&reader, c.kind, body).await
+    };
+    let found = found.map_err(|e| format!("cannot look the object up by its keys: {e}"))?;
     Ok(classify(
         &found,
         &Value::Object(body.clone()),
         ctx.paths.of(c.kind),
     ))
+}
+
+/// [`lookup`] until it finds something or [`LOST_ANSWER_WAIT`] has passed, polling with backoff.
+async fn lookup_patiently(
+    ctx: &Context,
+    c: &Change,
+    body: &Map<String, Value>,
+) -> Result<Found, String> {
+    let deadline = Instant::now() + LOST_ANSWER_WAIT;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let found = lookup(ctx, c, body).await?;
+        if found != Found::Nothing || Instant::now() + pause > deadline {
+            return Ok(found);
+        }
+        tracing::debug!(address = %c.address, "not visible yet after a lost answer; looking again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn join_notes(notes: Vec<String>) -> Option<String> {
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+/// The attributes `sent` set that the server's `answer` does not hold: accepted but not kept. Each
+/// is reported once per target (a warning, and a note on the first change that shows it).
+fn not_kept(ctx: &Context, c: &Change, sent: &Value, answer: Option<&Value>) -> Option<String> {
+    let answer = answer?;
+    let mut lost = Vec::new();
+    for p in ctx.paths.of(c.kind) {
+        let wanted = p.get(sent).is_some_and(|v| !v.is_null());
+        if wanted && p.get(answer).is_none_or(Value::is_null) {
+            let key = format!("{:?}:{}", c.kind, p.key());
+            let mut seen = ctx.not_kept.lock().unwrap_or_else(|e| e.into_inner());
+            if seen.insert(key) {
+                lost.push(p.to_string());
+            }
+        }
+    }
+    if lost.is_empty() {
+        return None;
+    }
+    let what = lost.join(", ");
+    tracing::warn!(
+        "target {:?} accepted {what} but did not keep it (told once per attribute)",
+        ctx.plan.name
+    );
+    Some(format!("the target accepted {what} but did not keep it"))
+}
+
+/// The member ids a group body carries.
+fn member_ids(v: &Value) -> Vec<String> {
+    v.get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// After a group create with members on a server that shows members: those the server did not
+/// keep are added by a follow-up PATCH, then checked by a re-read.
+async fn ensure_members(
+    ctx: &Context,
+    c: &Change,
+    id: &str,
+    sent: &Value,
+    answer: Option<&Value>,
+) -> Result<Option<String>, String> {
+    if c.kind != ObjectKind::Group || !ctx.client.capabilities().groups_list_members {
+        return Ok(None);
+    }
+    let want = member_ids(sent);
+    if want.is_empty() {
+        return Ok(None);
+    }
+    let shown = answer.filter(|a| a.get("members").is_some_and(Value::is_array));
+    let kept: HashSet<String> = match shown {
+        Some(a) if member_ids(a).len() >= want.len() => return Ok(None),
+        Some(a) => member_ids(a).into_iter().collect(),
+        None => live_members(ctx, id).await?,
+    };
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|m| !kept.contains(*m))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    tracing::warn!(
+        address = %c.address,
+        "the target kept {} of the {} members sent with the group's create; adding the rest",
+        want.len() - missing.len(),
+        want.len()
+    );
+    for p in dialect::member_patches(ctx.client.dialect(), id, &missing, &[]) {
+        send_patch(ctx, c, id, &p, None)
+            .await
+            .map_err(|e| format!("adding the members the create dropped: {e}"))?;
+    }
+    let now = live_members(ctx, id).await?;
+    let still = missing.iter().filter(|m| !now.contains(*m)).count();
+    if still > 0 {
+        return Err(format!(
+            "the target dropped {} members sent with the group's create, and {still} are still              missing after a follow-up PATCH",
+            missing.len()
+        ));
+    }
+    Ok(Some(format!(
+        "the target kept {} of the {} members sent with the create; the other {} were added by a          follow-up PATCH (verified)",
+        want.len() - missing.len(),
+        want.len(),
+        missing.len()
+    )))
+}
+
+/// The member ids of a live group, read now.
+async fn live_members(ctx: &Context, id: &str) -> Result<HashSet<String>, String> {
+    let path = object_path(ResourceKind::Group, id);
+    let got = ctx
+        .client
+        .reader()
+        .get(&path)
+        .await
+        .map_err(|e| format!("cannot re-read the group's members: {e}"))?;
+    Ok(got
+        .body
+        .as_ref()
+        .map(member_ids)
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
 }
 
 fn record_id(ctx: &Context, c: &Change, id: &str) {
@@ -540,13 +717,12 @@ async fn patch(ctx: &Context, c: &Change, ops: &[PatchOp]) -> Result<Option<Stri
         .collect::<Result<Vec<PatchOp>, String>>()
         .map_err(|addr| format!("the id of {addr} is unknown (its create did not apply)"))?;
     let request = PatchRequest::new(resolved);
-    let sent = ctx
-        .client
-        .patch(resource_kind(c.kind), &id, &request, if_match(ctx, c))
-        .await;
-    match sent {
-        Ok(_) => Ok(None),
+    match send_patch(ctx, c, &id, &request, if_match(ctx, c)).await {
+        Ok(note) => Ok(note),
         Err(e) => {
+            if let Some(note) = lost_but_applied(ctx, c, &id, &e).await {
+                return Ok(Some(note));
+            }
             if let Some(why) = changed_meanwhile(&e) {
                 return Err(why);
             }
@@ -560,6 +736,124 @@ async fn patch(ctx: &Context, c: &Change, ops: &[PatchOp]) -> Result<Option<Stri
             Err(e.to_string())
         }
     }
+}
+
+/// Whether a PUT may stand in for a PATCH: AWS takes no PUT of a group, and documents PATCH.
+fn may_replace(ctx: &Context, kind: ResourceKind) -> bool {
+    ctx.client.dialect() == Dialect::Generic || kind == ResourceKind::User
+}
+
+/// Send one PATCH, or its read-modify-write PUT when the target does not support PATCH (its
+/// ServiceProviderConfig says so, or it answered 501 to an earlier or to this one). The note says
+/// what was checked or done beyond the PATCH itself.
+async fn send_patch(
+    ctx: &Context,
+    c: &Change,
+    id: &str,
+    request: &PatchRequest,
+    version: Option<&str>,
+) -> Result<Option<String>, ScimClientError> {
+    let kind = resource_kind(c.kind);
+    let replace = (!ctx.discovered.patch || ctx.patch_refused.load(Ordering::Relaxed))
+        && may_replace(ctx, kind);
+    if !replace {
+        match ctx.client.patch(kind, id, request, version).await {
+            Ok(answer) => {
+                let sent = sent_values(c, request);
+                return Ok(not_kept(ctx, c, &sent, answer.as_ref()));
+            }
+            Err(e) if e.status() == Some(501) && may_replace(ctx, kind) => {
+                if !ctx.patch_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "target {:?} answered 501 to PATCH: changes are sent as a read-modify-write PUT",
+                        ctx.plan.name
+                    );
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    replace_with_put(ctx, c, id, request, version).await
+}
+
+/// What a PATCH sets, as a resource (for checking the answer against it).
+fn sent_values(c: &Change, request: &PatchRequest) -> Value {
+    let mut sent = Map::new();
+    for op in &request.operations {
+        if op.op.eq_ignore_ascii_case("remove") {
+            continue;
+        }
+        if let (Some(path), Some(v)) = (&op.path, &op.value) {
+            if let Ok(p) = crate::mapping::AttrPath::parse(path) {
+                if c.after.keys().any(|k| k.eq_ignore_ascii_case(path)) {
+                    p.set(&mut sent, v.clone());
+                }
+            }
+        }
+    }
+    Value::Object(sent)
+}
+
+/// The PATCH as a PUT: read the object, apply the operations to it, send it whole, guarded by
+/// the plan's version or else the version just read (when the target has ETags).
+async fn replace_with_put(
+    ctx: &Context,
+    c: &Change,
+    id: &str,
+    request: &PatchRequest,
+    version: Option<&str>,
+) -> Result<Option<String>, ScimClientError> {
+    let kind = resource_kind(c.kind);
+    let got = ctx.client.reader().get(&object_path(kind, id)).await?;
+    let mut live = match got.body {
+        Some(Value::Object(o)) => o,
+        _ => {
+            return Err(ScimClientError::Setup(
+                "the object read back for a PUT has no body".into(),
+            ))
+        }
+    };
+    let live_version = live
+        .get("meta")
+        .and_then(|m| m.get("version"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| {
+            got.headers
+                .get(reqwest::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+    let etags = ctx.discovered.etag && ctx.client.capabilities().etags;
+    super::replace::apply_ops(&mut live, &request.operations).map_err(ScimClientError::Setup)?;
+    live.shift_remove("meta");
+    let body = Value::Object(live);
+    // The plan's version when it has one (a 412 then says the object changed since the plan),
+    // else the version just read (a 412 then says it changed since this read).
+    let guard = version.or(live_version.as_deref()).filter(|_| etags);
+    let answer = ctx.client.replace(kind, id, &body, guard).await?;
+    let sent = sent_values(c, request);
+    let mut notes = vec!["sent as PUT: the target does not support PATCH".to_string()];
+    notes.extend(not_kept(ctx, c, &sent, answer.as_ref()));
+    Ok(join_notes(notes))
+}
+
+/// A write retried after a lost answer meets 412 (its first attempt applied and moved the
+/// version): a re-read that shows the change in effect means it applied, which is what counts.
+async fn lost_but_applied(
+    ctx: &Context,
+    c: &Change,
+    id: &str,
+    e: &ScimClientError,
+) -> Option<String> {
+    if e.status() != Some(412) || e.attempts() < 2 {
+        return None;
+    }
+    let live = fetch(&ctx.client.reader(), c.kind, id).await.ok()??;
+    let ids = ctx.ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    in_effect(c, &live, &ids).then(|| {
+        "applied: its answer was lost, and a re-read shows the change in effect".to_string()
+    })
 }
 
 async fn delete(ctx: &Context, c: &Change) -> Result<Option<String>, String> {

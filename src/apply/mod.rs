@@ -16,10 +16,11 @@
 //!   by its match keys, never by blindly sending it again, so no retry duplicates an object.
 
 pub mod execute;
+pub mod replace;
 pub mod report;
 pub mod verify;
 
-pub use execute::{execute, Progress};
+pub use execute::{execute, execute_with, Progress};
 pub use report::{ChangeResult, Status};
 pub use verify::{per_object_reads, verify, Prepared, Snapshot, Source, Stale};
 
@@ -115,40 +116,104 @@ pub async fn fetch(
 
 /// The live objects that a create body would collide with: looked up by its externalId, and
 /// when it has none (or nothing has it) by its userName or displayName. One request in the
-/// common case.
+/// common case. A target that refuses the filter (400 or 501: filtering unsupported) is listed
+/// whole and matched here instead (docs/contract.md#servers-that-keep-less).
 pub async fn find_by_keys(
     client: &ReadOnlyClient,
     kind: ObjectKind,
     body: &Map<String, Value>,
 ) -> Result<Vec<Value>, ScimClientError> {
+    match find_by_filter(client, kind, body).await {
+        Err(e) if matches!(e.status(), Some(400 | 501)) => {
+            tracing::info!("the target refused a filter ({e}); matching locally");
+            find_locally(client, kind, body).await
+        }
+        other => other,
+    }
+}
+
+/// [`find_by_keys`] asked of the server with filters.
+async fn find_by_filter(
+    client: &ReadOnlyClient,
+    kind: ObjectKind,
+    body: &Map<String, Value>,
+) -> Result<Vec<Value>, ScimClientError> {
     for attr in ["externalId", name_attr(kind)] {
-        let Some(value) = body
-            .get(attr)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-        else {
+        let Some(value) = key_text(body, attr) else {
             continue;
         };
         let filter = Filter::eq(attr, value);
-        let found: Vec<Value> = match kind {
-            ObjectKind::User => client
-                .list_users(Some(&filter))
-                .await?
-                .iter()
-                .map(|u| live_value(kind, u))
-                .collect::<Result<_, _>>()?,
-            ObjectKind::Group => client
-                .list_groups(Some(&filter))
-                .await?
-                .iter()
-                .map(|g| live_value(kind, g))
-                .collect::<Result<_, _>>()?,
-        };
+        let found = list_values(client, kind, Some(&filter)).await?;
         if !found.is_empty() {
             return Ok(found);
         }
     }
     Ok(Vec::new())
+}
+
+fn key_text<'a>(body: &'a Map<String, Value>, attr: &str) -> Option<&'a str> {
+    body.get(attr)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+/// Every live object of `kind` (matching `filter`), as the planner saw them.
+async fn list_values(
+    client: &ReadOnlyClient,
+    kind: ObjectKind,
+    filter: Option<&Filter>,
+) -> Result<Vec<Value>, ScimClientError> {
+    match kind {
+        ObjectKind::User => client
+            .list_users(filter)
+            .await?
+            .iter()
+            .map(|u| live_value(kind, u))
+            .collect(),
+        ObjectKind::Group => client
+            .list_groups(filter)
+            .await?
+            .iter()
+            .map(|g| live_value(kind, g))
+            .collect(),
+    }
+}
+
+/// [`find_by_keys`] without filters, for a target that does not filter: the whole collection
+/// listed and matched by the same keys (externalId exactly, the name ignoring case, as SCIM's
+/// `eq` compares userName and displayName).
+pub async fn find_locally(
+    client: &ReadOnlyClient,
+    kind: ObjectKind,
+    body: &Map<String, Value>,
+) -> Result<Vec<Value>, ScimClientError> {
+    let all = list_values(client, kind, None).await?;
+    Ok(match_locally(all, kind, body))
+}
+
+/// The objects of `all` that hold `body`'s keys: by externalId, else by name.
+pub fn match_locally(all: Vec<Value>, kind: ObjectKind, body: &Map<String, Value>) -> Vec<Value> {
+    let ext = key_text(body, "externalId");
+    if let Some(ext) = ext {
+        let hits: Vec<Value> = all
+            .iter()
+            .filter(|v| v.get("externalId").and_then(Value::as_str) == Some(ext))
+            .cloned()
+            .collect();
+        if !hits.is_empty() {
+            return hits;
+        }
+    }
+    let Some(name) = key_text(body, name_attr(kind)) else {
+        return Vec::new();
+    };
+    all.into_iter()
+        .filter(|v| {
+            v.get(name_attr(kind))
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .collect()
 }
 
 /// What a lookup by keys found, against what a create would make.

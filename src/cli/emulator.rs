@@ -3,7 +3,7 @@
 
 use super::{CommandError, Exit, Ui};
 use crate::emulator::{Dialect, EndlessCursor, LimitHeaders, LimitShape};
-use crate::shell::emulator::{EmulatorSettings, HostileReads};
+use crate::shell::emulator::{EmulatorSettings, HostileReads, QuirkSettings};
 use crate::shell::{self};
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -118,6 +118,33 @@ pub struct EmulatorArgs {
     /// Fault: list answers declare a Content-Length of N MiB, then end after the real body.
     #[arg(long = "claim-length-mb", value_name = "N")]
     pub claim_length_mb: Option<u32>,
+    #[command(flatten)]
+    pub quirks: QuirkArgs,
+}
+
+/// Habits of servers that accept writes and quietly keep less (docs/contract.md#servers-that-keep-less).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Servers that keep less")]
+pub struct QuirkArgs {
+    /// Store (and answer) a group created with members without any.
+    #[arg(long = "drop-group-members-on-create")]
+    pub drop_group_members_on_create: bool,
+    /// Silently drop this attribute from every write and leave it out of /Schemas and
+    /// /ResourceTypes (e.g. the enterprise extension's URN, `title`); repeatable.
+    #[arg(long = "drop-attribute", value_name = "PATH")]
+    pub drop_attribute: Vec<String>,
+    /// Answer 501 to every PATCH that sets anything but `active` (PUT still works).
+    #[arg(long = "patch-501-except-active")]
+    pub patch_501_except_active: bool,
+    /// Advertise `filter.supported: false` and answer 400 to any filter.
+    #[arg(long = "no-filter")]
+    pub no_filter: bool,
+    /// Keep a new object invisible to GET and lists for SECS seconds after its create.
+    #[arg(long = "lagging-reads", value_name = "SECS")]
+    pub lagging_reads: Option<f64>,
+    /// Apply the first N writes but answer them 500, as if the answers were lost.
+    #[arg(long = "lose-answers", value_name = "N", default_value_t = 0)]
+    pub lose_answers: u64,
 }
 
 pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
@@ -148,6 +175,14 @@ pub fn run(ui: &Ui, args: &EmulatorArgs) -> Result<Exit, CommandError> {
             endless_index: args.endless_index,
             giant_page_mib: args.giant_page_mb,
             claim_length_mib: args.claim_length_mb,
+        },
+        quirks: QuirkSettings {
+            drop_group_members_on_create: args.quirks.drop_group_members_on_create,
+            drop_attributes: args.quirks.drop_attribute.clone(),
+            patch_501_except_active: args.quirks.patch_501_except_active,
+            no_filter: args.quirks.no_filter,
+            lagging_reads_secs: args.quirks.lagging_reads,
+            lose_answers: args.quirks.lose_answers,
         },
         limit_shape: match args.rate_limit_shape {
             ShapeArg::Bucket => LimitShape::Bucket,

@@ -19,7 +19,7 @@ mod server;
 pub mod store;
 
 pub use crate::scim::Dialect;
-pub use server::{EndlessCursor, Faults, LimitHeaders, LimitShape, Options, Server};
+pub use server::{EndlessCursor, Faults, LimitHeaders, LimitShape, Options, Quirks, Server};
 
 use secrecy::SecretString;
 use std::net::SocketAddr;

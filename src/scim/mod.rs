@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod dialect;
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod membership;

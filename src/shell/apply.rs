@@ -9,9 +9,10 @@ use super::observe::{observe, ConnectSettings, Connection};
 use super::target::CompiledTarget;
 use crate::apply::report::{ApplyReport, TargetReport, Totals, REPORT_FORMAT_VERSION};
 use crate::apply::verify::DigestPaths;
-use crate::apply::{execute, per_object_reads, verify, Prepared, Progress, Snapshot, Source};
+use crate::apply::{execute_with, per_object_reads, verify, Prepared, Progress, Snapshot, Source};
 use crate::config::Desired;
 use crate::plan::{PlanDocument, TargetPlan};
+use crate::scim::discovery::{discover, Discovered};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub struct Ready {
     plan: Arc<TargetPlan>,
     paths: Arc<DigestPaths>,
     prepared: Prepared,
+    /// What the target says it supports, asked once before anything is written.
+    discovered: Discovered,
 }
 
 /// What every target's apply did.
@@ -73,7 +76,14 @@ pub async fn prepare(
             }
         };
         let plan = Arc::new(t.clone());
-        let paths = Arc::clone(&target.digest_paths);
+        let discovered = discover(&conn.reader()).await;
+        tracing::info!(target = %t.name, "{}", discovered.describe());
+        // The plan was made without the attributes the target does not declare: its
+        // preconditions cover the same cut.
+        let paths = match super::capabilities::restricted_digest_paths(target.target, &discovered) {
+            Some(p) => Arc::new(p),
+            None => Arc::clone(&target.digest_paths),
+        };
         let mut prepared = Prepared::default();
         if saved {
             let checked = match verify_source(&conn, desired, target, &plan).await {
@@ -102,6 +112,7 @@ pub async fn prepare(
             plan,
             paths,
             prepared,
+            discovered,
         });
     }
     if failure.is_none() && !stale.is_empty() {
@@ -138,11 +149,12 @@ pub async fn apply_all<P: TargetProgress>(
             .count();
         let progress = start(&r.plan.name, total as u64);
         let t0 = std::time::Instant::now();
-        let results = execute(
+        let results = execute_with(
             &r.conn.client,
             Arc::clone(&r.plan),
             r.paths,
             r.prepared,
+            r.discovered,
             &progress,
         )
         .await;

@@ -3,7 +3,9 @@
 //! token read from the variable the flags name.
 
 use super::error::EmulatorSetupError;
-use crate::emulator::{Dialect, EndlessCursor, Faults, LimitHeaders, LimitShape, Options, Server};
+use crate::emulator::{
+    Dialect, EndlessCursor, Faults, LimitHeaders, LimitShape, Options, Quirks, Server,
+};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ pub struct EmulatorSettings {
     pub short_cursor_after: Option<u32>,
     /// The hostile-read faults: endless chains, giant and lying answers.
     pub hostile: HostileReads,
+    /// Habits of a server that keeps less than it is sent.
+    pub quirks: QuirkSettings,
 }
 
 /// The emulator's hostile-read faults, as plain values (one flag each).
@@ -50,6 +54,40 @@ pub struct HostileReads {
     pub giant_page_mib: Option<u32>,
     /// List answers declaring a `Content-Length` of this many MiB.
     pub claim_length_mib: Option<u32>,
+}
+
+/// `roster emulator`'s server-that-keeps-less switches, as given.
+#[derive(Debug, Clone, Default)]
+pub struct QuirkSettings {
+    pub drop_group_members_on_create: bool,
+    pub drop_attributes: Vec<String>,
+    pub patch_501_except_active: bool,
+    pub no_filter: bool,
+    /// Seconds a new object stays invisible to reads.
+    pub lagging_reads_secs: Option<f64>,
+    pub lose_answers: u64,
+}
+
+impl QuirkSettings {
+    fn resolve(&self) -> Result<Quirks, EmulatorSetupError> {
+        let lagging_reads =
+            match self.lagging_reads_secs {
+                None => None,
+                Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|_| {
+                    EmulatorSetupError::Seconds {
+                        flag: "--lagging-reads",
+                    }
+                })?),
+            };
+        Ok(Quirks {
+            drop_group_members_on_create: self.drop_group_members_on_create,
+            drop_attributes: self.drop_attributes.clone(),
+            patch_501_except_active: self.patch_501_except_active,
+            no_filter: self.no_filter,
+            lagging_reads,
+            lose_answers: self.lose_answers,
+        })
+    }
 }
 
 impl EmulatorSettings {
@@ -93,6 +131,7 @@ impl EmulatorSettings {
                 giant_page_mib: self.hostile.giant_page_mib,
                 claim_length_mib: self.hostile.claim_length_mib,
             },
+            quirks: self.quirks.resolve()?,
         })
     }
 }

@@ -161,6 +161,8 @@ pub enum PlanFileError {
 pub enum EmulatorSetupError {
     #[error("{flag} must be between 0 and 1")]
     Probability { flag: &'static str },
+    #[error("{flag} must be a number of seconds, 0 or more")]
+    Seconds { flag: &'static str },
     #[error("the emulator only listens on loopback addresses, not {0}")]
     NotLoopback(std::net::SocketAddr),
     #[error("environment variable {0} (--token-env) is not set")]

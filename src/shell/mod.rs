@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod base;
+pub mod capabilities;
 pub mod complete;
 pub mod config;
 pub mod drift;

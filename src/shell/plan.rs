@@ -54,6 +54,11 @@ pub async fn plan_with_base(
             base.and_then(|b| counterpart(&b.targets, compiled.name()).map(|c| (b.desired, c)));
         let conn = Connection::open(target, settings, true).await?;
         let result = observe_for(&conn.reader(), desired, compiled, other).await;
+        // Asked after the read, so the read's own request count stays what it was.
+        let discovered = match &result {
+            Ok(_) => Some(crate::scim::discovery::discover(&conn.reader()).await),
+            Err(_) => None,
+        };
         let display_url = conn.display_url.clone();
         let closed = conn.close().await;
         let (observed, stats) = result?;
@@ -66,6 +71,16 @@ pub async fn plan_with_base(
             seconds = stats.elapsed.as_secs_f64(),
             "read live state"
         );
+        let cut = discovered.as_ref().and_then(|d| {
+            tracing::info!(target = %target.name, "{}", d.describe());
+            super::capabilities::restricted(target, d)
+        });
+        if let Some((_, warnings)) = &cut {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+        }
+        let target = cut.as_ref().map_or(target, |(t, _)| t);
         let planned = if opts.resources.is_empty() {
             plan_target(desired, target, &observed, opts).map(|p| (p, None))
         } else {
@@ -84,8 +99,17 @@ pub async fn plan_with_base(
         if let Some(b) = base {
             let base_plan = match other {
                 Some((d, c)) => Some(
-                    plan_target(d, c.target, &observed, opts)
-                        .map_err(|e| BaseError::plan(&b.git_ref, &target.name, &e))?,
+                    plan_target(
+                        d,
+                        discovered
+                            .as_ref()
+                            .and_then(|x| super::capabilities::restricted(c.target, x))
+                            .as_ref()
+                            .map_or(c.target, |(t, _)| t),
+                        &observed,
+                        opts,
+                    )
+                    .map_err(|e| BaseError::plan(&b.git_ref, &target.name, &e))?,
                 ),
                 None => None,
             };

@@ -12,6 +12,7 @@ mod explain;
 mod hostile;
 mod import;
 mod invalid_corpus;
+mod lifecycle;
 mod pace;
 mod plan;
 mod plan_props;

@@ -188,6 +188,14 @@ pub(super) fn list(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
 }
 
 fn list_page(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
+    if app.quirks.refuses_filter(q.filter.as_deref()) {
+        return error(
+            app.aws,
+            StatusCode::BAD_REQUEST,
+            Some("invalidFilter"),
+            "Filtering is not supported (filter.supported is false).",
+        );
+    }
     let f = match parse_filter_for(app, kind, q.filter.as_deref()) {
         Ok(f) => f,
         Err(r) => return r,
@@ -251,6 +259,10 @@ fn list_page(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
                     next = None;
                 }
             }
+            items.retain(|r| {
+                !app.quirks
+                    .hidden(r.get("id").and_then(Value::as_str).unwrap_or_default())
+            });
             let store = &inner.store;
             let shown: Vec<Value> = items
                 .iter()
@@ -268,7 +280,13 @@ fn list_page(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
         }
         // Without a cursor AWS answers one index-style page from the start (startIndex is
         // ignored).
-        let (total, items) = inner.store.page(kind, f.as_ref(), 0, count);
+        let (mut total, mut items) = inner.store.page(kind, f.as_ref(), 0, count);
+        let before = items.len();
+        items.retain(|r| {
+            !app.quirks
+                .hidden(r.get("id").and_then(Value::as_str).unwrap_or_default())
+        });
+        total -= before - items.len();
         let store = &inner.store;
         let shown: Vec<Value> = items
             .iter()
@@ -306,12 +324,18 @@ fn list_page(app: &App, kind: Kind, q: &Query, base: &str) -> Reply {
             }),
         );
     }
-    let (total, items) = inner.store.page(
+    let (mut total, mut items) = inner.store.page(
         kind,
         f.as_ref(),
         usize::try_from(start - 1).unwrap_or(0),
         usize::try_from(count).unwrap_or(0),
     );
+    let before = items.len();
+    items.retain(|r| {
+        !app.quirks
+            .hidden(r.get("id").and_then(Value::as_str).unwrap_or_default())
+    });
+    total -= before - items.len();
     let store = &inner.store;
     let shown: Vec<Value> = items
         .into_iter()
@@ -462,7 +486,7 @@ pub(super) fn get_one(
     base: &str,
 ) -> Reply {
     let inner = lock(&app.inner);
-    let Some(res) = inner.store.get(kind, id) else {
+    let Some(res) = inner.store.get(kind, id).filter(|_| !app.quirks.hidden(id)) else {
         return store_error(app.aws, StoreError::NotFound);
     };
     if !app.aws {
@@ -516,11 +540,15 @@ pub(super) fn create(app: &App, kind: Kind, body: &[u8], uri: &Uri, base: &str) 
         }
     }
     b.remove("meta");
+    app.quirks.strip_body(kind, &mut b, true);
     let mut inner = lock(&app.inner);
     let (res, muts) = match inner.store.create(kind, b, false, app.id_style()) {
         Ok(x) => x,
         Err(e) => return store_error(app.aws, e),
     };
+    if let Some(id) = res.get("id").and_then(Value::as_str) {
+        app.quirks.born(id);
+    }
     if let Some(fail) = persist_or_fail(app, &mut inner, &muts) {
         return fail;
     }
@@ -551,10 +579,11 @@ pub(super) fn put(
     headers: &HeaderMap,
     base: &str,
 ) -> Reply {
-    let b = match parse_body(app.aws, body) {
+    let mut b = match parse_body(app.aws, body) {
         Ok(b) => b,
         Err(r) => return r,
     };
+    app.quirks.strip_body(kind, &mut b, false);
     if app.aws && kind == Kind::User {
         if let Err(d) = aws::check_user(&b, false) {
             return error(true, StatusCode::BAD_REQUEST, None, &d);
@@ -581,7 +610,7 @@ pub(super) fn patch(
     headers: &HeaderMap,
     base: &str,
 ) -> Reply {
-    let req: PatchRequest = match serde_json::from_slice(body) {
+    let mut req: PatchRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
             let detail = if app.aws {
@@ -606,6 +635,12 @@ pub(super) fn patch(
             return error(true, StatusCode::BAD_REQUEST, None, &d);
         }
     }
+    if let Some(detail) = app.quirks.patch_refused(&req.operations) {
+        return error(app.aws, StatusCode::NOT_IMPLEMENTED, None, detail);
+    }
+    req.operations = app
+        .quirks
+        .strip_ops(kind, std::mem::take(&mut req.operations));
     let mut inner = lock(&app.inner);
     let im = if_match(app, headers);
     let aws_user = app.aws && kind == Kind::User;

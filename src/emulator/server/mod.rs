@@ -13,9 +13,11 @@
 mod faults;
 mod handlers;
 mod projection;
+mod quirks;
 mod seed;
 
 pub use faults::{EndlessCursor, Faults, LimitHeaders, LimitShape};
+pub use quirks::Quirks;
 
 use crate::emulator::persist::Persist;
 use crate::emulator::schema::{self, Kind};
@@ -55,6 +57,8 @@ pub struct Options {
     /// Seed file loaded at start when the state is empty.
     pub seed: Option<PathBuf>,
     pub faults: Faults,
+    /// Habits of a server that keeps less than it is sent (all off by default).
+    pub quirks: Quirks,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             state: None,
             seed: None,
             faults: Faults::default(),
+            quirks: Quirks::default(),
         }
     }
 }
@@ -90,6 +95,7 @@ struct App {
     aws: bool,
     token: Option<SecretString>,
     faults: Faults,
+    quirks: quirks::QuirkState,
     inner: Mutex<Inner>,
     stats: Mutex<Stats>,
     rng: Mutex<StdRng>,
@@ -210,6 +216,7 @@ impl App {
             write_limit: f.rate_limit_write.map(|r| Mutex::new(Limit::new(r, f))),
             rng: Mutex::new(StdRng::seed_from_u64(f.seed)),
             faults: options.faults,
+            quirks: quirks::QuirkState::new(options.quirks),
             inner: Mutex::new(inner),
             stats: Mutex::new(Stats::default()),
             admitted: AtomicU64::new(0),
@@ -521,6 +528,17 @@ async fn handle(
     let mut reply = route(&app, &method, &segs, &uri, &headers, &body, &base);
     reply.limit_headers = limit_headers;
     let served = reply.status.is_success() || reply.status == StatusCode::NOT_MODIFIED;
+    if is_write && served && app.quirks.lose_answer() {
+        // The write stands; only its answer is lost on the way back.
+        lock(&app.stats).writes += 1;
+        let lost = error(
+            app.aws,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "Internal failure after the write was applied (injected: the answer is lost).",
+        );
+        return delayed(&app, lost).await;
+    }
     {
         let mut s = lock(&app.stats);
         if is_write {
@@ -601,20 +619,26 @@ fn route(
     };
     match (method, kind, &seg[..]) {
         (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
-            Reply::json(StatusCode::OK, schema::service_provider_config(base, aws))
+            Reply::json(
+                StatusCode::OK,
+                app.quirks
+                    .service_provider_config(schema::service_provider_config(base, aws)),
+            )
         }
         (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("Schemas") => {
-            list_static(schema::schemas(base))
+            list_static(app.quirks.schemas(schema::schemas(base)))
         }
         (&Method::GET, None, [s, id]) if s.eq_ignore_ascii_case("Schemas") => {
-            find_static(aws, schema::schemas(base), id)
+            find_static(aws, app.quirks.schemas(schema::schemas(base)), id)
         }
         (&Method::GET, None, [s]) if s.eq_ignore_ascii_case("ResourceTypes") => {
-            list_static(schema::resource_types(base))
+            list_static(app.quirks.resource_types(schema::resource_types(base)))
         }
-        (&Method::GET, None, [s, id]) if s.eq_ignore_ascii_case("ResourceTypes") => {
-            find_static(aws, schema::resource_types(base), id)
-        }
+        (&Method::GET, None, [s, id]) if s.eq_ignore_ascii_case("ResourceTypes") => find_static(
+            aws,
+            app.quirks.resource_types(schema::resource_types(base)),
+            id,
+        ),
         (_, None, [s] | [s, _])
             if ["ServiceProviderConfig", "Schemas", "ResourceTypes"]
                 .iter()
