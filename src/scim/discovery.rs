@@ -268,6 +268,16 @@ async fn fetch(client: &ReadOnlyClient, path: &str, missing: &mut Vec<String>) -
 
 /// Ask a target what it supports: three reads on a generic target, none on AWS. A discovery
 /// endpoint that fails (404, 501, a body that is not JSON) is taken as absent.
+/// The requests [`discover`] sends to a target of `dialect` (without retries): none on AWS,
+/// whose capabilities are documented, else one GET each of the three discovery endpoints.
+pub fn requests(dialect: Dialect) -> u64 {
+    if dialect == Dialect::AwsIdentityCenter {
+        0
+    } else {
+        3
+    }
+}
+
 pub async fn discover(client: &ReadOnlyClient) -> Discovered {
     let dialect = client.dialect();
     if dialect == Dialect::AwsIdentityCenter {

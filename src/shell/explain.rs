@@ -52,9 +52,18 @@ pub async fn explain_all(
         let target = compiled.target;
         let conn = Connection::open(target, settings, true).await?;
         let result = observe_for(&conn.reader(), desired, compiled, None).await;
+        // Asked after the read, as `plan` asks: the same requests, the same cut mapping.
+        let discovered = match &result {
+            Ok(_) => Some(crate::scim::discovery::discover(&conn.reader()).await),
+            Err(_) => None,
+        };
         let closed = conn.close().await;
         let (observed, stats) = result?;
         closed?;
+        let cut = discovered
+            .as_ref()
+            .and_then(|d| super::capabilities::restricted(target, d));
+        let target = cut.as_ref().map_or(target, |(t, _)| t);
         tracing::info!(
             target = %target.name,
             requests = stats.requests.total(),

@@ -95,7 +95,12 @@ pub async fn plan_with_base(
             known.push((target.name.clone(), k));
         }
         plan.url = display_url;
-        with_live_state_reads(&mut plan.requests, stats.requests.reads(), &target.rate);
+        with_live_state_reads(
+            &mut plan.requests,
+            stats.requests.reads(),
+            crate::scim::discovery::requests(super::scim_settings::dialect(target.dialect)),
+            &target.rate,
+        );
         if let Some(b) = base {
             let base_plan = match other {
                 Some((d, c)) => Some(

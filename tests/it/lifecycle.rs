@@ -58,7 +58,8 @@ impl Directory {
         let group = |j: usize, r: std::ops::Range<usize>| Group {
             id: format!("g{j:02}"),
             name: format!("group-{j:02}"),
-            members: r.map(uid).collect(),
+            // A small directory keeps the groups' shape, cut to the users it has.
+            members: (r.start.min(n)..r.end.min(n)).map(uid).collect(),
         };
         Directory {
             users,
@@ -98,7 +99,11 @@ impl Directory {
             }
             y.push_str(" }\n");
         }
-        y.push_str("groups:\n");
+        y.push_str(if self.groups.is_empty() {
+            "groups: []\n"
+        } else {
+            "groups:\n"
+        });
         for g in &self.groups {
             let members: Vec<String> = g.members.iter().map(|m| q(m)).collect();
             y.push_str(&format!(

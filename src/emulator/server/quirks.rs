@@ -317,7 +317,7 @@ mod tests {
         );
         let ops = vec![
             PatchOp::replace("title", json!("y")),
-            PatchOp::replace(&format!("{ENT}:department"), json!("E")),
+            PatchOp::replace(format!("{ENT}:department"), json!("E")),
             PatchOp::replace("displayName", json!("Z")),
         ];
         let kept = q.strip_ops(Kind::User, ops);

@@ -172,12 +172,19 @@ pub fn reread_requests(c: &Change) -> u64 {
 
 /// Once the plan's own read of live state is known: `apply PLAN_FILE` re-reads the whole state
 /// that way when it is fewer requests than object by object (see `shell::apply`), so the
-/// estimate is the smaller of the two.
-pub fn with_live_state_reads(requests: &mut Requests, live_state_reads: u64, rate: &RateLimits) {
+/// estimate is the smaller of the two, plus the `discovery_reads` apply asks first, as plan did
+/// (docs/contract.md#capability-discovery).
+pub fn with_live_state_reads(
+    requests: &mut Requests,
+    live_state_reads: u64,
+    discovery_reads: u64,
+    rate: &RateLimits,
+) {
     requests.live_state_reads = live_state_reads;
     if live_state_reads > 0 && live_state_reads < requests.reads {
         requests.reads = live_state_reads;
     }
+    requests.reads += discovery_reads;
     requests.seconds_at_rate = seconds_at_rate(requests, rate);
 }
 
