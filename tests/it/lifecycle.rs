@@ -662,3 +662,22 @@ fn a_lost_patch_answer_is_recognised_as_applied() {
     assert_eq!(ws.roster(&["plan", "--detailed-exitcode"]).code, Some(0));
     drop(emu);
 }
+
+#[test]
+fn lifecycle_against_scimmy() {
+    let Some(modules) = crate::scim_client::scimmy_dir() else {
+        return;
+    };
+    let token = "lifecycle-token-7c1d";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt.block_on(crate::scim_client::ScimmyServer::start(&modules, token));
+    let live = Live {
+        url: server.url.clone(),
+        token: token.to_string(),
+    };
+    lifecycle("SCIMMY 1.3.5", &live, "generic", Duration::ZERO, true);
+    drop(server);
+}
