@@ -210,6 +210,56 @@ fn validate_exits_0_when_valid_and_1_on_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read configuration file"));
 }
 
+#[test]
+fn validate_json_lists_every_diagnostic_by_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "version: 1\nusers:\n  - id: e1\n    user_name: a\n  - id: e1\n    user_name: b\n",
+    );
+    let out = roster()
+        .args(["validate", "--format", "json", "-c"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(v["valid"], false, "{v}");
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["severity"], "error", "{v}");
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("duplicate user id")),
+        "{v}"
+    );
+    assert_eq!(d["location"]["line"], 5, "{v}");
+    assert_eq!(d["location"]["column"], 9, "{v}");
+    assert!(
+        d["location"]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("bad.yaml")),
+        "{v}"
+    );
+
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        "version: 1\nusers:\n  - id: e1\n    user_name: a@example.com\n",
+    );
+    let out = roster()
+        .args(["validate", "--format", "json", "-c"])
+        .arg(&good)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["users"], 1, "{v}");
+    assert_eq!(v["diagnostics"].as_array().map(Vec::len), Some(0), "{v}");
+}
+
 fn stdout_is_empty(out: &std::process::Output) -> bool {
     out.stdout.is_empty()
 }
