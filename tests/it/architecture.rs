@@ -428,3 +428,30 @@ fn a_cycle_through_a_third_module_is_found() {
     assert!(found[0].starts_with("cycle a -> b -> c -> a"), "{found:?}");
     assert!(cycles(&[arrow("a", "b"), arrow("b", "c")]).is_empty());
 }
+
+/// The rooms stay small enough to read (issue 8): no source file over 1,000 lines, and the
+/// command files of `cli/` (parsing flags and rendering results, nothing more) under 300.
+#[test]
+fn no_source_file_outgrows_its_room() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    assert!(files.len() > 50, "the test must see the sources: {files:?}");
+    let mut too_big = Vec::new();
+    for f in &files {
+        let lines = fs_err::read_to_string(f).expect("source").lines().count();
+        let rel = f.strip_prefix(root()).unwrap_or(f).display().to_string();
+        let limit = if rel.starts_with("src/cli/") {
+            300
+        } else {
+            1000
+        };
+        if lines > limit {
+            too_big.push(format!("{rel}: {lines} lines (limit {limit})"));
+        }
+    }
+    assert!(
+        too_big.is_empty(),
+        "split these along their seams:\n{}",
+        too_big.join("\n")
+    );
+}
