@@ -97,6 +97,15 @@ struct UserIndex<'a> {
     skipped: std::cell::Cell<usize>,
 }
 
+/// A directory id that would make an address ambiguous (docs/contract.md#addresses): `live:`
+/// starts the address of a live object no directory entry matches.
+fn reserved_id(id: &str, kind: &str, loc: impl Into<Option<Loc>>) -> Option<Diagnostic> {
+    id.starts_with("live:").then(|| {
+        Diagnostic::error(loc, format!("{kind} id {id:?} starts with `live:`"))
+            .hint("`live:` is reserved for the addresses of live objects no directory entry matches; choose another id")
+    })
+}
+
 impl<'a> UserIndex<'a> {
     /// Index the users, reporting duplicate ids, user names and emails on the way.
     fn build(users: &'a [User], out: &mut Vec<Diagnostic>) -> Self {
@@ -109,6 +118,8 @@ impl<'a> UserIndex<'a> {
                     Diagnostic::error(u.field_loc("id"), "user `id` is empty")
                         .hint("give every user its immutable id, e.g. the HR employee number"),
                 );
+            } else if let Some(d) = reserved_id(&u.id, "user", u.field_loc("id")) {
+                out.push(d);
             } else if let Some(&first) = by_id.get(u.id.as_str()) {
                 out.push(
                     Diagnostic::error(u.field_loc("id"), format!("duplicate user id {:?}", u.id))
@@ -262,6 +273,10 @@ impl<'a> GroupIndex<'a> {
                     Diagnostic::error(g.id_loc, "group `id` is empty")
                         .hint("remove `id` (it defaults to the name) or give the group its id"),
                 );
+                continue;
+            }
+            if let Some(d) = reserved_id(&g.id, "group", g.id_loc) {
+                out.push(d);
                 continue;
             }
             match by_id.get(g.id.as_str()) {

@@ -71,6 +71,13 @@ pub fn resolve(
                 continue;
             }
             target_names.insert(name.clone(), loc);
+            if name.is_empty() || name.contains(':') || name.chars().any(char::is_whitespace) {
+                diags.push(
+                    Diagnostic::error(loc, format!("target name {name:?} cannot name addresses"))
+                        .hint("a target name is the first part of every address (`<target>:user.<id>`): use no `:`, no spaces and at least one character"),
+                );
+                continue;
+            }
             raw_targets.push((file, name, t));
         }
     }
