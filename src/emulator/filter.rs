@@ -256,11 +256,10 @@ impl Parser {
     }
 
     fn unary_inner(&mut self) -> Result<Filter, ParseError> {
-        if self.peek_keyword("not") {
-            self.pos += 1;
-            if self.next() != Some(Tok::LParen) {
-                return Err(ParseError("expected ( after not".into()));
-            }
+        // `not` is the keyword only before `(`; otherwise it is an attribute named `not`
+        // (`s[not eq 4]`, a path roster's own parser accepts; found by fuzz target scim_path).
+        if self.peek_keyword("not") && self.toks.get(self.pos + 1) == Some(&Tok::LParen) {
+            self.pos += 2;
             let inner = self.or()?;
             if self.next() != Some(Tok::RParen) {
                 return Err(ParseError("expected )".into()));
@@ -564,6 +563,17 @@ fn compare(actual: &Value, op: CompOp, expected: &Value, exact: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn not_is_a_keyword_only_before_a_parenthesis() {
+        assert!(parse_patch_path("s[not eq 4]").is_ok());
+        assert!(parse_filter("not eq \"x\"").is_ok());
+        assert!(matches!(
+            parse_filter("not (userName eq \"x\")"),
+            Ok(Filter::Not(_))
+        ));
+        assert!(parse_filter("not userName eq \"x\"").is_err());
+    }
+
     use super::*;
     use serde_json::json;
 
