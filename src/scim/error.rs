@@ -98,6 +98,21 @@ pub enum ScimClientError {
         rate: Option<f64>,
         attempts: u32,
     },
+    /// The server asked (`Retry-After`) for a wait longer than what is left of the throttle
+    /// budget: failing at once beats staying silent for minutes and failing then.
+    #[error("{host} answered {method} {url} with {status} and Retry-After: {retry_after:.0} s, longer than the {left:.0} s left of the throttle budget ({budget:.0} s, `rate.throttle_budget_seconds`); not waiting, after {attempts} attempt(s)")]
+    RetryAfterTooLong {
+        method: String,
+        url: String,
+        host: String,
+        status: u16,
+        /// What the server asked for, in seconds.
+        retry_after: f64,
+        /// Seconds of the throttle budget left for this request.
+        left: f64,
+        budget: f64,
+        attempts: u32,
+    },
     /// The server could not be reached, or the connection broke.
     #[error("cannot reach {host} ({method} {url}) after {attempts} attempt(s): {reason}")]
     Network {
@@ -171,6 +186,7 @@ impl ScimClientError {
         match self {
             ScimClientError::Http { status, .. } => Some(*status),
             ScimClientError::Throttled { .. } => Some(429),
+            ScimClientError::RetryAfterTooLong { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -208,7 +224,8 @@ impl ScimClientError {
     /// create in that case, so that a retry never duplicates it (docs/contract.md#concurrency-and-retries).
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            ScimClientError::Http { status, .. } => *status >= 500,
+            ScimClientError::Http { status, .. }
+            | ScimClientError::RetryAfterTooLong { status, .. } => *status >= 500,
             ScimClientError::Timeout { .. } | ScimClientError::Network { .. } => true,
             _ => false,
         }
@@ -220,6 +237,7 @@ impl ScimClientError {
         match &mut self {
             ScimClientError::Http { attempts, .. }
             | ScimClientError::Throttled { attempts, .. }
+            | ScimClientError::RetryAfterTooLong { attempts, .. }
             | ScimClientError::Network { attempts, .. }
             | ScimClientError::Timeout { attempts, .. } => {
                 *attempts = attempts.saturating_add(earlier);
@@ -234,6 +252,7 @@ impl ScimClientError {
         match self {
             ScimClientError::Http { attempts, .. }
             | ScimClientError::Throttled { attempts, .. }
+            | ScimClientError::RetryAfterTooLong { attempts, .. }
             | ScimClientError::Network { attempts, .. }
             | ScimClientError::Timeout { attempts, .. } => *attempts,
             _ => 0,

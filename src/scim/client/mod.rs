@@ -44,6 +44,8 @@ use tokio::time::Instant;
 const SCIM_JSON: &str = "application/scim+json";
 /// What roster accepts back: some servers answer plain JSON.
 const ACCEPT_JSON: &str = "application/scim+json, application/json;q=0.9";
+/// A `Retry-After` longer than this is said on the log while roster waits.
+const LONG_WAIT: Duration = Duration::from_secs(5);
 /// How much of a non-JSON error body is shown.
 const MAX_DETAIL: usize = 500;
 /// Default of `read.max_response_mib`: a page of 100 users is well under 1 MiB, so 32 MiB
@@ -411,14 +413,32 @@ impl ScimClient {
         }
     }
 
-    fn pause_until(&self, t: Instant) {
+    /// Holds every request to this target until `t`; whether that lengthened the pause by more
+    /// than a second (so that concurrent 429s asking for the same pause are told once).
+    fn pause_until(&self, t: Instant) -> bool {
         let mut p = self
             .inner
             .paused_until
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let longer = p.is_none_or(|old| old + Duration::from_secs(1) < t);
         if p.is_none_or(|old| old < t) {
             *p = Some(t);
+        }
+        longer
+    }
+
+    /// A wait the server asked for that is long enough to look like a hang is said, once per
+    /// pause, on the log (stderr, above any progress bar; `-q` hides it).
+    fn tell_long_wait(&self, wait: Duration, left: Duration) {
+        if wait > LONG_WAIT {
+            tracing::warn!(
+                "{} asked roster to wait {:.0} s (Retry-After): waiting on the server's limit ({:.0} s of the {:.0} s throttle budget left)",
+                self.inner.host,
+                wait.as_secs_f64(),
+                left.as_secs_f64(),
+                self.inner.throttle_budget.as_secs_f64()
+            );
         }
     }
 
@@ -460,6 +480,8 @@ impl ScimClient {
         let mut attempt = 0u32;
         // When this request was first answered 429: the throttle budget runs from there.
         let mut throttled_since: Option<Instant> = None;
+        // Time this request spent waiting on a 5xx's `Retry-After`.
+        let mut waited_on_server = Duration::ZERO;
         loop {
             attempt += 1;
             self.wait_for_pause().await;
@@ -604,11 +626,25 @@ impl ScimClient {
                 });
             }
 
-            let retry_after = headers
+            // What the server asked for, uncut: a wait longer than the throttle budget has left
+            // fails at once (it would only end in failure, silently, minutes later).
+            let asked = headers
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after)
-                .map(|d| d.min(inner.opts.max_retry_after));
+                .and_then(parse_retry_after);
+            let retry_after = asked.map(|d| d.min(inner.opts.max_retry_after));
+            let too_long = |left: Duration, attempt: u32| {
+                asked.filter(|d| *d > left).map(|d| ScimClientError::RetryAfterTooLong {
+                    method: m.clone(),
+                    url: url.clone(),
+                    host: inner.host.clone(),
+                    status,
+                    retry_after: d.as_secs_f64(),
+                    left: left.as_secs_f64(),
+                    budget: inner.throttle_budget.as_secs_f64(),
+                    attempts: attempt,
+                })
+            };
             if status == 429 {
                 inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                 budget.on_throttled(sent, published);
@@ -616,13 +652,19 @@ impl ScimClient {
                     inner.members.on_throttled(sent, Default::default());
                 }
                 let since = *throttled_since.get_or_insert(sent);
+                let left = (since + inner.throttle_budget).saturating_duration_since(Instant::now());
+                if let Some(e) = too_long(left, attempt) {
+                    return Err(e);
+                }
                 let wait = match retry_after {
                     Some(d) => {
                         // A paced budget takes a short `Retry-After` for this request only (the
                         // pacer's cut slows everyone); a long one, or any on a fixed rate, is a
                         // pause the server asked of every request.
-                        if budget.is_fixed() || d >= Duration::from_secs(2) {
-                            self.pause_until(Instant::now() + d);
+                        if (budget.is_fixed() || d >= Duration::from_secs(2))
+                            && self.pause_until(Instant::now() + d)
+                        {
+                            self.tell_long_wait(d, left);
                         }
                         d
                     }
@@ -652,7 +694,23 @@ impl ScimClient {
             // 501 Not Implemented says the server will never do this: asking again cannot help.
             let retryable = status >= 500 && status != 501 && !is_post;
             if retryable && attempt < max_attempts {
-                tokio::time::sleep(retry_after.unwrap_or_else(|| self.backoff(attempt))).await;
+                // A 503's `Retry-After` is bounded by the same budget: the total this request
+                // waits on what the server asked.
+                let left = inner.throttle_budget.saturating_sub(waited_on_server);
+                if let Some(e) = too_long(left, attempt) {
+                    return Err(e);
+                }
+                let wait = match retry_after {
+                    Some(d) => {
+                        waited_on_server += d;
+                        if d > LONG_WAIT {
+                            self.tell_long_wait(d, left);
+                        }
+                        d
+                    }
+                    None => self.backoff(attempt),
+                };
+                tokio::time::sleep(wait).await;
                 continue;
             }
             let text = String::from_utf8_lossy(&bytes);
