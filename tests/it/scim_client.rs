@@ -347,6 +347,28 @@ async fn throttled_request_honours_retry_after_then_succeeds() {
 }
 
 #[tokio::test]
+async fn a_retry_after_longer_than_the_throttle_budget_fails_at_once_instead_of_waiting() {
+    // Retry-After: 86400 used to keep roster silent for minutes before it failed anyway.
+    let mock = Mock::start(|_, _| {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "86400")],
+            "come back tomorrow",
+        )
+            .into_response()
+    })
+    .await;
+    let c = client(&mock.url, Dialect::Generic);
+    let t0 = Instant::now();
+    let e = c.get_user("a").await.expect_err("not waited for");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let text = e.to_string();
+    assert!(text.contains("Retry-After: 86400 s"), "{text}");
+    assert!(text.contains("throttle budget"), "{text}");
+    assert_eq!(mock.seen().len(), 1, "one request, no retry");
+}
+
+#[tokio::test]
 async fn server_errors_are_retried() {
     let mock = Mock::start(|_, n| {
         if n < 2 {

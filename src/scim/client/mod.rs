@@ -634,16 +634,18 @@ impl ScimClient {
                 .and_then(parse_retry_after);
             let retry_after = asked.map(|d| d.min(inner.opts.max_retry_after));
             let too_long = |left: Duration, attempt: u32| {
-                asked.filter(|d| *d > left).map(|d| ScimClientError::RetryAfterTooLong {
-                    method: m.clone(),
-                    url: url.clone(),
-                    host: inner.host.clone(),
-                    status,
-                    retry_after: d.as_secs_f64(),
-                    left: left.as_secs_f64(),
-                    budget: inner.throttle_budget.as_secs_f64(),
-                    attempts: attempt,
-                })
+                asked
+                    .filter(|d| *d > left)
+                    .map(|d| ScimClientError::RetryAfterTooLong {
+                        method: m.clone(),
+                        url: url.clone(),
+                        host: inner.host.clone(),
+                        status,
+                        retry_after: d.as_secs_f64(),
+                        left: left.as_secs_f64(),
+                        budget: inner.throttle_budget.as_secs_f64(),
+                        attempts: attempt,
+                    })
             };
             if status == 429 {
                 inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -652,7 +654,8 @@ impl ScimClient {
                     inner.members.on_throttled(sent, Default::default());
                 }
                 let since = *throttled_since.get_or_insert(sent);
-                let left = (since + inner.throttle_budget).saturating_duration_since(Instant::now());
+                let left =
+                    (since + inner.throttle_budget).saturating_duration_since(Instant::now());
                 if let Some(e) = too_long(left, attempt) {
                     return Err(e);
                 }
