@@ -33,8 +33,14 @@ use tokio::time::Instant;
 
 /// Where slow start begins (requests per second): below what most SaaS limits admit.
 pub const INITIAL_RATE: f64 = 10.0;
-/// Slow start multiplies the rate by this per clean answer.
-const SLOW_START_GROWTH: f64 = 1.5;
+/// Slow start doubles the rate in this many seconds of clean answers at the rate (a little
+/// per answer, so a budget its callers do not use up grows no faster than it is used): the
+/// rate never runs far ahead of what the server was seen to admit, and the first cut, made on
+/// what the server admitted, lands near the limit instead of a multiple of it.
+const SLOW_START_DOUBLING: f64 = 0.4;
+/// The admitted rate is counted over this many seconds of answers: a fixed window lets up to
+/// twice its limit through in one second that spans two windows, but at most 1.5 times in two.
+const ADMITTED_HORIZON: f64 = 2.0;
 /// Above this the pacer stops spacing requests (`parallelism` is the only bound).
 const UNLIMITED: f64 = 1000.0;
 /// A request reserves its slot this long before it is due, no sooner (see `try_take_at`); a
@@ -118,11 +124,14 @@ struct State {
     tat: Instant,
     /// Start of the congestion epoch; answers to requests sent before it are of the old rate.
     epoch: Instant,
-    /// The first request of the epoch: the admitted rate is measured from there (a budget
-    /// may sit idle for a long while after it was made, e.g. writes while a plan reads).
+    /// The first request of the epoch (a budget may sit idle for a long while after it was
+    /// made, e.g. writes while a plan reads).
     first_send: Option<Instant>,
-    /// When this epoch's successes were answered, the last second's worth: the admitted rate
-    /// is what the server let through lately, not since a slow start's first request.
+    /// The budget's first request: the admitted rate is measured from there at the earliest.
+    first_ever: Option<Instant>,
+    /// When successes were answered, `ADMITTED_HORIZON`'s worth, whatever epoch they were
+    /// sent in (the server admitted them all): the admitted rate is what the server let
+    /// through lately.
     admitted_log: VecDeque<Instant>,
     ok: u32,
     throttled: u32,
@@ -218,7 +227,6 @@ impl State {
     fn new_epoch(&mut self, now: Instant) {
         self.epoch = now;
         self.first_send = None;
-        self.admitted_log.clear();
         self.ok = 0;
         self.throttled = 0;
         self.last_growth = now;
@@ -240,19 +248,19 @@ impl State {
     fn cut(&mut self, now: Instant) {
         let current = self.rate.unwrap_or_else(|| self.measured_rate(now));
         let elapsed = now
-            .saturating_duration_since(self.first_send.unwrap_or(self.epoch))
-            .as_secs_f64();
+            .saturating_duration_since(self.first_ever.unwrap_or(self.epoch))
+            .as_secs_f64()
+            .min(ADMITTED_HORIZON);
         let n = self.ok + self.throttled;
-        let admitted = (elapsed >= MEASURE_SECS && self.ok >= MEASURE_OK)
+        let horizon = now - Duration::from_secs_f64(ADMITTED_HORIZON);
+        let recent = self.admitted_log.iter().filter(|t| **t >= horizon).count();
+        let admitted = (elapsed >= MEASURE_SECS && recent >= MEASURE_OK as usize)
             // Noise refuses a share of what the limit admitted; the limit itself is higher.
-            .then(|| {
-                let horizon = now - Duration::from_secs(1);
-                let recent = self.admitted_log.iter().filter(|t| **t >= horizon).count();
-                recent as f64 / elapsed.min(1.0) / (1.0 - self.noise).max(0.5)
-            });
-        // In slow start the last second was slower than the rate reached, so what it admitted
-        // understates the limit: the cut goes no deeper than a plain x0.8.
-        let floor = if self.slow_start { 0.8 } else { MAX_CUT };
+            .then(|| recent as f64 / elapsed / (1.0 - self.noise).max(0.5));
+        // Measured over less than a second, what was admitted says little of a limit counted
+        // per second (a fresh window or a full bucket let a burst through): the cut goes no
+        // deeper than halving.
+        let floor = if elapsed < 1.0 { 0.5 } else { MAX_CUT };
         let target = match admitted {
             Some(a) => (a * BELOW).clamp(current * floor, current * MIN_CUT),
             None => current * 0.8,
@@ -333,6 +341,7 @@ impl Pacer {
                 tat: now,
                 epoch: now,
                 first_send: None,
+                first_ever: None,
                 admitted_log: VecDeque::new(),
                 ok: 0,
                 throttled: 0,
@@ -425,6 +434,7 @@ impl Pacer {
         if s.first_send.is_none() {
             s.first_send = Some(start.max(s.epoch));
         }
+        s.first_ever.get_or_insert(start);
         s.outstanding += 1;
         Ok(start - now)
     }
@@ -470,18 +480,18 @@ impl Pacer {
         let mut s = self.lock();
         s.answered();
         Self::note_published(&mut s, now, published);
+        s.admitted_log.push_back(now);
+        let horizon = now - Duration::from_secs_f64(ADMITTED_HORIZON);
+        while s.admitted_log.front().is_some_and(|t| *t < horizon) {
+            s.admitted_log.pop_front();
+        }
         if sent < s.epoch {
             return;
         }
         s.ok += 1;
-        s.admitted_log.push_back(now);
-        let horizon = now - Duration::from_secs(1);
-        while s.admitted_log.front().is_some_and(|t| *t < horizon) {
-            s.admitted_log.pop_front();
-        }
         if s.slow_start {
             if let Some(r) = s.rate {
-                s.set_rate(r * SLOW_START_GROWTH);
+                s.set_rate(r * 2f64.powf(1.0 / (r * SLOW_START_DOUBLING)));
             }
         }
         s.judge(now);
@@ -677,12 +687,16 @@ mod tests {
         let t0 = Instant::now();
         let p = Pacer::starting_at(t0);
         let mut now = t0;
-        for _ in 0..30 {
+        for _ in 0..2000 {
             now += p.reserve_at(now);
             p.on_success_at(now, now, Published::default());
+            if p.rate().is_none() {
+                break;
+            }
         }
         assert_eq!(p.rate(), None);
-        assert!((now - t0).as_secs_f64() < 0.5, "{:?}", now - t0);
+        // Doubling every 0.4 s of clean answers: from 10/s past 1,000/s in under 3 s.
+        assert!((now - t0).as_secs_f64() < 3.0, "{:?}", now - t0);
     }
 
     #[test]
@@ -749,7 +763,7 @@ mod tests {
         let p = Pacer::starting_at(t0);
         // Unlimited after slow start: only the allowance spaces requests.
         let mut now = t0;
-        for _ in 0..30 {
+        while p.rate().is_some() {
             now += p.reserve_at(now);
             p.on_success_at(now, now, Published::default());
         }
