@@ -12,15 +12,15 @@ pub const DEFAULT_THROTTLE_BUDGET_SECS: f64 = 300.0;
 /// adaptively (`Pacer`).
 #[derive(Debug)]
 pub(super) enum Budget {
-    Fixed(RateLimiter),
-    Paced(Pacer),
+    Fixed(Box<RateLimiter>),
+    Paced(Box<Pacer>),
 }
 
 impl Budget {
     pub(super) fn new(per_second: Option<f64>) -> Budget {
         match per_second.filter(|r| r.is_finite() && *r > 0.0) {
-            Some(r) => Budget::Fixed(RateLimiter::new(Some(r))),
-            None => Budget::Paced(Pacer::new()),
+            Some(r) => Budget::Fixed(Box::new(RateLimiter::new(Some(r)))),
+            None => Budget::Paced(Box::default()),
         }
     }
 
