@@ -171,6 +171,8 @@ struct State {
     /// The last pause the server imposed (see `on_throttled_at`): no time to count an
     /// admitted rate over.
     paused: Option<(Instant, Instant)>,
+    /// The counts were started afresh after the last cut's `COOLDOWN` (see `settle`).
+    settled: bool,
     /// Whether each of this epoch's last `RECENT` answers was a 429.
     recent: VecDeque<bool>,
     /// 429s of this epoch that came right after another: a fixed window refuses every
@@ -284,6 +286,7 @@ impl State {
     }
 
     fn cut(&mut self, now: Instant) {
+        let from_slow_start = self.slow_start;
         let current = self.rate.unwrap_or_else(|| self.measured_rate(now));
         let elapsed = now
             .saturating_duration_since(self.first_ever.unwrap_or(self.epoch))
@@ -339,6 +342,7 @@ impl State {
         );
         self.slow_start = false;
         self.last_cut = Some(now);
+        self.settled = false;
         self.set_rate(target);
         let w = admitted.map_or(current, |a| a.min(current));
         let stretch = match self.curve {
@@ -347,6 +351,10 @@ impl State {
             Some(c) if current > c.w && (w - c.w).abs() <= SAME_LIMIT * c.w => {
                 (c.stretch * 2.0).min(MAX_STRETCH)
             }
+            // Out of slow start, what was admitted was counted over a climb that had not
+            // reached the limit for long: it understates the limit, which is looked for
+            // at twice the pace.
+            None if from_slow_start => 0.5,
             _ => 1.0,
         };
         self.curve = Some(Curve::new(w, target, now, stretch));
@@ -401,6 +409,21 @@ impl State {
         }
     }
 
+    /// A second after a cut the counts start afresh: until then the server's window (sliding,
+    /// or a bucket refilling) still holds what was sent before the cut and refuses for that,
+    /// which says nothing of the new rate; a trial's share, or the next cut, counted over
+    /// those answers would take the old rate's 429s for the new one's (or for noise).
+    fn settle(&mut self, now: Instant) {
+        if self.settled || self.last_cut.is_none_or(|t| now < t + COOLDOWN) {
+            return;
+        }
+        self.settled = true;
+        self.ok = 0;
+        self.throttled = 0;
+        self.recent.clear();
+        self.pairs = 0;
+    }
+
     fn note_recent(&mut self, throttled: bool) {
         if throttled && self.recent.back() == Some(&true) {
             self.pairs += 1;
@@ -441,6 +464,7 @@ impl Pacer {
                 curve: None,
                 last_cut: None,
                 paused: None,
+                settled: true,
                 recent: VecDeque::new(),
                 pairs: 0,
                 last_growth: now,
@@ -581,6 +605,7 @@ impl Pacer {
         if sent < s.epoch {
             return;
         }
+        s.settle(now);
         s.ok += 1;
         s.note_recent(false);
         if s.slow_start {
@@ -604,6 +629,7 @@ impl Pacer {
             // Sent at the rate before the last cut: says nothing about the present one.
             return;
         }
+        s.settle(now);
         s.throttled += 1;
         s.note_recent(true);
         if s.ok == 0 && s.throttled >= 2 && !s.slow_start {
