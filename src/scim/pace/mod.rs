@@ -7,15 +7,16 @@
 //! per-tenant limit, on every other integration of that tenant; so the pacer aims at sending
 //! just under the limit, not at finding it again and again:
 //!
-//! - Slow start: it begins at a conservative rate and multiplies it per clean answer (TCP's slow
-//!   start, per answer), so a server without a limit is soon sent to as fast as `parallelism`
-//!   allows, and a limited one is found within a few round trips.
+//! - Slow start: it begins at a conservative rate and doubles it every `SLOW_START_DOUBLING`
+//!   seconds of clean answers, so a server without a limit is soon sent to as fast as
+//!   `parallelism` allows, and the rate never runs far past a limit before its 429s come back.
 //! - The cut goes to what the server admitted, not to a fraction of what was sent: a server
-//!   over its limit admits its limit whatever roster sends, so the successes per second since
-//!   the last cut measure it (BBR's delivery rate). The pacer then sends a little under it and
-//!   grows by a few percent per second while answers stay clean, so probes above the limit are
+//!   over its limit admits its limit whatever roster sends, so the successes per second of the
+//!   last `ADMITTED_HORIZON` seconds measure it (BBR's delivery rate). The pacer then sends a
+//!   little under it and climbs back on a CUBIC curve while answers stay clean, drawn slower
+//!   each time a probe finds the limit where the last one did, so probes above the limit are
 //!   rare and brief; one cut per congestion epoch (answers to requests sent before a cut speak
-//!   of the old rate).
+//!   of the old rate) and none within `COOLDOWN` of the last.
 //! - Noise: a 429 that does not depend on the rate (a server failing a share of requests at
 //!   random) is told apart by experiment. A single 429 never cuts; a cut made on a measured
 //!   share of 429s is put on trial, and if that share does not fall after it the cut is undone
@@ -59,7 +60,8 @@ const BELOW: f64 = 0.98;
 const MIN_CUT: f64 = 0.9;
 const MAX_CUT: f64 = 0.3;
 const STEADY_CUT: f64 = 0.7;
-/// An admitted rate is only measured over an epoch this long with this many successes.
+/// An admitted rate is only measured over this many seconds of sending with this many
+/// successes.
 const MEASURE_SECS: f64 = 0.3;
 const MEASURE_OK: u32 = 5;
 /// Answers after a trial cut before it is judged, and answers an epoch needs before its share
@@ -121,8 +123,8 @@ struct Trial {
     in_slow_start: bool,
     /// When the trial began: undone, the curve resumes where it stood then.
     since: Instant,
-    /// Share of 429s in the epoch the cut ended, if it had enough answers to tell.
-    share_before: Option<f64>,
+    /// Share of 429s in the epoch the cut ended (a trial needs `BASELINE` answers of it).
+    share_before: f64,
 }
 
 /// What the server published about its budget.
@@ -149,10 +151,9 @@ struct State {
     tat: Instant,
     /// Start of the congestion epoch; answers to requests sent before it are of the old rate.
     epoch: Instant,
-    /// The first request of the epoch (a budget may sit idle for a long while after it was
-    /// made, e.g. writes while a plan reads).
-    first_send: Option<Instant>,
-    /// The budget's first request: the admitted rate is measured from there at the earliest.
+    /// The budget's first request: the admitted rate is measured from there at the earliest
+    /// (a budget may sit idle for a long while after it was made, e.g. writes while a plan
+    /// reads).
     first_ever: Option<Instant>,
     /// When successes were answered, `ADMITTED_HORIZON`'s worth, whatever epoch they were
     /// sent in (the server admitted them all): the admitted rate is what the server let
@@ -262,12 +263,16 @@ impl State {
 
     fn new_epoch(&mut self, now: Instant) {
         self.epoch = now;
-        self.recent.clear();
-        self.pairs = 0;
-        self.first_send = None;
+        self.restart_counts();
+        self.last_growth = now;
+    }
+
+    /// The epoch's answers, 429s and runs of them, counted from zero.
+    fn restart_counts(&mut self) {
         self.ok = 0;
         self.throttled = 0;
-        self.last_growth = now;
+        self.recent.clear();
+        self.pairs = 0;
     }
 
     /// Whether the 429s of this epoch are more than the learned noise explains.
@@ -324,16 +329,16 @@ impl State {
         // take the noise that stays after a genuine cut for a sign that the cut was useless.
         // A cut held above the admitted rate (slow start's floor) leaves the rate over the
         // limit: 429s that persist after it are the limit's, and judging them would learn the
-        // limit's share (a third and more past a fixed window) as noise.
-        // An admitted rate counted over less than `ADMITTED_HORIZON` may overstate a window's
-        // limit so that the cut stays above it; a trial there would learn the limit's share.
+        // limit's share (a third and more past a fixed window) as noise. So does a cut on an
+        // admitted rate counted over less than `ADMITTED_HORIZON`, which may overstate a
+        // window's limit.
         let above_limit = admitted.is_some_and(|a| target > a) || elapsed < ADMITTED_HORIZON;
         self.trial = (self.noise <= 0.0 && n >= BASELINE && !above_limit).then(|| Trial {
             rate_before: self.rate,
             curve_before: self.curve,
-            in_slow_start: self.slow_start,
+            in_slow_start: from_slow_start,
             since: now,
-            share_before: (n >= BASELINE).then(|| f64::from(self.throttled) / f64::from(n)),
+            share_before: f64::from(self.throttled) / f64::from(n),
         });
         tracing::debug!(
             "pacer: cut from {current:.1}/s to {target:.1}/s (admitted {admitted:?}, {} of {n} answers 429, noise {:.3})",
@@ -376,12 +381,8 @@ impl State {
         self.trial_throttled += self.throttled;
         // Against a limit a cut under the admitted rate makes 429s vanish (the server admits
         // more than is sent); 429s that keep coming about as often as before do not depend on
-        // the rate. A cut made on a handful of answers has no share to compare with: then only
-        // a low share that persists is noise (a cut still above the limit leaves a high one).
-        let persisted = match t.share_before {
-            Some(before) => share >= 0.6 * before,
-            None => share < 0.15,
-        };
+        // the rate.
+        let persisted = share >= 0.6 * t.share_before;
         // 429s in runs are a window's, whatever their share (a cut still above a window's
         // limit leaves it about as high).
         let scattered = self.pairs <= 1.max(self.throttled / 4);
@@ -418,10 +419,7 @@ impl State {
             return;
         }
         self.settled = true;
-        self.ok = 0;
-        self.throttled = 0;
-        self.recent.clear();
-        self.pairs = 0;
+        self.restart_counts();
     }
 
     fn note_recent(&mut self, throttled: bool) {
@@ -452,7 +450,6 @@ impl Pacer {
                 slow_start: true,
                 tat: now,
                 epoch: now,
-                first_send: None,
                 first_ever: None,
                 admitted_log: VecDeque::new(),
                 ok: 0,
@@ -547,9 +544,6 @@ impl Pacer {
         }
         if let Some(r) = s.rate {
             s.tat = start + Duration::from_secs_f64(1.0 / r);
-        }
-        if s.first_send.is_none() {
-            s.first_send = Some(start.max(s.epoch));
         }
         s.first_ever.get_or_insert(start);
         s.outstanding += 1;
