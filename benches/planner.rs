@@ -134,22 +134,20 @@ fn live_state(desired: &Desired) -> Observed {
         obs.users.push(LiveUser::from_resource(r).expect("user"));
     }
     for (j, g) in desired.groups.iter().enumerate() {
-        obs.groups.push(LiveGroup {
-            id: format!("grp-{j}"),
-            resource: json!({
-                "schemas": [GROUP_SCHEMA],
-                "id": format!("grp-{j}"),
-                "externalId": g.id,
-                "displayName": g.name,
-            }),
-            version: None,
-            members: Some(
-                g.members
-                    .iter()
-                    .filter_map(|(m, _)| index.get(m.as_str()).map(|i| live_id(*i)))
-                    .collect(),
-            ),
-        });
+        let mut group = LiveGroup::from_resource(json!({
+            "schemas": [GROUP_SCHEMA],
+            "id": format!("grp-{j}"),
+            "externalId": g.id,
+            "displayName": g.name,
+        }))
+        .expect("group");
+        group.members = Some(
+            g.members
+                .iter()
+                .filter_map(|(m, _)| index.get(m.as_str()).map(|i| live_id(*i)))
+                .collect(),
+        );
+        obs.groups.push(group);
     }
     obs
 }
@@ -268,7 +266,9 @@ fn main() {
 
     // 10% of users changed out of band.
     for u in live.users.iter_mut().step_by(10) {
-        u.resource["name"]["familyName"] = json!("Changed");
+        let mut r = u.resource();
+        r["name"]["familyName"] = json!("Changed");
+        *u = LiveUser::from_resource(r).expect("user");
     }
     reset_peak();
     let (t, c) = (Instant::now(), cpu_time());

@@ -116,16 +116,17 @@ fn slot(kind: ObjectKind) -> usize {
 
 impl Snapshot {
     pub fn new(observed: Observed) -> Snapshot {
-        let users: Vec<Value> = observed.users.into_iter().map(|u| u.resource).collect();
+        let users: Vec<Value> = observed.users.into_iter().map(|u| u.resource()).collect();
         let mut members = HashMap::new();
         let groups: Vec<Value> = observed
             .groups
             .into_iter()
             .map(|g| {
+                let resource = g.resource();
                 if let Some(m) = g.members {
                     members.insert(g.id, m.into_iter().collect());
                 }
-                g.resource
+                resource
             })
             .collect();
         let mut s = Snapshot {

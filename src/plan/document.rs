@@ -547,38 +547,40 @@ pub fn plain_number(x: f64) -> String {
 /// JSON with object keys sorted at every level and no insignificant whitespace: the form every
 /// digest in a plan is computed over, so digests do not depend on key order.
 pub fn canonical_json(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    write(&m[k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
     let mut out = String::new();
-    write(v, &mut out);
+    write_canonical(v, &mut |s| out.push_str(s));
     out
+}
+
+/// [`canonical_json`] written piece by piece to `put`, so a digest can hash it as it goes.
+pub fn write_canonical(v: &Value, put: &mut dyn FnMut(&str)) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            put("{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    put(",");
+                }
+                put(&Value::String(k.clone()).to_string());
+                put(":");
+                write_canonical(&m[k], put);
+            }
+            put("}");
+        }
+        Value::Array(a) => {
+            put("[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    put(",");
+                }
+                write_canonical(x, put);
+            }
+            put("]");
+        }
+        other => put(&other.to_string()),
+    }
 }
 
 /// `sha256:<hex>` of some bytes.

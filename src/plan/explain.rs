@@ -685,8 +685,8 @@ impl<'a> Ctx<'a> {
             ObjectKind::Group => (&self.w.compiled.group, &self.target.group_mapping),
         };
         let resource = live.map(|l| match v.kind {
-            ObjectKind::User => &self.observed.users[l].resource,
-            ObjectKind::Group => &self.observed.groups[l].resource,
+            ObjectKind::User => self.observed.users[l].resource(),
+            ObjectKind::Group => self.observed.groups[l].resource(),
         });
         let creates = changes.iter().any(|c| c.actions.contains(&Action::Create));
         let written = |path: &str| changes.iter().any(|c| c.after.contains_key(path));
@@ -695,7 +695,7 @@ impl<'a> Ctx<'a> {
             .enumerate()
             .map(|(i, rule)| {
                 let desired = v.side.rendered[d].values[i].clone();
-                let live_value = resource.and_then(|r| rule.path.get(r)).cloned();
+                let live_value = resource.as_ref().and_then(|r| rule.path.get(r)).cloned();
                 let status = if creates {
                     "create"
                 } else if written(&rule.path_text) {

@@ -292,7 +292,7 @@ pub fn build(
         if let Some(d) = user_match[l] {
             user_id[l] = Some(desired.users[d].id.clone());
         } else if let Some(id) = reverser
-            .user_id(&u.resource)
+            .user_id(&u.resource())
             .filter(|id| !directory_ids.contains(id.as_str()))
         {
             taken.insert(id.clone());
@@ -337,7 +337,7 @@ pub fn build(
             (Filter::New, m) => m.is_none(),
             (_, None) => false,
             (Filter::Update, Some(d)) => {
-                matching::user_differs(compiled, &desired.users[d], &u.resource, &resolve)
+                matching::user_differs(compiled, &desired.users[d], &u.resource(), &resolve)
                     .map_err(render_failed)?
             }
             (Filter::Activate, Some(d)) => {
@@ -350,7 +350,7 @@ pub fn build(
         if !selected {
             continue;
         }
-        let (mut user, why) = reverser.user(&u.resource, id, base, &resolve);
+        let (mut user, why) = reverser.user(&u.resource(), id, base, &resolve);
         if filter == Filter::Deactivate {
             set_active(&mut user, false);
         }
@@ -418,7 +418,7 @@ pub fn build(
                         .unwrap_or_default();
                     let have: BTreeSet<&str> = members.iter().map(String::as_str).collect();
                     (target.policy.members != MembersMode::Off && want != have)
-                        || matching::group_differs(compiled, d, &g.resource)
+                        || matching::group_differs(compiled, d, &g.resource())
                             .map_err(render_failed)?
                 }
             };
@@ -427,8 +427,8 @@ pub fn build(
             }
             let id = base
                 .map(|d| d.id.clone())
-                .or_else(|| reverser.group_id(&g.resource));
-            let (mut group, why) = reverser.group(&g.resource, id.as_deref(), base);
+                .or_else(|| reverser.group_id(&g.resource()));
+            let (mut group, why) = reverser.group(&g.resource(), id.as_deref(), base);
             group.members = members
                 .into_iter()
                 .map(|m| (m, crate::diag::Loc::default()))

@@ -187,19 +187,20 @@ pub async fn observe_for(
         target: target.name.clone(),
         source: Box::new(source),
     };
-    // Users are kept as the JSON the server sent, one value each, slimmed while each page is
-    // decoded: the full resources of every page were once all resident before slimming began.
-    let users: Vec<SlimResource> = client.list("/Users", "users", None).await.map_err(scim)?;
+    // Each user is slimmed while its page is decoded and held from then on as compact text
+    // (`LiveUser`): the pages' resources as JSON trees were once all resident at the same time.
+    let users: Vec<SlimUser> = client.list("/Users", "users", None).await.map_err(scim)?;
     let mut observed = Observed {
         users: Vec::with_capacity(users.len()),
         groups: Vec::new(),
     };
-    for SlimResource(resource) in users {
-        let user = LiveUser::from_resource(compact(resource)).map_err(|e| ObserveError::Other {
-            target: target.name.clone(),
-            message: e.to_string(),
-        })?;
-        observed.users.push(user);
+    for SlimUser(user) in users {
+        observed
+            .users
+            .push(user.map_err(|message| ObserveError::Other {
+                target: target.name.clone(),
+                message,
+            })?);
     }
     let groups = client.list_groups(None).await.map_err(scim)?;
 
@@ -295,18 +296,31 @@ fn slim(resource: &mut serde_json::Value) {
             obj.shift_remove(&key);
         }
     }
-    *resource = compact(std::mem::take(resource));
+}
+
+/// A live user decoded from a page as [`slim`] would leave it and then held as a [`LiveUser`],
+/// so a page's users are compact as soon as the page is read. `Err` holds why the resource is
+/// not a user (no string `id`); the listing then refuses the page for an item without an id.
+struct SlimUser(Result<LiveUser, String>);
+
+impl crate::scim::paging::Identified for SlimUser {
+    fn scim_id(&self) -> Option<&str> {
+        self.0.as_ref().ok().map(|u| u.id.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SlimUser {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SlimResource(resource) = SlimResource::deserialize(d)?;
+        Ok(SlimUser(
+            LiveUser::from_resource(resource).map_err(|e| e.to_string()),
+        ))
+    }
 }
 
 /// A live resource decoded as [`slim`] would leave it: `schemas` and every `meta` attribute
 /// but `version` are skipped by the decoder instead of being built and then removed.
 struct SlimResource(serde_json::Value);
-
-impl crate::scim::paging::Identified for SlimResource {
-    fn scim_id(&self) -> Option<&str> {
-        self.0.get("id").and_then(serde_json::Value::as_str)
-    }
-}
 
 impl<'de> serde::Deserialize<'de> for SlimResource {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -392,18 +406,6 @@ impl<'de> serde::de::Visitor<'de> for SlimVisitor {
     }
     fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
         Ok(serde_json::Value::Null)
-    }
-}
-
-/// The same JSON with every object and array rebuilt at its exact size: the parser grows them by
-/// doubling, and a resource the server sent with a dozen attributes kept room for sixteen after
-/// `slim` removed some.
-fn compact(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, compact(v))).collect()),
-        Value::Array(a) => Value::Array(a.into_iter().map(compact).collect()),
-        other => other,
     }
 }
 

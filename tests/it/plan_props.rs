@@ -342,12 +342,9 @@ fn observed(s: &Scenario) -> Observed {
             .collect();
         members.sort();
         members.dedup();
-        groups.push(LiveGroup {
-            id: format!("lg{k}"),
-            version: None,
-            resource: r,
-            members: Some(members),
-        });
+        let mut group = LiveGroup::from_resource(r).expect("group");
+        group.members = Some(members);
+        groups.push(group);
     }
     Observed { users, groups }
 }
@@ -448,7 +445,11 @@ impl Model {
                                 }
                                 continue;
                             }
-                            write(&mut g.resource, &op.op, path, value);
+                            let mut r = g.resource();
+                            write(&mut r, &op.op, path, value);
+                            let members = g.members.take();
+                            *g = LiveGroup::from_resource(r).expect("group");
+                            g.members = members;
                             continue;
                         }
                         let u = self
@@ -457,7 +458,9 @@ impl Model {
                             .iter_mut()
                             .find(|u| u.id == id)
                             .expect("patched user exists");
-                        write(&mut u.resource, &op.op, path, value);
+                        let mut r = u.resource();
+                        write(&mut r, &op.op, path, value);
+                        *u = LiveUser::from_resource(r).expect("user");
                     }
                 }
             }

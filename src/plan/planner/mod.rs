@@ -250,12 +250,12 @@ impl<'a> Planner<'a> {
 
     fn user_precondition(&self, l: usize) -> super::Precondition {
         let u = &self.observed.users[l];
-        self.users.precondition(&u.resource, u.version.as_ref())
+        self.users.precondition(&u.resource(), u.version.as_ref())
     }
 
     fn group_precondition(&self, l: usize) -> super::Precondition {
         let g = &self.observed.groups[l];
-        self.groups.precondition(&g.resource, g.version.as_ref())
+        self.groups.precondition(&g.resource(), g.version.as_ref())
     }
 
     /// Record a change; the phase is decided with it and travels in the plan.
@@ -333,7 +333,7 @@ impl<'a> Planner<'a> {
                     let diff = self.diff_attributes(
                         &self.users,
                         &self.users.rendered[d],
-                        &lu.resource,
+                        &lu.resource(),
                         only_ext,
                     );
                     let wants_active = user.active && !live_active;
@@ -572,7 +572,7 @@ impl<'a> Planner<'a> {
                         let diff = self.diff_attributes(
                             &self.groups,
                             &self.groups.rendered[g],
-                            &lg.resource,
+                            &lg.resource(),
                             !policy.group_update,
                         );
                         if !diff.ops.is_empty() {
