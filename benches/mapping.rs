@@ -32,19 +32,13 @@ fn user(i: usize) -> User {
         loc,
     };
     let mut fields = roster::config::FieldMap::default();
-    fields.insert("id".to_string(), text(format!("e{i}")));
-    fields.insert(
-        "user_name".to_string(),
-        text(format!("user{i}@example.com")),
-    );
-    fields.insert("given_name".to_string(), text(format!("Given{i}")));
-    fields.insert("family_name".to_string(), text(format!("Family{i}")));
-    fields.insert("email".to_string(), text(format!("user{i}@example.com")));
-    fields.insert("department".to_string(), text(format!("Dept{}", i % 50)));
-    fields.insert(
-        "manager".to_string(),
-        text(format!("e{}", i.saturating_sub(1))),
-    );
+    fields.insert("id".into(), text(format!("e{i}")));
+    fields.insert("user_name".into(), text(format!("user{i}@example.com")));
+    fields.insert("given_name".into(), text(format!("Given{i}")));
+    fields.insert("family_name".into(), text(format!("Family{i}")));
+    fields.insert("email".into(), text(format!("user{i}@example.com")));
+    fields.insert("department".into(), text(format!("Dept{}", i % 50)));
+    fields.insert("manager".into(), text(format!("e{}", i.saturating_sub(1))));
     User {
         id: format!("e{i}"),
         user_name: format!("user{i}@example.com"),

@@ -65,14 +65,14 @@ fn directory() -> Desired {
             let user_name = format!("user{i:06}@example.com");
             let manager = (i > 0).then(|| format!("e{:06}", i / 10));
             let mut fields = roster::config::FieldMap::default();
-            fields.insert("id".to_string(), field(id.clone()));
-            fields.insert("user_name".to_string(), field(user_name.clone()));
-            fields.insert("given_name".to_string(), field(format!("Given{i}")));
-            fields.insert("family_name".to_string(), field(format!("Family{i}")));
-            fields.insert("email".to_string(), field(user_name.clone()));
-            fields.insert("department".to_string(), field(format!("Dept{}", i % 50)));
+            fields.insert("id".into(), field(id.clone()));
+            fields.insert("user_name".into(), field(user_name.clone()));
+            fields.insert("given_name".into(), field(format!("Given{i}")));
+            fields.insert("family_name".into(), field(format!("Family{i}")));
+            fields.insert("email".into(), field(user_name.clone()));
+            fields.insert("department".into(), field(format!("Dept{}", i % 50)));
             if let Some(m) = &manager {
-                fields.insert("manager".to_string(), field(m.clone()));
+                fields.insert("manager".into(), field(m.clone()));
             }
             User {
                 id,

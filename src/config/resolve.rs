@@ -4,7 +4,7 @@
 
 use super::model::{self, Document, FieldValue};
 use super::target::resolve_target;
-use super::{Desired, FastBuild, Field, FieldMap, Group, Names, User};
+use super::{Desired, FastBuild, Field, FieldMap, FieldName, Group, Names, User};
 use crate::diag::{Diagnostic, FileId, Loc, SourceMap};
 use indexmap::IndexMap;
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ pub fn resolve(
     desired
         .users
         .reserve_exact(documents.iter().map(|(_, d)| d.users.len()).sum());
+    let mut names = FieldNames::default();
     let mut raw_targets = Vec::new();
     let mut target_names: IndexMap<String, Loc> = IndexMap::new();
     for (file, doc) in documents {
@@ -57,7 +58,7 @@ pub fn resolve(
             );
         }
         for u in doc.users {
-            if let Some(user) = resolve_user(file, u, diags) {
+            if let Some(user) = resolve_user(file, u, &mut names, diags) {
                 desired.users.push(user);
             }
         }
@@ -100,15 +101,31 @@ pub fn defined_fields(users: &[User]) -> std::collections::HashSet<String> {
     let mut set: std::collections::HashSet<&str, FastBuild> = Default::default();
     for u in users {
         for k in u.fields.keys() {
-            set.insert(k.as_str());
+            set.insert(k);
         }
     }
     set.into_iter().map(str::to_string).collect()
 }
 
+/// Field names seen so far, each held once and shared by every user that has the field.
+#[derive(Default)]
+pub(super) struct FieldNames(std::collections::HashSet<FieldName, FastBuild>);
+
+impl FieldNames {
+    fn intern(&mut self, name: String) -> FieldName {
+        if let Some(n) = self.0.get(name.as_str()) {
+            return n.clone();
+        }
+        let n: FieldName = name.into();
+        self.0.insert(n.clone());
+        n
+    }
+}
+
 pub(super) fn resolve_user(
     file: FileId,
     raw: model::S<model::RawUser>,
+    names: &mut FieldNames,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<User> {
     let loc = Loc::of(file, &raw);
@@ -117,7 +134,7 @@ pub(super) fn resolve_user(
     for (k, v) in raw.value.fields {
         let floc = Loc::new(file, v.line, v.col);
         fields.insert(
-            k,
+            names.intern(k),
             Field {
                 value: v.value,
                 loc: floc,

@@ -367,7 +367,7 @@ fn put(fields: &mut FieldMap, name: &str, value: Option<FieldValue>) {
             Some(f) => f.value = value,
             None => {
                 fields.insert(
-                    name.to_string(),
+                    name.into(),
                     Field {
                         value,
                         loc: Loc::default(),

@@ -539,7 +539,7 @@ mod tests {
         let mut m = crate::config::FieldMap::default();
         for (k, v) in fields {
             m.insert(
-                k.to_string(),
+                (*k).into(),
                 Field {
                     value: v.clone(),
                     loc: Loc::default(),

@@ -62,7 +62,7 @@ fn user(u: &User) -> Value {
     let fields: serde_json::Map<String, Value> = u
         .fields
         .iter()
-        .map(|(k, f)| (k.clone(), field(&f.value)))
+        .map(|(k, f)| (k.to_string(), field(&f.value)))
         .collect();
     json!({
         "id": u.id, "user_name": u.user_name, "active": u.active,

@@ -42,11 +42,11 @@ fn first_uses<'a>(desired: &'a Desired, wanted: &HashSet<&str>) -> Vec<(&'a str,
     let mut order: Vec<&str> = Vec::new();
     for u in &desired.users {
         for (name, field) in &u.fields {
-            if !wanted.contains(name.as_str()) {
+            if !wanted.contains(&**name) {
                 continue;
             }
-            let e = seen.entry(name.as_str()).or_insert_with(|| {
-                order.push(name.as_str());
+            let e = seen.entry(&**name).or_insert_with(|| {
+                order.push(&**name);
                 (field.loc, 0)
             });
             e.1 += 1;

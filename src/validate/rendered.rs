@@ -72,7 +72,7 @@ pub(super) fn directory_duplicate(
 pub(super) fn user_value_loc(u: &User, fields: &[String]) -> Loc {
     fields
         .iter()
-        .find_map(|f| u.fields.get(f).map(|x| x.loc))
+        .find_map(|f| u.fields.get(f.as_str()).map(|x| x.loc))
         .unwrap_or(u.loc)
 }
 

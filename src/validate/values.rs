@@ -99,7 +99,7 @@ pub(super) fn check_user_values(
             // Equal source fields are the directory's duplicate, reported by the directory
             // checks; only report collisions the mapping creates.
             if let Some(f) = &copied {
-                let text_of = |u: &User| u.fields.get(f).and_then(|x| x.value.as_text());
+                let text_of = |u: &User| u.fields.get(f.as_str()).and_then(|x| x.value.as_text());
                 if directory_duplicate(f, &["id"], &["user_name", "email"], text_of(a), text_of(b))
                 {
                     continue;

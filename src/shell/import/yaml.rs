@@ -50,7 +50,7 @@ pub(super) fn users_yaml(users: &[User]) -> String {
         out.push_str(&format!("  - id: {}\n", yaml_str(&u.id)));
         out.push_str(&format!("    user_name: {}\n", yaml_str(&u.user_name)));
         for (k, f) in &u.fields {
-            if k == "id" || k == "user_name" {
+            if &**k == "id" || &**k == "user_name" {
                 continue;
             }
             if let Some(v) = yaml_value(&f.value) {
