@@ -7,6 +7,7 @@
 
 pub mod assign;
 pub mod check;
+mod fields;
 pub mod known;
 pub mod load;
 pub mod model;
@@ -18,7 +19,7 @@ mod target;
 pub mod test_support;
 
 use crate::diag::{Diagnostic, Loc, SourceMap};
-use indexmap::IndexMap;
+pub use fields::{FieldMap, FieldName};
 use model::{
     Dialect, FieldValue, GroupMatchKey, MembersMode, TargetType, Unmanaged, UserMatchKey, When,
 };
@@ -50,15 +51,7 @@ pub struct Field {
     pub loc: Loc,
 }
 
-/// A user's fields by name. Fx-hashed: rendering looks fields up by name for every user and
-/// rule, and SipHash was a visible share of `validate` on 100,000 users.
-pub type FieldMap = IndexMap<FieldName, Field, FastBuild>;
-
-/// A field's name, shared by every user that has the field (`resolve` interns them): 100,000
-/// users with five fields held half a million copies of five names.
-pub type FieldName = std::sync::Arc<str>;
-
-/// The hasher of [`FieldMap`] and of the raw user's fields.
+/// The hasher of the raw user's fields and of the name sets built over every user.
 pub type FastBuild = std::hash::BuildHasherDefault<crate::fasthash::FxHasher>;
 
 /// A directory user.

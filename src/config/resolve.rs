@@ -129,8 +129,7 @@ pub(super) fn resolve_user(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<User> {
     let loc = Loc::of(file, &raw);
-    let mut fields =
-        FieldMap::with_capacity_and_hasher(raw.value.fields.len(), FastBuild::default());
+    let mut fields = FieldMap::with_capacity(raw.value.fields.len());
     for (k, v) in raw.value.fields {
         let floc = Loc::new(file, v.line, v.col);
         fields.insert(

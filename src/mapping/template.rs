@@ -629,7 +629,12 @@ mod tests {
             for (id, src) in ids.iter().zip(templates) {
                 let fast = t.render(*id, u, &mut None).unwrap();
                 let slow = t.render_slow(*id, u).unwrap();
-                assert_eq!(fast, slow, "template {src:?} for {:?}", u.fields.keys());
+                assert_eq!(
+                    fast,
+                    slow,
+                    "template {src:?} for {:?}",
+                    u.fields.keys().collect::<Vec<_>>()
+                );
             }
         }
     }
