@@ -1,7 +1,9 @@
 //! Observed state: the live users and groups of one target, as the planner sees them.
 //!
 //! The planner compares attributes by path on each resource's full SCIM JSON, so a live object
-//! keeps its whole resource rather than a typed view. Group membership is held apart from the
+//! keeps its whole resource rather than a typed view: as compact JSON text, parsed again where an
+//! attribute is compared (once per object in a plan), with the keys matching reads for every
+//! object (ids, names, email, `active`, `meta.version`) held apart. Group membership is held apart from the
 //! resource because it is read separately (AWS answers `members: []`), and `None` says it was
 //! not read at all, which the planner refuses to diff against.
 //!
