@@ -15,6 +15,7 @@
 #
 #   scripts/bench-pace.sh
 #   N=300 ROSTER_BIN=target/debug/roster scripts/bench-pace.sh
+#   FAULT_SEED=3 scripts/bench-pace.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000}"
@@ -23,6 +24,8 @@ READ_RATE="${READ_RATE:-10}"
 PLAN_N="${PLAN_N:-5000}"
 LATENCY_MS="${LATENCY_MS:-20}"
 NOISE="${NOISE:-0.05}"
+# The seed of the emulator's random 429s: which requests the noise hits.
+FAULT_SEED="${FAULT_SEED:-7}"
 OUT="${OUT:-target/bench-pace}"
 
 if [[ -z "${ROSTER_BIN:-}" ]]; then
@@ -66,7 +69,7 @@ trap stop_server EXIT
 
 start_emulator() {
   "$ROSTER_BIN" emulator --dialect generic --listen 127.0.0.1:0 --token-env BENCH_TOKEN \
-    --latency-ms "$LATENCY_MS" --fault-seed 7 "$@" > "$OUT/server.out" 2>&1 &
+    --latency-ms "$LATENCY_MS" --fault-seed "$FAULT_SEED" "$@" > "$OUT/server.out" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$OUT/server.out" && break; sleep 0.1; done
   URL=$(sed -n 's/^roster emulator listening on \(http[^ ]*\).*/\1/p' "$OUT/server.out")

@@ -731,4 +731,6 @@ pub fn published(headers: &reqwest::header::HeaderMap, now_unix: f64) -> Publish
 }
 
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
