@@ -19,8 +19,11 @@
 //!   of the old rate) and none within `COOLDOWN` of the last.
 //! - Noise: a 429 that does not depend on the rate (a server failing a share of requests at
 //!   random) is told apart by experiment. A single 429 never cuts; a cut made on a measured
-//!   share of 429s is put on trial, and if that share does not fall after it the cut is undone
-//!   and the share learned as noise. Later cuts need 429s clearly above the noise.
+//!   share of 429s is put on trial, and if 429s keep coming, scattered, after it the cut is
+//!   undone and their share learned as noise. From then on the noise is the share of 429s
+//!   among the answers to requests sent under what the server was seen to admit (the limit
+//!   cannot have refused those), and a cut needs 429s clearly above it over the last
+//!   `RECENT` answers.
 //! - What the server publishes wins: `RateLimit-Remaining`/`-Reset` (and `X-RateLimit-*`) form
 //!   an allowance that is never overdrawn: requests reserved or in flight count against it,
 //!   and once it is spent nothing goes out before the published reset.
@@ -106,10 +109,17 @@ impl Curve {
 
 /// How many of the last answers a share of 429s is judged on, once noise is known.
 const RECENT: usize = 50;
+/// The answers a cut's share of 429s is counted over (see `cut`).
+const SHARE_OF: usize = 50;
 /// No second cut within this long of a cut (see `on_throttled_at`).
 const COOLDOWN: Duration = Duration::from_secs(1);
 /// The most a curve is stretched (see `Curve::stretch`).
 const MAX_STRETCH: f64 = 8.0;
+/// The answers the noise is learned from, and how many it takes before they speak.
+const HISTORY: usize = 500;
+const LEARN_AFTER: usize = 100;
+/// How long what the server admitted at a cut (`State::proven`) speaks for its limit.
+const PROVEN_FOR: Duration = Duration::from_secs(30);
 /// A cut finds the limit "where the last one did" within this share of it.
 const SAME_LIMIT: f64 = 0.1;
 
@@ -123,7 +133,8 @@ struct Trial {
     in_slow_start: bool,
     /// When the trial began: undone, the curve resumes where it stood then.
     since: Instant,
-    /// Share of 429s in the epoch the cut ended (a trial needs `BASELINE` answers of it).
+    /// Share of 429s in the epoch the cut ended, for the log (a trial needs `BASELINE`
+    /// answers of it).
     share_before: f64,
 }
 
@@ -166,6 +177,13 @@ struct State {
     noise: f64,
     trial_answers: u32,
     trial_throttled: u32,
+    /// Whether each of the last answers to requests sent under what the server was seen to
+    /// admit was a 429 (see `learn`): once a trial showed noise, the noise is their share (a
+    /// trial's few dozen answers guess it too low or too high).
+    history: VecDeque<bool>,
+    /// The most the server was seen to admit (successes per second over a whole
+    /// `ADMITTED_HORIZON`, at a cut) in the last `PROVEN_FOR`, and when.
+    proven: Option<(f64, Instant)>,
     trial: Option<Trial>,
     curve: Option<Curve>,
     last_cut: Option<Instant>,
@@ -307,9 +325,25 @@ impl State {
                 .as_secs_f64()
         });
         let elapsed_sending = elapsed - paused;
-        let admitted = (elapsed_sending >= MEASURE_SECS && recent >= MEASURE_OK as usize)
-            // Noise refuses a share of what the limit admitted; the limit itself is higher.
-            .then(|| recent as f64 / elapsed_sending / (1.0 - self.noise).max(0.5));
+        let measured = elapsed_sending >= MEASURE_SECS && recent >= MEASURE_OK as usize;
+        let raw = recent as f64 / elapsed_sending.max(MEASURE_SECS);
+        if measured
+            && elapsed >= ADMITTED_HORIZON
+            && self
+                .proven
+                .is_none_or(|(p, at)| raw >= p || now.saturating_duration_since(at) > PROVEN_FOR)
+        {
+            self.proven = Some((raw, now));
+        }
+        let last = self.recent.len().min(SHARE_OF);
+        let refused = self.recent.iter().rev().take(last).filter(|t| **t).count();
+        let share = if last == 0 {
+            0.0
+        } else {
+            refused as f64 / last as f64
+        };
+        // Noise refuses a share of what the limit admitted; the limit itself is higher.
+        let admitted = measured.then(|| raw / (1.0 - self.noise).max(0.5));
         // Measured over less than a second, what was admitted says little of a limit counted
         // per second (a fresh window or a full bucket let a burst through): the cut goes no
         // deeper than halving.
@@ -321,8 +355,17 @@ impl State {
             (false, true) => MAX_CUT,
             (false, false) => STEADY_CUT,
         };
+        // Past slow start the rate moved little over the last answers: a server that refused
+        // a share of them admits at least the rest (what was admitted per second reads low
+        // when requests sat out a `Retry-After` and were not sent).
+        let held = if self.slow_start || last == 0 {
+            0.0
+        } else {
+            (1.0 - share) * BELOW
+        };
+        let floor = floor.max(held);
         let target = match admitted {
-            Some(a) => (a * BELOW).clamp(current * floor, current * MIN_CUT),
+            Some(a) => (a * BELOW).clamp(current * floor.min(MIN_CUT), current * MIN_CUT),
             None => current * 0.8,
         };
         // Once noise is known, a cut is judged by the share of 429s above it; a trial would
@@ -341,9 +384,11 @@ impl State {
             share_before: f64::from(self.throttled) / f64::from(n),
         });
         tracing::debug!(
-            "pacer: cut from {current:.1}/s to {target:.1}/s (admitted {admitted:?}, {} of {n} answers 429, noise {:.3})",
+            "pacer: {:.1} s in, cut from {current:.1}/s to {target:.1}/s (admitted {admitted:.1?}, {} of {n} answers 429, noise {:.3}{})",
+            now.saturating_duration_since(self.first_ever.unwrap_or(now)).as_secs_f64(),
             self.throttled,
-            self.noise
+            self.noise,
+            if self.trial.is_some() { ", on trial" } else { "" }
         );
         self.slow_start = false;
         self.last_cut = Some(now);
@@ -353,7 +398,10 @@ impl State {
         let stretch = match self.curve {
             // A probe past the last limit that found it again (a cut on the plateau, or
             // below it, says nothing of where the limit is).
-            Some(c) if current > c.w && (w - c.w).abs() <= SAME_LIMIT * c.w => {
+            Some(c)
+                if current > c.w * (1.0 + SAME_LIMIT / 2.0)
+                    && (w - c.w).abs() <= SAME_LIMIT * c.w =>
+            {
                 (c.stretch * 2.0).min(MAX_STRETCH)
             }
             // Out of slow start, what was admitted was counted over a climb that had not
@@ -380,13 +428,20 @@ impl State {
         self.trial_answers += n;
         self.trial_throttled += self.throttled;
         // Against a limit a cut under the admitted rate makes 429s vanish (the server admits
-        // more than is sent); 429s that keep coming about as often as before do not depend on
-        // the rate.
-        let persisted = share >= 0.6 * t.share_before;
+        // more than is sent); 429s that keep coming do not depend on the rate. Not "as often as
+        // before": the share a cut was made on is high by selection (the cut came when 429s
+        // bunched), and a noise taken for the limit this way spirals the rate down. Noise
+        // learned from a limit's 429s is unlearned below the limit (see `learn`).
         // 429s in runs are a window's, whatever their share (a cut still above a window's
         // limit leaves it about as high).
         let scattered = self.pairs <= 1.max(self.throttled / 4);
-        if self.throttled >= 2 && persisted && scattered && share < MAX_NOISE {
+        tracing::debug!(
+            "pacer: trial judged: {} of {n} answers 429 (before {:.3}), {} in runs",
+            self.throttled,
+            t.share_before,
+            self.pairs
+        );
+        if self.throttled >= 2 && scattered && share < MAX_NOISE {
             // The share counted, less one standard error: a high guess lets the rate climb far
             // past a limit before its 429s stand out above the noise; a low one costs a
             // shallow cut now and then.
@@ -401,8 +456,13 @@ impl State {
                     Some(r) => self.set_rate(r),
                     None => self.rate = None,
                 }
+                // The curve's plateau is what the server admitted at an earlier cut, counted
+                // before the noise was known: the noise had refused its share of that, and the
+                // limit is that much higher.
+                let noise = self.noise;
                 self.curve = t.curve_before.map(|c| Curve {
                     from: c.from + now.saturating_duration_since(t.since),
+                    w: c.w / (1.0 - noise),
                     ..c
                 });
             }
@@ -420,6 +480,38 @@ impl State {
         }
         self.settled = true;
         self.restart_counts();
+    }
+
+    /// Learns the noise from every answer since it showed (see `State::history`).
+    fn learn(&mut self, now: Instant, throttled: bool) {
+        // Sent under what the server was seen to admit (at the last cuts, or where the climb
+        // flattens): below its limit, so a 429 is not the limit's. Not just the last cut's: a
+        // cut made on noise taken for the limit admits less each time, and would shut out the
+        // very answers that tell it apart.
+        let admitted = match (self.proven, self.curve) {
+            // As counted, the noise's refusals in: a noise guessed high does not lift the line
+            // (that would let the limit's 429s in, lift the guess, and the line again).
+            (Some((p, at)), _) if now.saturating_duration_since(at) <= PROVEN_FOR => Some(p),
+            (_, Some(c)) => Some(c.w),
+            _ => None,
+        };
+        let under = self.rate.zip(admitted).is_some_and(|(r, a)| r <= a * BELOW);
+        // A 429 right after another is a window's (see `pairs`), not noise.
+        let in_run = throttled && self.recent.iter().rev().nth(1) == Some(&true);
+        if !self.settled || !under || in_run {
+            return;
+        }
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(throttled);
+        if self.noise > 0.0 && self.history.len() >= LEARN_AFTER {
+            // Less one standard error, as a trial's: the noise also lifts what was admitted,
+            // and a guess on the high side would lift the rate over the limit.
+            let n = self.history.len() as f64;
+            let p = self.history.iter().filter(|t| **t).count() as f64 / n;
+            self.noise = (p - (p * (1.0 - p) / n).sqrt()).clamp(0.001, MAX_NOISE);
+        }
     }
 
     fn note_recent(&mut self, throttled: bool) {
@@ -457,6 +549,8 @@ impl Pacer {
                 noise: 0.0,
                 trial_answers: 0,
                 trial_throttled: 0,
+                history: VecDeque::new(),
+                proven: None,
                 trial: None,
                 curve: None,
                 last_cut: None,
@@ -602,6 +696,7 @@ impl Pacer {
         s.settle(now);
         s.ok += 1;
         s.note_recent(false);
+        s.learn(now, false);
         if s.slow_start {
             if let Some(r) = s.rate {
                 s.set_rate(r * 2f64.powf(1.0 / (r * SLOW_START_DOUBLING)));
@@ -626,6 +721,7 @@ impl Pacer {
         s.settle(now);
         s.throttled += 1;
         s.note_recent(true);
+        s.learn(now, true);
         if s.ok == 0 && s.throttled >= 2 && !s.slow_start {
             // Nothing admitted since the cut: the server's budget is spent for now (a fixed
             // window runs until its reset whatever the rate), so cutting again would only

@@ -309,3 +309,30 @@ fn noises() -> Vec<f64> {
         None => vec![0.0, 0.05],
     }
 }
+
+/// What a user waits for: with 5% of requests refused at random on top of a hidden limit, the
+/// pacer learns the noise instead of taking it for the limit again and again (each cut on it
+/// measured a little less admitted than the last, and a run took twice the floor); without
+/// noise it sends close to the limit with few 429s. Fixed seeds: the same runs every time.
+#[test]
+fn noise_is_learned_not_chased_down() {
+    for shape in [Shape::Bucket, Shape::Fixed, Shape::Sliding] {
+        let noisy: Vec<Outcome> = (0..10).map(|s| run(shape, 25.0, 0.05, 1000, s)).collect();
+        let ratios: Vec<f64> = noisy.iter().map(|o| o.seconds / 40.0).collect();
+        let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+        assert!(
+            mean < 1.2,
+            "{shape:?} with noise: mean {mean:.3} of the floor"
+        );
+        assert!(
+            ratios.iter().all(|r| *r < 1.45),
+            "{shape:?} with noise: {ratios:.2?} of the floor"
+        );
+        for seed in 0..5 {
+            let o = run(shape, 25.0, 0.0, 1000, seed);
+            let limited = f64::from(o.limited) / f64::from(o.posts);
+            assert!(o.seconds / 40.0 < 1.10, "{shape:?} seed {seed}: {o:?}");
+            assert!(limited < 0.07, "{shape:?} seed {seed}: {o:?}");
+        }
+    }
+}
