@@ -484,18 +484,20 @@ impl State {
 
     /// Learns the noise from every answer since it showed (see `State::history`).
     fn learn(&mut self, now: Instant, throttled: bool) {
-        // Sent under what the server was seen to admit (at the last cuts, or where the climb
-        // flattens): below its limit, so a 429 is not the limit's. Not just the last cut's: a
-        // cut made on noise taken for the limit admits less each time, and would shut out the
-        // very answers that tell it apart.
-        let admitted = match (self.proven, self.curve) {
+        // Sent under what the server was seen to admit (the most at the last cuts), or no
+        // higher than where the climb flattens: below its limit, so a 429 is not the limit's.
+        // Not just the last cut's: a cut made on noise taken for the limit admits less each
+        // time, and would shut out the very answers that tell it apart.
+        let admitted = match self.proven {
             // As counted, the noise's refusals in: a noise guessed high does not lift the line
             // (that would let the limit's 429s in, lift the guess, and the line again).
-            (Some((p, at)), _) if now.saturating_duration_since(at) <= PROVEN_FOR => Some(p),
-            (_, Some(c)) => Some(c.w),
+            Some((p, at)) if now.saturating_duration_since(at) <= PROVEN_FOR => Some(p),
             _ => None,
         };
-        let under = self.rate.zip(admitted).is_some_and(|(r, a)| r <= a * BELOW);
+        let plateau = self.curve.map(|c| c.w);
+        let under = self.rate.is_some_and(|r| {
+            admitted.is_some_and(|a| r <= a * BELOW) || plateau.is_some_and(|w| r <= w)
+        });
         // A 429 right after another is a window's (see `pairs`), not noise.
         let in_run = throttled && self.recent.iter().rev().nth(1) == Some(&true);
         if !self.settled || !under || in_run {
