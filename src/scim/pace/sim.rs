@@ -23,68 +23,83 @@ pub(super) enum Shape {
     Sliding,
 }
 
-struct Limit {
-    shape: Shape,
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-    origin: Instant,
-    window: u64,
-    used: u32,
-    log: VecDeque<Instant>,
+/// A server's token bucket of `rate` per second holding `burst`.
+pub(super) struct Bucket {
+    pub rate: f64,
+    pub burst: f64,
+    pub tokens: f64,
+    pub last: Instant,
+}
+
+impl Bucket {
+    /// Seconds until the next token when the request arriving at `at` is refused.
+    fn check(&mut self, at: Instant) -> Result<(), f64> {
+        let dt = at.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        self.last = self.last.max(at);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((1.0 - self.tokens) / self.rate)
+        }
+    }
+}
+
+/// A server's window of `limit` requests: each whole second since `origin` (fixed) or
+/// any one second (sliding).
+pub(super) struct Window {
+    pub limit: usize,
+    pub origin: Instant,
+    pub sliding: bool,
+    pub log: VecDeque<Instant>,
+}
+
+impl Window {
+    /// Seconds until the window admits again when the request arriving at `at` is refused.
+    fn check(&mut self, at: Instant) -> Result<(), f64> {
+        let second = |t: Instant| t.saturating_duration_since(self.origin).as_secs();
+        let sliding = self.sliding;
+        self.log.retain(|t| {
+            if sliding {
+                at.saturating_duration_since(*t) < Duration::from_secs(1)
+            } else {
+                second(*t) == second(at)
+            }
+        });
+        if self.log.len() < self.limit {
+            self.log.push_back(at);
+            return Ok(());
+        }
+        let since = at.saturating_duration_since(self.origin).as_secs_f64();
+        Err(if sliding {
+            let oldest = self.log.iter().min().copied().unwrap_or(at);
+            1.0 - at.saturating_duration_since(oldest).as_secs_f64()
+        } else {
+            since.floor() + 1.0 - since
+        })
+    }
+}
+
+/// The limits a test puts in front of the pacer, counting a request when it arrives.
+pub(super) enum Limit {
+    Bucket(Bucket),
+    Window(Window),
 }
 
 impl Limit {
     /// Admits or refuses a request arriving at `at`; the refusal's `Retry-After` (whole
     /// seconds, at least 1, as the emulator rounds it).
-    fn check(&mut self, at: Instant) -> Result<(), f64> {
-        let retry = |s: f64| s.max(0.0).ceil().max(1.0);
-        match self.shape {
-            Shape::Bucket => {
-                let dt = at.saturating_duration_since(self.last).as_secs_f64();
-                self.tokens = (self.tokens + dt * self.rate).min(self.burst);
-                self.last = self.last.max(at);
-                if self.tokens >= 1.0 {
-                    self.tokens -= 1.0;
-                    Ok(())
-                } else {
-                    Err(retry((1.0 - self.tokens) / self.rate))
-                }
-            }
-            Shape::Fixed => {
-                let since = at.saturating_duration_since(self.origin).as_secs_f64();
-                let w = since.floor() as u64;
-                if w != self.window {
-                    self.window = w;
-                    self.used = 0;
-                }
-                if f64::from(self.used) < self.rate {
-                    self.used += 1;
-                    Ok(())
-                } else {
-                    Err(retry((w + 1) as f64 - since))
-                }
-            }
-            Shape::Sliding => {
-                while self
-                    .log
-                    .front()
-                    .is_some_and(|t| at.saturating_duration_since(*t) >= Duration::from_secs(1))
-                {
-                    self.log.pop_front();
-                }
-                if (self.log.len() as f64) < self.rate {
-                    self.log.push_back(at);
-                    Ok(())
-                } else {
-                    let oldest = self.log.front().copied().unwrap_or(at);
-                    Err(retry(
-                        1.0 - at.saturating_duration_since(oldest).as_secs_f64(),
-                    ))
-                }
-            }
+    pub fn check(&mut self, at: Instant) -> Result<(), f64> {
+        match self {
+            Limit::Bucket(b) => b.check(at),
+            Limit::Window(w) => w.check(at),
         }
+        .map_err(|s| s.max(0.0).ceil().max(1.0))
+    }
+
+    pub fn refuses(&mut self, at: Instant) -> bool {
+        self.check(at).is_err()
     }
 }
 
@@ -104,17 +119,21 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let t0 = Instant::now();
     let p = Pacer::starting_at(t0);
-    let mut limit = Limit {
-        shape,
-        rate,
-        burst: 5.0,
-        tokens: 5.0,
-        last: t0,
-        // The emulator starts a while before roster sends: a fixed window's phase is anyone's.
-        origin: t0 - Duration::from_secs_f64(rng.random::<f64>()),
-        window: 0,
-        used: 0,
-        log: VecDeque::new(),
+    // The emulator starts a while before roster sends: a fixed window's phase is anyone's.
+    let origin = t0 - Duration::from_secs_f64(rng.random::<f64>());
+    let mut limit = match shape {
+        Shape::Bucket => Limit::Bucket(Bucket {
+            rate,
+            burst: 5.0,
+            tokens: 5.0,
+            last: t0,
+        }),
+        Shape::Fixed | Shape::Sliding => Limit::Window(Window {
+            limit: rate as usize,
+            origin,
+            sliding: shape == Shape::Sliding,
+            log: VecDeque::new(),
+        }),
     };
     let parallelism = 8usize;
     let workers = parallelism * 2;

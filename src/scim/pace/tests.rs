@@ -1,3 +1,4 @@
+use super::sim::{Bucket, Limit, Window};
 use super::*;
 use rand::{Rng, SeedableRng};
 
@@ -8,71 +9,6 @@ fn ms(n: u64) -> Duration {
 impl Pacer {
     fn reserve_at(&self, now: Instant) -> Duration {
         self.try_reserve_at(now).expect("nothing published here")
-    }
-}
-
-/// A server's token bucket of `rate` per second holding `burst`.
-struct Bucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn refuses(&mut self, at: Instant) -> bool {
-        let dt = at.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
-        self.last = self.last.max(at);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            false
-        } else {
-            true
-        }
-    }
-}
-
-/// A server's window of `limit` requests: each whole second since `origin` (fixed) or
-/// any one second (sliding).
-struct Window {
-    limit: usize,
-    origin: Instant,
-    sliding: bool,
-    log: VecDeque<Instant>,
-}
-
-impl Window {
-    fn refuses(&mut self, at: Instant) -> bool {
-        let second = |t: Instant| t.saturating_duration_since(self.origin).as_secs();
-        let sliding = self.sliding;
-        self.log.retain(|t| {
-            if sliding {
-                at.saturating_duration_since(*t) < Duration::from_secs(1)
-            } else {
-                second(*t) == second(at)
-            }
-        });
-        if self.log.len() < self.limit {
-            self.log.push_back(at);
-            false
-        } else {
-            true
-        }
-    }
-}
-
-enum Limit {
-    Bucket(Bucket),
-    Window(Window),
-}
-
-impl Limit {
-    fn refuses(&mut self, at: Instant) -> bool {
-        match self {
-            Limit::Bucket(b) => b.refuses(at),
-            Limit::Window(w) => w.refuses(at),
-        }
     }
 }
 
