@@ -181,6 +181,9 @@ struct State {
     /// admit was a 429 (see `learn`): once a trial showed noise, the noise is their share (a
     /// trial's few dozen answers guess it too low or too high).
     history: VecDeque<bool>,
+    /// How many of `history` are 429s (counted as they come and go: `learn` runs on every
+    /// answer).
+    history_throttled: usize,
     /// The most the server was seen to admit (successes per second over a whole
     /// `ADMITTED_HORIZON`, at a cut) in the last `PROVEN_FOR`, and when.
     proven: Option<(f64, Instant)>,
@@ -483,7 +486,7 @@ impl State {
     }
 
     /// Learns the noise from every answer since it showed (see `State::history`).
-    fn learn(&mut self, now: Instant, throttled: bool) {
+    fn learn(&mut self, now: Instant, throttled: bool, in_run: bool) {
         // Sent under what the server was seen to admit (the most at the last cuts), or no
         // higher than where the climb flattens: below its limit, so a 429 is not the limit's.
         // Not just the last cut's: a cut made on noise taken for the limit admits less each
@@ -499,31 +502,34 @@ impl State {
             admitted.is_some_and(|a| r <= a * BELOW) || plateau.is_some_and(|w| r <= w)
         });
         // A 429 right after another is a window's (see `pairs`), not noise.
-        let in_run = throttled && self.recent.iter().rev().nth(1) == Some(&true);
         if !self.settled || !under || in_run {
             return;
         }
-        if self.history.len() == HISTORY {
-            self.history.pop_front();
+        if self.history.len() == HISTORY && self.history.pop_front() == Some(true) {
+            self.history_throttled -= 1;
         }
         self.history.push_back(throttled);
+        self.history_throttled += usize::from(throttled);
         if self.noise > 0.0 && self.history.len() >= LEARN_AFTER {
             // Less one standard error, as a trial's: the noise also lifts what was admitted,
             // and a guess on the high side would lift the rate over the limit.
             let n = self.history.len() as f64;
-            let p = self.history.iter().filter(|t| **t).count() as f64 / n;
+            let p = self.history_throttled as f64 / n;
             self.noise = (p - (p * (1.0 - p) / n).sqrt()).clamp(0.001, MAX_NOISE);
         }
     }
 
-    fn note_recent(&mut self, throttled: bool) {
-        if throttled && self.recent.back() == Some(&true) {
+    /// Counts an answer of this epoch; whether it is a 429 right after another (in a run).
+    fn note_recent(&mut self, throttled: bool) -> bool {
+        let in_run = throttled && self.recent.back() == Some(&true);
+        if in_run {
             self.pairs += 1;
         }
         if self.recent.len() == RECENT {
             self.recent.pop_front();
         }
         self.recent.push_back(throttled);
+        in_run
     }
 
     fn answered(&mut self) {
@@ -552,6 +558,7 @@ impl Pacer {
                 trial_answers: 0,
                 trial_throttled: 0,
                 history: VecDeque::new(),
+                history_throttled: 0,
                 proven: None,
                 trial: None,
                 curve: None,
@@ -698,7 +705,7 @@ impl Pacer {
         s.settle(now);
         s.ok += 1;
         s.note_recent(false);
-        s.learn(now, false);
+        s.learn(now, false, false);
         if s.slow_start {
             if let Some(r) = s.rate {
                 s.set_rate(r * 2f64.powf(1.0 / (r * SLOW_START_DOUBLING)));
@@ -722,8 +729,8 @@ impl Pacer {
         }
         s.settle(now);
         s.throttled += 1;
-        s.note_recent(true);
-        s.learn(now, true);
+        let in_run = s.note_recent(true);
+        s.learn(now, true, in_run);
         if s.ok == 0 && s.throttled >= 2 && !s.slow_start {
             // Nothing admitted since the cut: the server's budget is spent for now (a fixed
             // window runs until its reset whatever the rate), so cutting again would only
