@@ -141,7 +141,6 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
     let mut events: BinaryHeap<Reverse<(Instant, usize, u8)>> = BinaryHeap::new();
     let mut sent_at = vec![t0; workers];
     let mut verdict = vec![Ok(()); workers];
-    let mut attempts = vec![0u32; workers];
     let mut started = 0u32;
     for w in 0..workers.min(n as usize) {
         events.push(Reverse((t0, w, 0)));
@@ -198,7 +197,6 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
                     let sent = now + wait;
                     in_flight += 1;
                     out.posts += 1;
-                    attempts[w] += 1;
                     sent_at[w] = sent;
                     let arrive = sent + Duration::from_micros(200);
                     verdict[w] = match limit.check(arrive) {
@@ -223,7 +221,6 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
                 Ok(()) => {
                     p.on_success_at(now, sent, Published::default());
                     done += 1;
-                    attempts[w] = 0;
                     if started < n {
                         started += 1;
                         events.push(Reverse((now, w, 0)));
