@@ -108,7 +108,7 @@ impl Curve {
 }
 
 /// How many of the last answers a share of 429s is judged on, once noise is known.
-const RECENT: usize = 50;
+const RECENT: usize = 100;
 /// The answers a cut's share of 429s is counted over (see `cut`).
 const SHARE_OF: usize = 50;
 /// No second cut within this long of a cut (see `on_throttled_at`).
@@ -299,16 +299,23 @@ impl State {
     /// Whether the 429s of this epoch are more than the learned noise explains.
     fn beyond_noise(&self) -> bool {
         if self.noise <= 0.0 {
-            // Two 429s in an epoch are common under a few percent of random ones; three
-            // come at once when a limit is passed.
-            return self.throttled >= 3;
+            // 429s close together (three of the last 20 answers, or five of 50): a limit passed
+            // refuses many at once (a window all requests to its end, a bucket a share that
+            // grows with the rate). A few percent of random 429s scatter theirs; counted over a
+            // whole epoch they would bring three sooner or later, each time cutting a rate the
+            // limit never refused.
+            let last = |n: usize| self.recent.iter().rev().take(n).filter(|t| **t).count();
+            return last(20) >= 3 || last(50) >= 5;
         }
         // Judged on the last answers only: over a long epoch the noise of its clean seconds
-        // would hide a probe's 429s until the rate was far past the limit.
+        // would hide a probe's 429s until the rate was far past the limit. Over a hundred, and
+        // two and a half standard deviations above the noise: checked on every 429, a looser
+        // test cuts on the noise's chance bunches every few seconds, and each such cut takes the
+        // rate a tenth under a limit the rate never reached.
         let k = self.recent.iter().filter(|t| **t).count() as f64;
         let n = self.recent.len() as f64;
         let expected = self.noise * n;
-        k > expected + 2.0 * (expected * (1.0 - self.noise)).sqrt() + 1.0
+        k > expected + 2.5 * (expected * (1.0 - self.noise)).sqrt() + 1.0
     }
 
     fn cut(&mut self, now: Instant) {
