@@ -298,13 +298,20 @@ impl State {
 
     /// Whether the 429s of this epoch are more than the learned noise explains.
     fn beyond_noise(&self) -> bool {
+        let last = |n: usize| self.recent.iter().rev().take(n).filter(|t| **t).count();
         if self.noise <= 0.0 {
+            if self.slow_start {
+                // Slow start doubles the rate: a limit it passed soon refuses a quarter of the
+                // requests and more, or a window's every request in a run. A few percent of
+                // random 429s bunch to three of 20 by chance, at hundreds of requests a second
+                // every second or so, and slow start's cut goes to a fraction of the rate.
+                return last(20) >= 5 || last(3) == 3;
+            }
             // 429s close together (three of the last 20 answers, or five of 50): a limit passed
             // refuses many at once (a window all requests to its end, a bucket a share that
             // grows with the rate). A few percent of random 429s scatter theirs; counted over a
             // whole epoch they would bring three sooner or later, each time cutting a rate the
             // limit never refused.
-            let last = |n: usize| self.recent.iter().rev().take(n).filter(|t| **t).count();
             return last(20) >= 3 || last(50) >= 5;
         }
         // Judged on the last answers only: over a long epoch the noise of its clean seconds
@@ -312,9 +319,9 @@ impl State {
         // two and a half standard deviations above the noise: checked on every 429, a looser
         // test cuts on the noise's chance bunches every few seconds, and each such cut takes the
         // rate a tenth under a limit the rate never reached.
-        let k = self.recent.iter().filter(|t| **t).count() as f64;
-        let n = self.recent.len() as f64;
-        let expected = self.noise * n;
+        let n = self.recent.len().min(RECENT);
+        let k = last(n) as f64;
+        let expected = self.noise * n as f64;
         k > expected + 2.5 * (expected * (1.0 - self.noise)).sqrt() + 1.0
     }
 
@@ -386,13 +393,26 @@ impl State {
         // admitted rate counted over less than `ADMITTED_HORIZON`, which may overstate a
         // window's limit.
         let above_limit = admitted.is_some_and(|a| target > a) || elapsed < ADMITTED_HORIZON;
-        self.trial = (self.noise <= 0.0 && n >= BASELINE && !above_limit).then(|| Trial {
-            rate_before: self.rate,
-            curve_before: self.curve,
-            in_slow_start: from_slow_start,
-            since: now,
-            share_before: f64::from(self.throttled) / f64::from(n),
-        });
+        // Slow start's 429s came scattered and few: a limit it passed would refuse more with
+        // every doubling, and in runs if a window; random 429s look like this. What was admitted
+        // per second, counted over slow start's climb, is a fraction of the rate it reached, so
+        // a cut to it would take an unlimited server's rate down to a fraction for good. The cut
+        // is a tenth, on trial: noise resumes slow start, a limit's 429s keep coming (more
+        // than `MAX_NOISE`, or in runs) and the rate then goes to the curve on what was admitted.
+        let scattered = from_slow_start
+            && self.noise <= 0.0
+            && n >= BASELINE
+            && self.pairs <= 1.max(self.throttled / 4)
+            && share < MAX_NOISE;
+        let target = if scattered { current * MIN_CUT } else { target };
+        self.trial =
+            (self.noise <= 0.0 && n >= BASELINE && (!above_limit || scattered)).then(|| Trial {
+                rate_before: self.rate,
+                curve_before: self.curve,
+                in_slow_start: from_slow_start,
+                since: now,
+                share_before: f64::from(self.throttled) / f64::from(n),
+            });
         tracing::debug!(
             "pacer: {:.1} s in, cut from {current:.1}/s to {target:.1}/s (admitted {admitted:.1?}, {} of {n} answers 429, noise {:.3}{})",
             now.saturating_duration_since(self.first_ever.unwrap_or(now)).as_secs_f64(),
