@@ -124,6 +124,13 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
         .unwrap_or(5.0);
     let t0 = Instant::now();
     let p = Pacer::starting_at(t0);
+    // The survey's `PACE_ORACLE`.
+    if let Some(o) = std::env::var("PACE_ORACLE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        p.lock().noise = o;
+    }
     // The emulator starts a while before roster sends: a fixed window's phase is anyone's.
     let origin = t0 - Duration::from_secs_f64(rng.random::<f64>());
     let mut limit = match shape {
@@ -252,7 +259,8 @@ pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Out
 /// The survey: `PACE_SEEDS` seeds (default 20) of each shape with and without 5% noise;
 /// prints the mean, worst and best of wall time against the floor. `PACE_SHAPE` and
 /// `PACE_NOISE` pick one row, `PACE_EACH` prints every seed, `PACE_TRACE=<seed>` traces one run
-/// second by second with the pacer's log, `PACE_BURST` sets the bucket's burst (default 5).
+/// second by second with the pacer's log, `PACE_BURST` sets the bucket's burst (default 5), and
+/// `PACE_ORACLE=<share>` starts the pacer with that noise known (what it loses once it knows).
 ///
 ///   PACE_SEEDS=50 cargo test --release --lib pace::sim -- --ignored --nocapture
 #[test]
