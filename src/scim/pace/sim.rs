@@ -344,7 +344,8 @@ fn noises() -> Vec<f64> {
 /// What a user waits for: with 5% of requests refused at random on top of a hidden limit, the
 /// pacer learns the noise instead of taking it for the limit again and again (each cut on it
 /// measured a little less admitted than the last, and a run took twice the floor); without
-/// noise it sends close to the limit with few 429s. Fixed seeds: the same runs every time.
+/// noise it sends close to the limit with few 429s. Fixed seeds: the same runs every time. No
+/// run over 1.32x: a chance bunch of random 429s taken for the limit took runs to 1.37-1.39x.
 #[test]
 fn noise_is_learned_not_chased_down() {
     for shape in [Shape::Bucket, Shape::Fixed, Shape::Sliding] {
@@ -356,7 +357,7 @@ fn noise_is_learned_not_chased_down() {
             "{shape:?} with noise: mean {mean:.3} of the floor"
         );
         assert!(
-            ratios.iter().all(|r| *r < 1.45),
+            ratios.iter().all(|r| *r < 1.32),
             "{shape:?} with noise: {ratios:.2?} of the floor"
         );
         for seed in 0..5 {
