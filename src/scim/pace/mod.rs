@@ -107,7 +107,8 @@ impl Curve {
     }
 }
 
-/// How many of the last answers a share of 429s is judged on, once noise is known.
+/// The epoch's last answers kept (see `State::recent`): once noise is known a share of 429s
+/// is judged on all of them, before on fewer.
 const RECENT: usize = 100;
 /// The answers a cut's share of 429s is counted over (see `cut`).
 const SHARE_OF: usize = 50;
@@ -296,9 +297,20 @@ impl State {
         self.pairs = 0;
     }
 
+    /// How many of this epoch's last `n` answers were 429s.
+    fn refused_of_last(&self, n: usize) -> usize {
+        self.recent.iter().rev().take(n).filter(|t| **t).count()
+    }
+
+    /// Whether this epoch's 429s came one here and one there, not in runs (a window refuses
+    /// every request from its limit to its end).
+    fn scattered(&self) -> bool {
+        self.pairs <= 1.max(self.throttled / 4)
+    }
+
     /// Whether the 429s of this epoch are more than the learned noise explains.
     fn beyond_noise(&self) -> bool {
-        let last = |n: usize| self.recent.iter().rev().take(n).filter(|t| **t).count();
+        let last = |n: usize| self.refused_of_last(n);
         if self.noise <= 0.0 {
             if self.slow_start {
                 // Slow start doubles the rate: a limit it passed soon refuses a quarter of the
@@ -319,7 +331,7 @@ impl State {
         // two and a half standard deviations above the noise: checked on every 429, a looser
         // test cuts on the noise's chance bunches every few seconds, and each such cut takes the
         // rate a tenth under a limit the rate never reached.
-        let n = self.recent.len().min(RECENT);
+        let n = self.recent.len();
         let k = last(n) as f64;
         let expected = self.noise * n as f64;
         k > expected + 2.5 * (expected * (1.0 - self.noise)).sqrt() + 1.0
@@ -353,11 +365,10 @@ impl State {
             self.proven = Some((raw, now));
         }
         let last = self.recent.len().min(SHARE_OF);
-        let refused = self.recent.iter().rev().take(last).filter(|t| **t).count();
         let share = if last == 0 {
             0.0
         } else {
-            refused as f64 / last as f64
+            self.refused_of_last(last) as f64 / last as f64
         };
         // Noise refuses a share of what the limit admitted; the limit itself is higher.
         let admitted = measured.then(|| raw / (1.0 - self.noise).max(0.5));
@@ -402,7 +413,7 @@ impl State {
         let scattered = from_slow_start
             && self.noise <= 0.0
             && n >= BASELINE
-            && self.pairs <= 1.max(self.throttled / 4)
+            && self.scattered()
             && share < MAX_NOISE;
         let target = if scattered { current * MIN_CUT } else { target };
         self.trial =
@@ -464,7 +475,7 @@ impl State {
         // learned from a limit's 429s is unlearned below the limit (see `learn`).
         // 429s in runs are a window's, whatever their share (a cut still above a window's
         // limit leaves it about as high).
-        let scattered = self.pairs <= 1.max(self.throttled / 4);
+        let scattered = self.scattered();
         tracing::debug!(
             "pacer: trial judged: {} of {n} answers 429 (before {:.3}), {} in runs",
             self.throttled,

@@ -114,7 +114,8 @@ pub(super) struct Outcome {
     pub learned: Option<(f64, u32)>,
 }
 
-/// `n` creates against `rate`/s of `shape` (bucket: a burst of 5) with `noise` random 429s.
+/// `n` creates against `rate`/s of `shape` (bucket: a burst of 5, or `PACE_BURST`) with `noise`
+/// random 429s.
 pub(super) fn run(shape: Shape, rate: f64, noise: f64, n: u32, seed: u64) -> Outcome {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // The survey's `PACE_BURST` (default 5, as the benchmark's bucket).
